@@ -1,0 +1,26 @@
+//! hakube's cluster layer: identity and certificates, join tokens, the peer transport (mutual
+//! TLS), joins, datastore roles, the local admin socket, and the daemon that wires a node.
+
+pub mod admin;
+pub mod admin_api;
+pub mod config;
+pub mod daemon;
+pub mod forwarder;
+pub mod health;
+pub mod identity;
+pub mod join_client;
+pub mod join_server;
+pub mod kubeconfig;
+pub mod membership;
+pub mod metrics;
+pub mod node;
+pub mod peer_client;
+pub mod peer_server;
+pub mod pki;
+pub mod raft_network;
+pub mod registry;
+pub mod roles;
+pub mod rpc;
+pub mod serve;
+pub mod token;
+pub mod tls;

@@ -1,0 +1,224 @@
+//! One running member of a cluster: the Raft instance and store, the peer server (:19001), the
+//! join server (:25000, control-plane nodes only), the reachability pinger and the role
+//! manager. The daemon stops one `Node` and starts another when the node joins or leaves a
+//! cluster; the process and its admin socket stay.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use openraft::{Config, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use hakube_store::log_store::LogStore;
+use hakube_store::state_machine::StateMachine;
+use hakube_store::{Member, NodeId, Raft, Store, StoreTimings};
+
+use crate::config::{DaemonConfig, JOIN_PORT, PEER_PORT};
+use crate::forwarder::PeerForwarder;
+use crate::health::PeerHealth;
+use crate::identity::Identity;
+use crate::peer_client::PeerClient;
+use crate::raft_network::RaftNetwork;
+use crate::registry::{self, NodeRecord};
+use crate::rpc::PingResponse;
+use crate::tls;
+
+pub const PING_PATH: &str = "/peer/ping";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct Node {
+    pub config: DaemonConfig,
+    pub identity: Identity,
+    pub store: Store,
+    pub health: PeerHealth,
+    pub client: PeerClient,
+    pub shutdown: CancellationToken,
+    /// Whether this node carries the datastore and API (false for workers).
+    pub control_plane: bool,
+}
+
+pub fn store_directory(config: &DaemonConfig) -> PathBuf {
+    config.data_dir.join("store")
+}
+
+fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
+    let raft = Config {
+        cluster_name: "hakube".into(),
+        heartbeat_interval: config.heartbeat_interval_ms,
+        election_timeout_min: config.election_timeout_ms,
+        election_timeout_max: config.election_timeout_ms * 2,
+        // A snapshot every 10k entries bounds the log on disk; keep 1k for slow followers.
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        max_in_snapshot_log_to_keep: 1_000,
+        ..Default::default()
+    };
+    Ok(Arc::new(raft.validate().context("invalid Raft timing settings")?))
+}
+
+async fn bind(address: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| {
+        format!("cannot listen on {address} for the {what}: is another hakube (or something else) using it?")
+    })
+}
+
+impl Node {
+    /// Starts the node. `bootstrap` makes it the only voter of a new cluster.
+    pub async fn start(
+        config: DaemonConfig,
+        identity: Identity,
+        bootstrap: bool,
+        control_plane: bool,
+    ) -> anyhow::Result<Arc<Self>> {
+        let directory = store_directory(&config);
+        std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
+        let log_store = LogStore::open(&directory)?;
+        let machine = StateMachine::open(&directory)?;
+        let material = identity.tls_material();
+        let client = PeerClient::new(tls::peer_client_config(&material)?);
+        let health = PeerHealth::new();
+        let raft = Raft::new(
+            identity.node_id,
+            raft_config(&config)?,
+            RaftNetwork::new(client.clone()),
+            log_store,
+            machine.clone(),
+        )
+        .await
+        .context("starting the datastore")?;
+        let timings = StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
+        let forwarder = PeerForwarder::new(client.clone(), health.clone(), timings.write_timeout);
+        let store = Store::new(raft.clone(), machine, Arc::new(forwarder), timings);
+        let node = Arc::new(Self {
+            config: config.clone(),
+            identity,
+            store,
+            health,
+            client,
+            shutdown: CancellationToken::new(),
+            control_plane,
+        });
+
+        let peer_listener = bind(SocketAddr::new(config.address, PEER_PORT), "datastore peer port").await?;
+        let peer_tls = tls::peer_server_config(&material)?;
+        tokio::spawn(crate::serve::serve_tls(
+            peer_listener,
+            peer_tls,
+            crate::peer_server::router(node.clone()),
+            node.shutdown.clone(),
+        ));
+        if control_plane && node.identity.ca_key_pem.is_some() {
+            let join_listener = bind(SocketAddr::new(config.address, JOIN_PORT), "join port").await?;
+            let join_tls = tls::join_server_config(&material)?;
+            tokio::spawn(crate::serve::serve_tls(
+                join_listener,
+                join_tls,
+                crate::join_server::router(node.clone()),
+                node.shutdown.clone(),
+            ));
+        }
+
+        if bootstrap && !raft.is_initialized().await.unwrap_or(true) {
+            let member = node.member();
+            raft.initialize(BTreeMap::from([(node.identity.node_id, member)]))
+                .await
+                .map_err(|e| anyhow::anyhow!("initialising the datastore: {e}"))?;
+        }
+        tokio::spawn(ping_loop(node.clone()));
+        tokio::spawn(register_self(node.clone()));
+        tokio::spawn(crate::roles::run(node.clone()));
+        Ok(node)
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.identity.node_id
+    }
+
+    pub fn member(&self) -> Member {
+        Member { name: self.config.node_name.clone(), peer_address: self.config.peer_address() }
+    }
+
+    pub fn record(&self) -> NodeRecord {
+        NodeRecord {
+            name: self.config.node_name.clone(),
+            node_id: self.node_id(),
+            address: self.config.address.to_string(),
+            peer_address: self.config.peer_address(),
+            control_plane: self.control_plane,
+            failure_domain: self.config.failure_domain,
+            version: VERSION.to_string(),
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.store.status().leader == Some(self.node_id())
+    }
+
+    /// Stops serving and shuts Raft down; files stay as they are.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        if let Err(error) = self.store.raft().shutdown().await {
+            tracing::warn!(%error, "datastore shutdown");
+        }
+    }
+
+    pub fn ping_response(&self) -> PingResponse {
+        let status = self.store.status();
+        PingResponse { node_id: self.node_id(), name: self.config.node_name.clone(), term: status.term, leader: status.leader }
+    }
+}
+
+/// Pings every datastore member and every registered node twice a second.
+async fn ping_loop(node: Arc<Node>) {
+    let interval = Duration::from_millis(500);
+    while !node.shutdown.is_cancelled() {
+        let mut targets: BTreeMap<NodeId, String> =
+            node.store.status().members.into_iter().map(|(id, member)| (id, member.peer_address)).collect();
+        if let Ok(records) = registry::list_nodes(&node.store).await {
+            for record in records {
+                targets.entry(record.node_id).or_insert(record.peer_address);
+            }
+        }
+        targets.remove(&node.node_id());
+        let pings = targets.into_iter().map(|(id, address)| {
+            let node = node.clone();
+            async move {
+                let reply: Result<PingResponse, _> = node.client.call(&address, PING_PATH, &(), Duration::from_millis(800)).await;
+                node.health.record(id, matches!(reply, Ok(ref r) if r.node_id == id));
+            }
+        });
+        futures::future::join_all(pings).await;
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Makes sure this node's record is in the store (a bootstrapped node writes its own; joined
+/// nodes are written by the leader at admission, but this repairs a lost write).
+async fn register_self(node: Arc<Node>) {
+    while !node.shutdown.is_cancelled() {
+        let wanted = node.record();
+        match registry::get_node(&node.store, &wanted.name, hakube_store::Consistency::Linearizable).await {
+            Ok(Some((record, _))) if record == wanted => return,
+            Ok(Some((record, _))) if record.node_id != wanted.node_id => {
+                tracing::warn!(name = %wanted.name, "another node id holds this node's name in the registry");
+                return;
+            }
+            Ok(_) => match registry::put_node(&node.store, &wanted).await {
+                Ok(()) => return,
+                Err(error) => tracing::debug!(%error, "registering this node; will retry"),
+            },
+            Err(error) => tracing::debug!(%error, "reading this node's record; will retry"),
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}

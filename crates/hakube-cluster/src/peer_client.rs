@@ -1,0 +1,115 @@
+//! The client side of the peer transport: HTTPS with mutual TLS (the node's certificate,
+//! trusting only the cluster CA), HTTP/2 multiplexed over one pooled connection per peer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+/// Largest reply accepted from a peer (a snapshot reply is small; snapshots are sent, not
+/// received, by this client).
+const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Error, Debug, Clone)]
+pub enum PeerError {
+    #[error("{address} is unreachable: {reason}")]
+    Unreachable { address: String, reason: String },
+    /// The connection broke after the request may have been sent.
+    #[error("connection to {address} broke: {reason}")]
+    Broken { address: String, reason: String },
+    #[error("{address} did not answer within {timeout_ms} ms")]
+    Timeout { address: String, timeout_ms: u64 },
+    #[error("{address} refused the request: {reason}")]
+    Refused { address: String, reason: String },
+}
+
+#[derive(Clone)]
+pub struct PeerClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl PeerClient {
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(2)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls).clone())
+            .https_only()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(connector);
+        Self { client }
+    }
+
+    /// POSTs `request` (postcard) to `https://ADDRESS/PATH` and decodes the reply.
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        address: &str,
+        path: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, PeerError> {
+        let body = postcard::to_stdvec(request)
+            .map_err(|e| PeerError::Refused { address: address.into(), reason: format!("unencodable request: {e}") })?;
+        let bytes = self.post_bytes(address, path, body, timeout).await?;
+        postcard::from_bytes(&bytes)
+            .map_err(|e| PeerError::Refused { address: address.into(), reason: format!("undecodable reply: {e}") })
+    }
+
+    pub async fn post_bytes(&self, address: &str, path: &str, body: Vec<u8>, timeout: Duration) -> Result<Bytes, PeerError> {
+        let request = hyper::Request::post(format!("https://{address}{path}"))
+            .header("content-type", "application/octet-stream")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| PeerError::Refused { address: address.into(), reason: e.to_string() })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                let reason = error_chain(&e);
+                if e.is_connect() {
+                    PeerError::Unreachable { address: address.into(), reason }
+                } else {
+                    PeerError::Broken { address: address.into(), reason }
+                }
+            })?;
+            let status = response.status();
+            let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| PeerError::Broken { address: address.into(), reason: e.to_string() })?
+                .to_bytes();
+            if !status.is_success() {
+                return Err(PeerError::Refused {
+                    address: address.into(),
+                    reason: String::from_utf8_lossy(&bytes).into_owned(),
+                });
+            }
+            Ok(bytes)
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| PeerError::Timeout { address: address.into(), timeout_ms: timeout.as_millis() as u64 })?
+    }
+}
+
+/// The innermost cause is usually the useful one ("connection refused").
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,109 @@
+//! openraft's network: each Raft RPC is one POST over the peer transport. Connection errors map
+//! to `Unreachable` (openraft backs off), everything else to `Network`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use openraft::errors::{NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory};
+use openraft::network::v2::RaftNetworkV2;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use hakube_store::types::{Snapshot, SnapshotData, Vote};
+use hakube_store::{Member, NodeId, TypeConfig};
+
+use crate::peer_client::{PeerClient, PeerError};
+
+pub const APPEND_PATH: &str = "/raft/append";
+pub const VOTE_PATH: &str = "/raft/vote";
+pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
+pub const TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
+
+/// Creates one [`PeerConnection`] per replication target.
+#[derive(Clone)]
+pub struct RaftNetwork {
+    client: PeerClient,
+}
+
+impl RaftNetwork {
+    pub fn new(client: PeerClient) -> Self {
+        Self { client }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for RaftNetwork {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, _target: NodeId, node: &Member) -> Self::Network {
+        PeerConnection { client: self.client.clone(), address: node.peer_address.clone() }
+    }
+}
+
+pub struct PeerConnection {
+    client: PeerClient,
+    address: String,
+}
+
+impl PeerConnection {
+    async fn request<Req, Resp>(&self, path: &str, request: &Req, timeout: Duration) -> Result<Resp, RPCError<TypeConfig>>
+    where
+        Req: Serialize,
+        Result<Resp, RaftError<TypeConfig>>: DeserializeOwned,
+    {
+        let reply: Result<Resp, RaftError<TypeConfig>> =
+            self.client.call(&self.address, path, request, timeout).await.map_err(|error| match error {
+                PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
+                _ => RPCError::Network(NetworkError::new(&error)),
+            })?;
+        reply.map_err(|e| RPCError::Network(NetworkError::new(&e)))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerConnection {
+    type SnapshotData = SnapshotData;
+
+    async fn append_entries(
+        &mut self,
+        request: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.request(APPEND_PATH, &request, option.soft_ttl()).await
+    }
+
+    async fn vote(
+        &mut self,
+        request: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.request(VOTE_PATH, &request, option.soft_ttl()).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let request = (vote, snapshot.meta, snapshot.snapshot.into_inner());
+        // A snapshot may be large: give it longer than a heartbeat-sized RPC.
+        let timeout = option.hard_ttl().max(Duration::from_secs(60));
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            reply = self.request(SNAPSHOT_PATH, &request, timeout) => Ok(reply?),
+        }
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.request(TRANSFER_LEADER_PATH, &request, option.soft_ttl()).await
+    }
+}

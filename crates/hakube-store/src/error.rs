@@ -1,0 +1,43 @@
+//! Operating errors of the store, typed so that the Kubernetes API and the etcd API can map
+//! them to their own status codes.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::mvcc::ReadError;
+
+#[derive(Error, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreError {
+    /// Refused before it was proposed: nothing changed.
+    #[error(
+        "the cluster is read-only: quorum lost ({reachable} of {voters} datastore voters reachable, {needed} needed); writes resume when enough voters are back"
+    )]
+    QuorumLost { reachable: usize, voters: usize, needed: usize },
+    /// Proposed, but no answer in time: it may or may not have been applied (like etcd's
+    /// "request timed out").
+    #[error("timed out waiting for the write to commit: its outcome is unknown ({0})")]
+    OutcomeUnknown(String),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("request too large: {what} is {size} bytes, the limit is {limit}")]
+    TooLarge { what: String, size: usize, limit: usize },
+    /// The leader could not be reached before the request was sent: nothing changed, and the
+    /// request may be retried (a new leader is likely being elected).
+    #[error("the datastore leader is unreachable: {0}")]
+    LeaderUnreachable(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+    #[error("the datastore is shutting down")]
+    ShuttingDown,
+    #[error("datastore error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    /// Whether the request certainly changed nothing.
+    pub fn changed_nothing(&self) -> bool {
+        !matches!(self, StoreError::OutcomeUnknown(_))
+    }
+}

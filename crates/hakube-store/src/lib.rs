@@ -1,0 +1,20 @@
+//! hakube's replicated store: an MVCC key-value state machine replicated with openraft, its log
+//! and vote on redb, snapshots on disk, watches, and the narrow read/write interface that the
+//! Kubernetes API and the etcd API sit on.
+
+pub mod command;
+pub mod error;
+pub mod limits;
+pub mod log_store;
+pub mod mvcc;
+pub mod record;
+pub mod state_machine;
+pub mod store;
+pub mod types;
+pub mod watch;
+
+pub use command::{Command, CommandResponse, Condition, Operation};
+pub use error::StoreError;
+pub use mvcc::{Event, EventKind, KeyValue};
+pub use store::{Consistency, DatastoreStatus, Forwarder, ReadInfo, Store, StoreTimings};
+pub use types::{Member, NodeId, Raft, TypeConfig};

@@ -1,0 +1,192 @@
+//! The state machine openraft applies committed entries to: the in-memory MVCC key-value state
+//! ([`KeyValueState`]), the last applied log id and membership, snapshots on disk, and the fan-out
+//! of change events to watchers.
+//!
+//! Apply is deterministic: it only reads the command and the current state. A command this
+//! binary cannot decode stops the node (returned as an I/O error, which openraft treats as
+//! fatal) rather than being skipped, since skipping would make replicas diverge.
+
+use std::io::{self, Cursor};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use futures::{Stream, TryStreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, RaftSnapshotBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::command::{Command, CommandResponse};
+use crate::mvcc::{Event, KeyValueState};
+use crate::record;
+use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+
+/// How many change events a slow watcher may fall behind before it is cut off (it then
+/// restarts from its last revision, like a Kubernetes watch after "too old resource version").
+pub const WATCH_CHANNEL_CAPACITY: usize = 16_384;
+
+/// The replicated state, shared between openraft's apply task and readers.
+pub struct Applied {
+    pub kv: KeyValueState,
+    pub last_applied: Option<LogId>,
+    pub membership: StoredMembership,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    kv: KeyValueState,
+}
+
+/// openraft's view of the state machine. Cloning shares everything.
+#[derive(Clone)]
+pub struct StateMachine {
+    applied: Arc<RwLock<Applied>>,
+    events: broadcast::Sender<Arc<Event>>,
+    snapshot_path: Arc<PathBuf>,
+}
+
+impl StateMachine {
+    /// Opens the state machine of `directory`, restoring the last snapshot if there is one
+    /// (openraft then re-applies the log after it).
+    pub fn open(directory: &Path) -> io::Result<Self> {
+        let snapshot_path = directory.join("snapshot.bin");
+        let mut applied =
+            Applied { kv: KeyValueState::new(), last_applied: None, membership: StoredMembership::default() };
+        if let Some(file) = read_snapshot_file(&snapshot_path)? {
+            applied.kv = file.kv;
+            applied.last_applied = file.meta.last_log_id.clone();
+            applied.membership = file.meta.last_membership.clone();
+        }
+        let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
+        Ok(Self { applied: Arc::new(RwLock::new(applied)), events, snapshot_path: Arc::new(snapshot_path) })
+    }
+
+    /// A read view of the applied state. Hold it briefly: apply waits for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, Applied> {
+        // A poisoned lock means apply panicked half-way: the state can no longer be trusted.
+        self.applied.read().unwrap_or_else(|_| panic!("state machine lock poisoned"))
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Applied> {
+        self.applied.write().unwrap_or_else(|_| panic!("state machine lock poisoned"))
+    }
+
+    /// Subscribes to change events. Subscribe before reading history so nothing falls between.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        self.read().last_applied.as_ref().map(|id| id.index()).unwrap_or(0)
+    }
+
+    fn build(&self) -> io::Result<Snapshot> {
+        let (bytes, meta) = {
+            let applied = self.read();
+            let meta = SnapshotMeta {
+                last_log_id: applied.last_applied.clone(),
+                last_membership: applied.membership.clone(),
+            };
+            let file = SnapshotFile { meta: meta.clone(), kv: applied.kv.clone() };
+            (record::encode(&file)?, meta)
+        };
+        write_atomically(&self.snapshot_path, &bytes)?;
+        Ok(Snapshot { meta, snapshot: Cursor::new(bytes) })
+    }
+}
+
+fn read_snapshot_file(path: &Path) -> io::Result<Option<SnapshotFile>> {
+    match std::fs::read(path) {
+        Ok(bytes) => record::decode(&bytes, &|| format!("snapshot {}", path.display())).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io::Error::new(e.kind(), format!("reading snapshot {}: {e}", path.display()))),
+    }
+}
+
+/// Writes a file so that a crash leaves either the old or the new content: temp file, fsync,
+/// rename, fsync of the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+
+    async fn build_snapshot(&mut self) -> Result<Snapshot, io::Error> {
+        let machine = self.clone();
+        tokio::task::spawn_blocking(move || machine.build())
+            .await
+            .map_err(|e| io::Error::other(format!("snapshot task failed: {e}")))?
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotData;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let applied = self.read();
+        Ok((applied.last_applied.clone(), applied.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + Send,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let (response, events) = {
+                let mut applied = self.write();
+                applied.last_applied = Some(entry.log_id.clone());
+                match &entry.payload {
+                    EntryPayload::Blank => (CommandResponse { revision: applied.kv.revision(), ..Default::default() }, Vec::new()),
+                    EntryPayload::Normal(Command::V1(operation)) => applied.kv.apply(operation),
+                    EntryPayload::Membership(membership) => {
+                        applied.membership = StoredMembership::new(Some(entry.log_id.clone()), membership.clone());
+                        (CommandResponse { revision: applied.kv.revision(), ..Default::default() }, Vec::new())
+                    }
+                }
+            };
+            for event in events {
+                // No receivers is normal; lagging receivers are cut off by the channel bound.
+                let _ = self.events.send(Arc::new(event));
+            }
+            if let Some(responder) = responder {
+                responder.send(response);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
+        let bytes = snapshot.into_inner();
+        let file: SnapshotFile = record::decode(&bytes, &|| "received snapshot".to_string())?;
+        write_atomically(&self.snapshot_path, &bytes)?;
+        let mut applied = self.write();
+        applied.kv = file.kv;
+        applied.last_applied = meta.last_log_id.clone();
+        applied.membership = meta.last_membership.clone();
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, io::Error> {
+        let Some(file) = read_snapshot_file(&self.snapshot_path)? else {
+            return Ok(None);
+        };
+        let bytes = record::encode(&file)?;
+        Ok(Some(Snapshot { meta: file.meta, snapshot: Cursor::new(bytes) }))
+    }
+}

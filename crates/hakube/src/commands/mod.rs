@@ -1,0 +1,11 @@
+//! One module per group of subcommands; each exposes async `run`-style functions taking the data
+//! directory and its parsed arguments.
+
+pub mod add_node;
+pub mod config;
+pub mod daemon;
+pub mod dbctl;
+pub mod inspect;
+pub mod join;
+pub mod lifecycle;
+pub mod status;
