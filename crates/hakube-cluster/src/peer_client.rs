@@ -42,8 +42,11 @@ impl PeerClient {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_secs(2)));
+        // hyper-rustls sets ALPN itself from the enabled HTTP versions.
+        let mut config = (*tls).clone();
+        config.alpn_protocols.clear();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
+            .with_tls_config(config)
             .https_only()
             .enable_http2()
             .wrap_connector(http);

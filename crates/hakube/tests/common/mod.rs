@@ -1,0 +1,157 @@
+//! Test kit for real-process clusters: each test gets its own loopback range (127.A.B.x) and
+//! temporary directory, runs the real `hakube` binary, and stops every process it started by
+//! PID when dropped.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn hakube_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_hakube")
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub nodes: usize,
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// Runs `hakube ARGS` and returns its outcome.
+pub fn hakube(args: &[&str]) -> Run {
+    let output = Command::new(hakube_binary()).args(args).env_remove("HAKUBE_DATA_DIR").output().expect("run hakube");
+    Run::from(output)
+}
+
+impl Cluster {
+    /// `hakube up --nodes N --base-address BASE` in a fresh directory.
+    pub fn up(base: &str, nodes: usize, daemon_flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cluster = Cluster { dir, base: base.to_string(), nodes };
+        let dir = cluster.dir.path().to_str().unwrap().to_string();
+        let nodes_arg = nodes.to_string();
+        let mut args = vec!["up", "--nodes", &nodes_arg, "--dir", &dir, "--base-address", base];
+        if !daemon_flags.is_empty() {
+            args.push("--");
+            args.extend_from_slice(daemon_flags);
+        }
+        let run = hakube(&args);
+        assert!(run.ok(), "hakube up failed:\n{}\n{}\n{}", run.stdout, run.stderr, cluster.logs());
+        cluster
+    }
+
+    pub fn node_dir(&self, k: usize) -> PathBuf {
+        self.dir.path().join(format!("node{k}"))
+    }
+
+    pub fn node_dir_str(&self, k: usize) -> String {
+        self.node_dir(k).to_str().unwrap().to_string()
+    }
+
+    pub fn address(&self, k: usize) -> String {
+        format!("{}.{}", self.base, 10 + k)
+    }
+
+    /// `hakube ARGS --data-dir DIR/nodeK`.
+    pub fn on(&self, k: usize, args: &[&str]) -> Run {
+        let dir = self.node_dir_str(k);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--data-dir", &dir]);
+        hakube(&all)
+    }
+
+    pub fn status(&self, k: usize) -> Value {
+        let run = self.on(k, &["status", "--format", "json"]);
+        assert!(run.ok(), "status on node{k} failed: {}", run.stderr);
+        serde_json::from_str(&run.stdout).expect("status json")
+    }
+
+    pub fn pid(&self, k: usize) -> Option<i32> {
+        std::fs::read_to_string(self.node_dir(k).join("hakube.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// The node number (1-based) of the datastore leader, as node `asking` sees it.
+    pub fn leader(&self, asking: usize) -> Option<usize> {
+        let status = self.status(asking);
+        let name = status["leader"].as_str()?;
+        name.strip_prefix("node")?.parse().ok()
+    }
+
+    pub fn signal(&self, k: usize, signal: &str) {
+        let pid = self.pid(k).expect("pid");
+        let ok = Command::new("kill").args(["-s", signal, &pid.to_string()]).status().unwrap().success();
+        assert!(ok, "kill -s {signal} {pid}");
+        if signal == "KILL" {
+            wait_until(Duration::from_secs(10), || !Path::new(&format!("/proc/{pid}")).exists());
+        }
+    }
+
+    pub fn start(&self, k: usize) {
+        let run = self.on(k, &["start"]);
+        assert!(run.ok(), "start node{k}: {}\n{}", run.stderr, self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for k in 1..=self.nodes + 2 {
+            if let Ok(text) = std::fs::read_to_string(self.node_dir(k).join("hakube.log")) {
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                all.push_str(&format!("--- node{k} log (last 40 lines) ---\n"));
+                for line in tail.into_iter().rev() {
+                    all.push_str(line);
+                    all.push('\n');
+                }
+            }
+        }
+        all
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let dir = self.dir.path().to_str().unwrap().to_string();
+        let _ = hakube(&["down", "--dir", &dir]);
+        // Whatever `down` could not stop gracefully is killed by its PID.
+        for k in 1..=self.nodes + 2 {
+            if let Some(pid) = self.pid(k)
+                && Path::new(&format!("/proc/{pid}")).exists()
+            {
+                let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
