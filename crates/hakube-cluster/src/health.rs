@@ -56,7 +56,10 @@ impl PeerHealth {
 
     pub fn is_reachable(&self, node: NodeId) -> bool {
         self.with(|peers| {
-            peers.get(&node).and_then(|s| s.last_success).is_some_and(|t| t.elapsed() <= REACHABLE_WINDOW)
+            // The latest attempt failing counts at once: a refused connection is certain news.
+            peers.get(&node).is_some_and(|s| {
+                s.unreachable_since.is_none() && s.last_success.is_some_and(|t| t.elapsed() <= REACHABLE_WINDOW)
+            })
         })
     }
 
