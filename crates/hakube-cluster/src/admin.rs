@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
 use serde::Deserialize;
 
 use hakube_store::{Condition, Consistency, EventKind, KeyValue, Operation, StoreError};
@@ -61,9 +61,13 @@ impl From<anyhow::Error> for AdminError {
 impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
         let code = match error {
-            StoreError::QuorumLost { .. } | StoreError::LeaderUnreachable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::QuorumLost { .. } | StoreError::LeaderUnreachable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             StoreError::OutcomeUnknown(_) | StoreError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            StoreError::InvalidRequest(_) | StoreError::TooLarge { .. } | StoreError::Read(_) => StatusCode::BAD_REQUEST,
+            StoreError::InvalidRequest(_) | StoreError::TooLarge { .. } | StoreError::Read(_) => {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AdminError(code, error.to_string())
@@ -92,7 +96,11 @@ pub async fn status_report(node: &Node) -> StatusReport {
             NodeStatus {
                 name: record.name.clone(),
                 address: record.address.clone(),
-                datastore_role: if record.control_plane { role(record.node_id) } else { DatastoreRole::None },
+                datastore_role: if record.control_plane {
+                    role(record.node_id)
+                } else {
+                    DatastoreRole::None
+                },
                 control_plane: record.control_plane,
                 reachable: reachable(record.node_id),
                 failure_domain: record.failure_domain,
@@ -101,22 +109,35 @@ pub async fn status_report(node: &Node) -> StatusReport {
     }
     // Members whose record is not written yet still show.
     for (id, member) in &status.members {
-        nodes.entry(member.name.clone()).or_insert_with(|| NodeStatus {
-            name: member.name.clone(),
-            address: member.peer_address.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
-            datastore_role: role(*id),
-            control_plane: true,
-            reachable: reachable(*id),
-            failure_domain: 0,
-        });
+        nodes
+            .entry(member.name.clone())
+            .or_insert_with(|| NodeStatus {
+                name: member.name.clone(),
+                address: member
+                    .peer_address
+                    .rsplit_once(':')
+                    .map(|(ip, _)| ip.to_string())
+                    .unwrap_or_default(),
+                datastore_role: role(*id),
+                control_plane: true,
+                reachable: reachable(*id),
+                failure_domain: 0,
+            });
     }
     let address_of = |ids: &Vec<u64>| {
-        let mut list: Vec<String> =
-            status.members.iter().filter(|(id, _)| ids.contains(id)).map(|(_, m)| m.peer_address.clone()).collect();
+        let mut list: Vec<String> = status
+            .members
+            .iter()
+            .filter(|(id, _)| ids.contains(id))
+            .map(|(_, m)| m.peer_address.clone())
+            .collect();
         list.sort();
         list
     };
-    let leader = status.leader.and_then(|id| status.members.iter().find(|(m, _)| *m == id)).map(|(_, m)| m.name.clone());
+    let leader = status
+        .leader
+        .and_then(|id| status.members.iter().find(|(m, _)| *m == id))
+        .map(|(_, m)| m.name.clone());
     StatusReport {
         running: true,
         node: node.config.node_name.clone(),
@@ -135,14 +156,21 @@ async fn status(State(daemon): State<Shared>) -> Json<StatusReport> {
     Json(status_report(&node).await)
 }
 
-async fn add_node(State(daemon): State<Shared>, Json(request): Json<AddNodeRequest>) -> AdminResult<AddNodeResponse> {
+async fn add_node(
+    State(daemon): State<Shared>,
+    Json(request): Json<AddNodeRequest>,
+) -> AdminResult<AddNodeResponse> {
     let node = daemon.node().await;
     if node.identity.ca_key_pem.is_none() {
-        return Err(AdminError(StatusCode::BAD_REQUEST, "this is a worker node: run add-node on a control-plane node".into()));
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "this is a worker node: run add-node on a control-plane node".into(),
+        ));
     }
     let token = match request.token {
         Some(token) => {
-            validate_token_format(&token).map_err(|e| AdminError(StatusCode::BAD_REQUEST, e.to_string()))?;
+            validate_token_format(&token)
+                .map_err(|e| AdminError(StatusCode::BAD_REQUEST, e.to_string()))?;
             token
         }
         None => generate_token(),
@@ -161,7 +189,13 @@ async fn add_node(State(daemon): State<Shared>, Json(request): Json<AddNodeReque
     let addresses = vec![node.config.address.to_string()];
     let join_strings = addresses
         .iter()
-        .map(|a| format!("{}/{token}/{fingerprint}", crate::config::socket(node.config.address, crate::config::JOIN_PORT).replace(&node.config.address.to_string(), a)))
+        .map(|a| {
+            format!(
+                "{}/{token}/{fingerprint}",
+                crate::config::socket(node.config.address, crate::config::JOIN_PORT)
+                    .replace(&node.config.address.to_string(), a)
+            )
+        })
         .collect();
     Ok(Json(AddNodeResponse {
         token,
@@ -174,25 +208,40 @@ async fn add_node(State(daemon): State<Shared>, Json(request): Json<AddNodeReque
     }))
 }
 
-async fn join(State(daemon): State<Shared>, Json(request): Json<JoinRequest>) -> AdminResult<JoinResponse> {
+async fn join(
+    State(daemon): State<Shared>,
+    Json(request): Json<JoinRequest>,
+) -> AdminResult<JoinResponse> {
     Ok(Json(daemon.join(request).await?))
 }
 
 async fn leave(State(daemon): State<Shared>) -> AdminResult<Done> {
-    Ok(Json(Done { message: daemon.leave().await? }))
+    Ok(Json(Done {
+        message: daemon.leave().await?,
+    }))
 }
 
-async fn remove_node(State(daemon): State<Shared>, Json(request): Json<RemoveNodeRequest>) -> AdminResult<Done> {
+async fn remove_node(
+    State(daemon): State<Shared>,
+    Json(request): Json<RemoveNodeRequest>,
+) -> AdminResult<Done> {
     let node = daemon.node().await;
     if request.node == node.config.node_name || request.node == node.config.address.to_string() {
-        return Err(AdminError(StatusCode::BAD_REQUEST, "to remove this node itself, run: hakube leave".into()));
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "to remove this node itself, run: hakube leave".into(),
+        ));
     }
-    Ok(Json(Done { message: membership::remove(&node, &request.node, request.force).await? }))
+    Ok(Json(Done {
+        message: membership::remove(&node, &request.node, request.force).await?,
+    }))
 }
 
 async fn shutdown(State(daemon): State<Shared>) -> Json<Done> {
     tokio::spawn(async move { daemon.shutdown().await });
-    Json(Done { message: "stopping".into() })
+    Json(Done {
+        message: "stopping".into(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -206,7 +255,11 @@ struct ReadQuery {
 }
 
 fn consistency(query: &ReadQuery) -> Consistency {
-    if query.local { Consistency::Local } else { Consistency::Linearizable }
+    if query.local {
+        Consistency::Local
+    } else {
+        Consistency::Linearizable
+    }
 }
 
 fn to_json(kv: &KeyValue) -> KeyValueJson {
@@ -220,44 +273,107 @@ fn to_json(kv: &KeyValue) -> KeyValueJson {
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, AdminError> {
-    value.as_deref().ok_or_else(|| AdminError(StatusCode::BAD_REQUEST, format!("missing query parameter {name}")))
+    value.as_deref().ok_or_else(|| {
+        AdminError(
+            StatusCode::BAD_REQUEST,
+            format!("missing query parameter {name}"),
+        )
+    })
 }
 
-async fn kv_get(State(daemon): State<Shared>, Query(query): Query<ReadQuery>) -> AdminResult<KvGetResponse> {
+async fn kv_get(
+    State(daemon): State<Shared>,
+    Query(query): Query<ReadQuery>,
+) -> AdminResult<KvGetResponse> {
     let key = required(&query.key, "key")?;
     let node = daemon.node().await;
-    let (kv, info) = node.store.get(key.as_bytes(), query.revision, consistency(&query)).await?;
-    Ok(Json(KvGetResponse { kv: kv.as_ref().map(to_json), revision: info.revision, stale: info.stale }))
+    let (kv, info) = node
+        .store
+        .get(key.as_bytes(), query.revision, consistency(&query))
+        .await?;
+    Ok(Json(KvGetResponse {
+        kv: kv.as_ref().map(to_json),
+        revision: info.revision,
+        stale: info.stale,
+    }))
 }
 
-async fn kv_list(State(daemon): State<Shared>, Query(query): Query<ReadQuery>) -> AdminResult<KvListResponse> {
+async fn kv_list(
+    State(daemon): State<Shared>,
+    Query(query): Query<ReadQuery>,
+) -> AdminResult<KvListResponse> {
     let prefix = required(&query.prefix, "prefix")?;
     let node = daemon.node().await;
     let end = hakube_store::mvcc::prefix_end(prefix.as_bytes());
-    let limit = query.limit.unwrap_or(0).min(hakube_store::limits::MAX_LIST_ITEMS);
-    let (result, info) =
-        node.store.range(prefix.as_bytes(), end.as_deref(), query.revision, limit, consistency(&query)).await?;
-    Ok(Json(KvListResponse { items: result.items.iter().map(to_json).collect(), more: result.more, revision: info.revision, stale: info.stale }))
+    let limit = query
+        .limit
+        .unwrap_or(0)
+        .min(hakube_store::limits::MAX_LIST_ITEMS);
+    let (result, info) = node
+        .store
+        .range(
+            prefix.as_bytes(),
+            end.as_deref(),
+            query.revision,
+            limit,
+            consistency(&query),
+        )
+        .await?;
+    Ok(Json(KvListResponse {
+        items: result.items.iter().map(to_json).collect(),
+        more: result.more,
+        revision: info.revision,
+        stale: info.stale,
+    }))
 }
 
-async fn kv_put(State(daemon): State<Shared>, Json(request): Json<KvPutRequest>) -> AdminResult<KvWriteResponse> {
+async fn kv_put(
+    State(daemon): State<Shared>,
+    Json(request): Json<KvPutRequest>,
+) -> AdminResult<KvWriteResponse> {
     let node = daemon.node().await;
-    let operation = Operation::Put { key: request.key.into_bytes(), value: request.value.into_bytes(), condition: Condition::Always };
+    let operation = Operation::Put {
+        key: request.key.into_bytes(),
+        value: request.value.into_bytes(),
+        condition: Condition::Always,
+    };
     let response = node.store.write(operation).await?;
-    Ok(Json(KvWriteResponse { revision: response.revision, succeeded: response.succeeded }))
+    Ok(Json(KvWriteResponse {
+        revision: response.revision,
+        succeeded: response.succeeded,
+    }))
 }
 
-async fn kv_delete(State(daemon): State<Shared>, Json(request): Json<KvDeleteRequest>) -> AdminResult<KvWriteResponse> {
+async fn kv_delete(
+    State(daemon): State<Shared>,
+    Json(request): Json<KvDeleteRequest>,
+) -> AdminResult<KvWriteResponse> {
     let node = daemon.node().await;
-    let response = node.store.write(Operation::Delete { key: request.key.into_bytes(), condition: Condition::Always }).await?;
-    Ok(Json(KvWriteResponse { revision: response.revision, succeeded: response.succeeded }))
+    let response = node
+        .store
+        .write(Operation::Delete {
+            key: request.key.into_bytes(),
+            condition: Condition::Always,
+        })
+        .await?;
+    Ok(Json(KvWriteResponse {
+        revision: response.revision,
+        succeeded: response.succeeded,
+    }))
 }
 
-async fn kv_watch(State(daemon): State<Shared>, Query(query): Query<ReadQuery>) -> Result<Response, AdminError> {
+async fn kv_watch(
+    State(daemon): State<Shared>,
+    Query(query): Query<ReadQuery>,
+) -> Result<Response, AdminError> {
     let prefix = required(&query.prefix, "prefix")?.to_string();
     let node = daemon.node().await;
     let end = hakube_store::mvcc::prefix_end(prefix.as_bytes());
-    let watch = node.store.watch(prefix.as_bytes(), end.as_deref(), query.revision.unwrap_or(0))?;
+    let watch = node.store.watch(
+        prefix.as_bytes(),
+        end.as_deref(),
+        query.revision.unwrap_or(0),
+    )?;
     let stream = futures::stream::unfold(watch, |mut watch| async move {
         let event = watch.next().await.ok()?;
         let line = KvEvent {
@@ -284,17 +400,27 @@ async fn members(State(daemon): State<Shared>) -> Json<MembersResponse> {
             id: *id,
             name: member.name.clone(),
             peer_address: member.peer_address.clone(),
-            role: if status.voters.contains(id) { DatastoreRole::Voter } else { DatastoreRole::Standby },
+            role: if status.voters.contains(id) {
+                DatastoreRole::Voter
+            } else {
+                DatastoreRole::Standby
+            },
             leader: status.leader == Some(*id),
             reachable: *id == node.node_id() || node.health.is_reachable(*id),
         })
         .collect();
-    Json(MembersResponse { members, term: status.term, revision: status.revision })
+    Json(MembersResponse {
+        members,
+        term: status.term,
+        revision: status.revision,
+    })
 }
 
 async fn kubeconfig(State(daemon): State<Shared>) -> AdminResult<KubeconfigResponse> {
     let node = daemon.node().await;
-    Ok(Json(KubeconfigResponse { kubeconfig: crate::kubeconfig::admin_kubeconfig(&node)? }))
+    Ok(Json(KubeconfigResponse {
+        kubeconfig: crate::kubeconfig::admin_kubeconfig(&node)?,
+    }))
 }
 
 async fn metrics(State(daemon): State<Shared>) -> String {

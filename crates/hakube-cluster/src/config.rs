@@ -67,7 +67,9 @@ impl DaemonConfig {
         if ![3, 5, 7].contains(&self.voters) {
             return Err(format!("--voters must be 3, 5 or 7 (got {})", self.voters));
         }
-        if self.heartbeat_interval_ms == 0 || self.election_timeout_ms < self.heartbeat_interval_ms * 3 {
+        if self.heartbeat_interval_ms == 0
+            || self.election_timeout_ms < self.heartbeat_interval_ms * 3
+        {
             return Err(format!(
                 "--election-timeout-ms ({}) must be at least three times --heartbeat-interval-ms ({})",
                 self.election_timeout_ms, self.heartbeat_interval_ms
@@ -98,7 +100,9 @@ pub fn socket(address: IpAddr, port: u16) -> String {
 
 fn is_dns_label(name: &str) -> bool {
     name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }

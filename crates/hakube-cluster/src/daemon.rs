@@ -35,18 +35,30 @@ pub struct Daemon {
 pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
     tls::install_crypto_provider();
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let node = start_node(&config).await?;
-    let daemon = Arc::new(Daemon { config: config.clone(), node: RwLock::new(node), busy: Mutex::new(()), exit: CancellationToken::new() });
+    let daemon = Arc::new(Daemon {
+        config: config.clone(),
+        node: RwLock::new(node),
+        busy: Mutex::new(()),
+        exit: CancellationToken::new(),
+    });
 
     let socket_path = config.data_dir.join(SOCKET_NAME);
     let _ = std::fs::remove_file(&socket_path);
-    let listener = UnixListener::bind(&socket_path).with_context(|| format!("binding {}", socket_path.display()))?;
+    let listener = UnixListener::bind(&socket_path)
+        .with_context(|| format!("binding {}", socket_path.display()))?;
     restrict(&socket_path)?;
-    tokio::spawn(crate::serve::serve_unix(listener, crate::admin::router(daemon.clone()), daemon.exit.clone()));
+    tokio::spawn(crate::serve::serve_unix(
+        listener,
+        crate::admin::router(daemon.clone()),
+        daemon.exit.clone(),
+    ));
 
     let pid_path = config.data_dir.join(PID_FILE_NAME);
-    std::fs::write(&pid_path, format!("{}\n", std::process::id())).with_context(|| format!("writing {}", pid_path.display()))?;
+    std::fs::write(&pid_path, format!("{}\n", std::process::id()))
+        .with_context(|| format!("writing {}", pid_path.display()))?;
     tracing::info!(node = %config.node_name, address = %config.address, "hakube is running");
 
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -65,7 +77,8 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
 
 fn restrict(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("chmod {}", path.display()))
 }
 
 /// Starts the node of the data directory, bootstrapping a one-node cluster when it is new.
@@ -82,7 +95,8 @@ async fn start_node(config: &DaemonConfig) -> anyhow::Result<Arc<Node>> {
 fn bootstrap_identity(config: &DaemonConfig) -> anyhow::Result<Identity> {
     let identity = Identity::bootstrap(&config.node_name, config.address)?;
     identity.save(&config.data_dir)?;
-    std::fs::write(config.data_dir.join(BOOTSTRAP_MARKER), b"").context("writing the bootstrap marker")?;
+    std::fs::write(config.data_dir.join(BOOTSTRAP_MARKER), b"")
+        .context("writing the bootstrap marker")?;
     Ok(identity)
 }
 
@@ -91,7 +105,9 @@ fn wipe(config: &DaemonConfig) -> anyhow::Result<()> {
     Identity::remove(&config.data_dir)?;
     let store = store_directory(config);
     match std::fs::remove_dir_all(&store) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", store.display())),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", store.display()))
+        }
         _ => Ok(()),
     }
 }
@@ -102,7 +118,10 @@ impl Daemon {
     }
 
     /// Replaces the running node (after join or leave).
-    async fn replace(&self, next: impl AsyncFnOnce() -> anyhow::Result<Arc<Node>>) -> anyhow::Result<()> {
+    async fn replace(
+        &self,
+        next: impl AsyncFnOnce() -> anyhow::Result<Arc<Node>>,
+    ) -> anyhow::Result<()> {
         let mut slot = self.node.write().await;
         slot.stop().await;
         // Let the old listeners close before the new node binds the same ports.
@@ -113,7 +132,10 @@ impl Daemon {
 
     async fn others_in_cluster(&self, node: &Node) -> usize {
         let members = node.store.status().members.len();
-        let records = registry::list_nodes(&node.store).await.map(|r| r.len()).unwrap_or(0);
+        let records = registry::list_nodes(&node.store)
+            .await
+            .map(|r| r.len())
+            .unwrap_or(0);
         members.max(records).saturating_sub(1)
     }
 
@@ -122,7 +144,9 @@ impl Daemon {
         let join = JoinString::parse(&request.join_string).map_err(|e| anyhow!("{e}"))?;
         let node = self.node().await;
         if self.others_in_cluster(&node).await > 0 {
-            bail!("this node is part of a cluster with other members: run 'hakube leave' on it first");
+            bail!(
+                "this node is part of a cluster with other members: run 'hakube leave' on it first"
+            );
         }
         let mut progress = vec![format!("Contacting cluster at {}", join.address)];
         let ca_pem = join_client::fetch_pinned_ca(&join, request.skip_verify).await?;
@@ -170,7 +194,12 @@ impl Daemon {
         };
         let reply: Result<AdmitResponse, String> = node
             .client
-            .call(&certified.admit_to, crate::peer_server::ADMIT_PATH, &admit, Duration::from_secs(60))
+            .call(
+                &certified.admit_to,
+                crate::peer_server::ADMIT_PATH,
+                &admit,
+                Duration::from_secs(60),
+            )
             .await
             .map_err(|e| anyhow!("{e}"))?;
         let admitted = reply.map_err(|e| anyhow!("the cluster did not admit this node: {e}"))?;
@@ -191,7 +220,9 @@ impl Daemon {
         if node.is_leader() {
             membership::transfer_leadership(&node).await?;
         }
-        membership::remove(&node, &self.config.node_name, true).await.context("leaving the datastore")?;
+        membership::remove(&node, &self.config.node_name, true)
+            .await
+            .context("leaving the datastore")?;
         let config = self.config.clone();
         self.replace(async || {
             wipe(&config)?;
@@ -213,9 +244,16 @@ impl Daemon {
             {
                 tracing::warn!(error = %format!("{error:#}"), "could not hand leadership over before stopping");
             }
-            match tokio::time::timeout(Duration::from_secs(10), membership::handover(&node, node.node_id())).await {
+            match tokio::time::timeout(
+                Duration::from_secs(10),
+                membership::handover(&node, node.node_id()),
+            )
+            .await
+            {
                 Ok(Ok(message)) => tracing::info!(%message, "datastore role hand-over"),
-                Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "datastore role hand-over failed"),
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format!("{error:#}"), "datastore role hand-over failed")
+                }
                 Err(_) => tracing::warn!("datastore role hand-over timed out"),
             }
         }
@@ -233,5 +271,8 @@ async fn wait_for_leader(node: &Node, timeout: Duration) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("joined, but this node has not heard from the datastore leader within {} s", timeout.as_secs())
+    bail!(
+        "joined, but this node has not heard from the datastore leader within {} s",
+        timeout.as_secs()
+    )
 }

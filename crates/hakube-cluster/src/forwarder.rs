@@ -22,7 +22,11 @@ pub struct PeerForwarder {
 
 impl PeerForwarder {
     pub fn new(client: PeerClient, health: PeerHealth, timeout: Duration) -> Self {
-        Self { client, health, timeout }
+        Self {
+            client,
+            health,
+            timeout,
+        }
     }
 }
 
@@ -35,7 +39,11 @@ fn transport_error(error: PeerError) -> StoreError {
 }
 
 impl Forwarder for PeerForwarder {
-    fn forward_write(&self, leader: Member, command: Command) -> BoxFuture<'static, Result<CommandResponse, StoreError>> {
+    fn forward_write(
+        &self,
+        leader: Member,
+        command: Command,
+    ) -> BoxFuture<'static, Result<CommandResponse, StoreError>> {
         let client = self.client.clone();
         // The leader's own commit timeout applies first; this one only catches a vanished leader.
         let timeout = self.timeout + Duration::from_secs(1);
@@ -53,8 +61,10 @@ impl Forwarder for PeerForwarder {
         let client = self.client.clone();
         let timeout = self.timeout;
         async move {
-            let reply: Result<u64, StoreError> =
-                client.call(&leader.peer_address, READ_INDEX_PATH, &(), timeout).await.map_err(|e| transport_error(e))?;
+            let reply: Result<u64, StoreError> = client
+                .call(&leader.peer_address, READ_INDEX_PATH, &(), timeout)
+                .await
+                .map_err(|e| transport_error(e))?;
             reply
         }
         .boxed()

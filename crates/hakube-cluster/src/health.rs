@@ -37,14 +37,20 @@ impl PeerHealth {
 
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<NodeId, PeerState>) -> T) -> T {
         // A poisoned map only means a panic elsewhere mid-update; the data is still usable.
-        let mut peers = self.peers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut peers = self
+            .peers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut peers)
     }
 
     pub fn record(&self, node: NodeId, success: bool) {
         let now = Instant::now();
         self.with(|peers| {
-            let state = peers.entry(node).or_insert(PeerState { last_success: None, unreachable_since: None });
+            let state = peers.entry(node).or_insert(PeerState {
+                last_success: None,
+                unreachable_since: None,
+            });
             if success {
                 state.last_success = Some(now);
                 state.unreachable_since = None;
@@ -58,7 +64,9 @@ impl PeerHealth {
         self.with(|peers| {
             // The latest attempt failing counts at once: a refused connection is certain news.
             peers.get(&node).is_some_and(|s| {
-                s.unreachable_since.is_none() && s.last_success.is_some_and(|t| t.elapsed() <= REACHABLE_WINDOW)
+                s.unreachable_since.is_none()
+                    && s.last_success
+                        .is_some_and(|t| t.elapsed() <= REACHABLE_WINDOW)
             })
         })
     }
@@ -68,7 +76,12 @@ impl PeerHealth {
         if self.is_reachable(node) {
             return Duration::ZERO;
         }
-        let started = self.started.lock().ok().and_then(|s| *s).unwrap_or_else(Instant::now);
+        let started = self
+            .started
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .unwrap_or_else(Instant::now);
         self.with(|peers| {
             let since = peers
                 .get(&node)

@@ -57,7 +57,9 @@ impl Identity {
     /// A new one-node cluster: new CA, new node key and certificate, new node id.
     pub fn bootstrap(node_name: &str, address: IpAddr) -> anyhow::Result<Self> {
         let ca = CertificateAuthority::generate(node_name).context("creating the cluster CA")?;
-        let issued = ca.issue(&node_profile(node_name, address)).context("issuing the node certificate")?;
+        let issued = ca
+            .issue(&node_profile(node_name, address))
+            .context("issuing the node certificate")?;
         Ok(Self {
             node_id: new_node_id(),
             ca_cert_pem: ca.cert_pem().to_string(),
@@ -74,13 +76,18 @@ impl Identity {
             return Ok(None);
         }
         let read = |name: &str| {
-            std::fs::read_to_string(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()))
+            std::fs::read_to_string(dir.join(name))
+                .with_context(|| format!("reading {}", dir.join(name).display()))
         };
         let node_id = read("node-id")?
             .trim()
             .parse()
             .with_context(|| format!("{} does not hold a node id", id_path.display()))?;
-        let ca_key_pem = if dir.join("ca.key").exists() { Some(read("ca.key")?) } else { None };
+        let ca_key_pem = if dir.join("ca.key").exists() {
+            Some(read("ca.key")?)
+        } else {
+            None
+        };
         Ok(Some(Self {
             node_id,
             ca_cert_pem: read("ca.crt")?,
@@ -96,7 +103,8 @@ impl Identity {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
-            write_atomically(&path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            write_atomically(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             restrict(&path)
         };
         write("ca.crt", &self.ca_cert_pem)?;
@@ -115,13 +123,19 @@ impl Identity {
     pub fn remove(data_dir: &Path) -> anyhow::Result<()> {
         let dir = directory(data_dir);
         match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", dir.display())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", dir.display()))
+            }
             _ => Ok(()),
         }
     }
 
     pub fn tls_material(&self) -> NodeTlsMaterial {
-        NodeTlsMaterial { ca_cert_pem: self.ca_cert_pem.clone(), cert_pem: self.cert_pem.clone(), key_pem: self.key_pem.clone() }
+        NodeTlsMaterial {
+            ca_cert_pem: self.ca_cert_pem.clone(),
+            cert_pem: self.cert_pem.clone(),
+            key_pem: self.key_pem.clone(),
+        }
     }
 
     pub fn certificate_authority(&self) -> Option<CertificateAuthority> {
@@ -137,5 +151,6 @@ impl Identity {
 /// Keys are for root only.
 fn restrict(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("chmod {}", path.display()))
 }

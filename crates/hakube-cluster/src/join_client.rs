@@ -23,18 +23,29 @@ pub async fn fetch_pinned_ca(join: &JoinString, skip_verify: bool) -> anyhow::Re
         .await
         .map_err(|_| anyhow!("cannot reach {}: no answer within 5 s", join.address))?
         .with_context(|| format!("cannot reach {}", join.address))?;
-    let host = join.address.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']'])).unwrap_or(&join.address);
-    let name = ServerName::try_from(host.to_string()).map_err(|_| anyhow!("invalid address {}", join.address))?;
+    let host = join
+        .address
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_matches(['[', ']']))
+        .unwrap_or(&join.address);
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| anyhow!("invalid address {}", join.address))?;
     let connector = TlsConnector::from(config);
     tokio::time::timeout(Duration::from_secs(5), connector.connect(name, stream))
         .await
         .map_err(|_| anyhow!("TLS handshake with {} timed out", join.address))?
         .with_context(|| format!("TLS handshake with {}", join.address))?;
-    let chain = captured.lock().map_err(|_| anyhow!("certificate capture failed"))?.clone();
+    let chain = captured
+        .lock()
+        .map_err(|_| anyhow!("certificate capture failed"))?
+        .clone();
     let ca_der = if skip_verify {
         chain.last().cloned()
     } else {
-        chain.iter().find(|der| fingerprint_of_der(der) == join.fingerprint.to_lowercase()).cloned()
+        chain
+            .iter()
+            .find(|der| fingerprint_of_der(der) == join.fingerprint.to_lowercase())
+            .cloned()
     };
     let Some(ca_der) = ca_der else {
         bail!(
@@ -51,10 +62,20 @@ fn der_to_pem(der: &[u8]) -> String {
 }
 
 /// Phase 1 proper, over a connection that trusts only the pinned CA.
-pub async fn certify(join: &JoinString, ca_pem: &str, request: &CertifyRequest) -> anyhow::Result<CertifyResponse> {
+pub async fn certify(
+    join: &JoinString,
+    ca_pem: &str,
+    request: &CertifyRequest,
+) -> anyhow::Result<CertifyResponse> {
     let client = PeerClient::new(tls::pinned_ca_client_config(ca_pem)?);
-    let reply: Result<CertifyResponse, String> =
-        client.call(&join.address, CERTIFY_PATH, request, Duration::from_secs(30)).await.map_err(|e| anyhow!("{e}"))?;
+    let reply: Result<CertifyResponse, String> = client
+        .call(
+            &join.address,
+            CERTIFY_PATH,
+            request,
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     reply.map_err(|e| anyhow!("the cluster refused the join: {e}"))
 }
-

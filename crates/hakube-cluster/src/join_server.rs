@@ -33,12 +33,21 @@ struct JoinState {
 }
 
 pub fn router(node: Arc<Node>) -> Router {
-    let state = JoinState { node, failures: Arc::new(Mutex::new(Vec::new())) };
-    Router::new().route(CERTIFY_PATH, post(certify)).layer(DefaultBodyLimit::max(64 * 1024)).with_state(state)
+    let state = JoinState {
+        node,
+        failures: Arc::new(Mutex::new(Vec::new())),
+    };
+    Router::new()
+        .route(CERTIFY_PATH, post(certify))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
 }
 
 pub fn now_unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl JoinState {
@@ -49,7 +58,10 @@ impl JoinState {
     }
 
     fn record_failure(&self) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Instant::now());
     }
 }
 
@@ -79,7 +91,10 @@ fn minor_version(version: &str) -> Option<(u64, u64)> {
 
 async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<CertifyResponse> {
     validate_token_format(&request.token).map_err(|e| anyhow!("{e}"))?;
-    let ca = node.identity.certificate_authority().ok_or_else(|| anyhow!("this node cannot sign joins"))?;
+    let ca = node
+        .identity
+        .certificate_authority()
+        .ok_or_else(|| anyhow!("this node cannot sign joins"))?;
     let skew = now_unix_ms().abs_diff(request.unix_ms);
     if skew > MAX_CLOCK_SKEW_MS && !request.allow_clock_skew {
         bail!(
@@ -88,7 +103,8 @@ async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<Certify
     }
     let ours = minor_version(crate::node::VERSION);
     let theirs = minor_version(&request.version);
-    let compatible = matches!((ours, theirs), (Some((a, b)), Some((c, d))) if a == c && b.abs_diff(d) <= 1);
+    let compatible =
+        matches!((ours, theirs), (Some((a, b)), Some((c, d))) if a == c && b.abs_diff(d) <= 1);
     if !compatible && !request.allow_version_skew {
         bail!(
             "hakube {} cannot join a cluster running {}: versions may differ by one minor at most (or pass --allow-version-skew)",
@@ -99,7 +115,11 @@ async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<Certify
     let hash = hash_token(&request.token);
     let (token, revision) = registry::get_token(&node.store, &hash)
         .await?
-        .ok_or_else(|| anyhow!("invalid token: unknown, already used or removed (create one with: hakube add-node)"))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "invalid token: unknown, already used or removed (create one with: hakube add-node)"
+            )
+        })?;
     if token.is_expired(now_unix_ms()) {
         bail!("the token has expired (create a new one with: hakube add-node)");
     }
@@ -107,9 +127,17 @@ async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<Certify
         if token.worker {
             bail!("this token is for worker nodes: add --worker to the join command");
         }
-        bail!("this token is for control-plane nodes: remove --worker, or create a worker token with: hakube add-node --worker");
+        bail!(
+            "this token is for control-plane nodes: remove --worker, or create a worker token with: hakube add-node --worker"
+        );
     }
-    if let Some((existing, _)) = registry::get_node(&node.store, &request.node_name, hakube_store::Consistency::Linearizable).await? {
+    if let Some((existing, _)) = registry::get_node(
+        &node.store,
+        &request.node_name,
+        hakube_store::Consistency::Linearizable,
+    )
+    .await?
+    {
         bail!(
             "a node named {} is already in the cluster (at {}): give the joining node another name (--node-name) or remove the old one (hakube remove-node {})",
             existing.name,
@@ -117,22 +145,38 @@ async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<Certify
             existing.name
         );
     }
-    let address: std::net::IpAddr = request.address.parse().map_err(|_| anyhow!("invalid node address {:?}", request.address))?;
+    let address: std::net::IpAddr = request
+        .address
+        .parse()
+        .map_err(|_| anyhow!("invalid node address {:?}", request.address))?;
     let peer = SocketAddr::new(address, crate::config::PEER_PORT);
-    if tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(peer)).await.map(|r| r.is_ok()) != Ok(true) {
-        bail!("the cluster cannot reach the joining node at {peer}: check its address and firewall");
+    if tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(peer))
+        .await
+        .map(|r| r.is_ok())
+        != Ok(true)
+    {
+        bail!(
+            "the cluster cannot reach the joining node at {peer}: check its address and firewall"
+        );
     }
     if token.single_use && !registry::consume_token(&node.store, &hash, revision).await? {
         bail!("invalid token: it was just used by another join");
     }
     let cert_pem = ca.sign_csr(&request.csr_pem, &node_profile(&request.node_name, address))?;
     let status = node.store.status();
-    let leader = status.leader.and_then(|id| status.members.iter().find(|(m, _)| *m == id)).map(|(_, m)| m.peer_address.clone());
+    let leader = status
+        .leader
+        .and_then(|id| status.members.iter().find(|(m, _)| *m == id))
+        .map(|(_, m)| m.peer_address.clone());
     Ok(CertifyResponse {
         node_id: new_node_id(),
         cert_pem,
         ca_cert_pem: ca.cert_pem().to_string(),
-        ca_key_pem: if request.worker { None } else { Some(ca.key_pem().to_string()) },
+        ca_key_pem: if request.worker {
+            None
+        } else {
+            Some(ca.key_pem().to_string())
+        },
         admit_to: leader.unwrap_or_else(|| node.config.peer_address()),
         cluster_members: status.members.into_iter().map(|(_, m)| m).collect(),
     })

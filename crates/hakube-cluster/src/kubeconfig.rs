@@ -9,17 +9,19 @@ use crate::pki::CertificateProfile;
 
 fn base64(text: &str) -> String {
     // PEM text is ASCII; kubeconfig wants it base64-encoded once more.
-    pem::encode_config(&pem::Pem::new("X", text.as_bytes().to_vec()), pem::EncodeConfig::new().set_line_wrap(usize::MAX))
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect()
+    pem::encode_config(
+        &pem::Pem::new("X", text.as_bytes().to_vec()),
+        pem::EncodeConfig::new().set_line_wrap(usize::MAX),
+    )
+    .lines()
+    .filter(|line| !line.starts_with("-----"))
+    .collect()
 }
 
 pub fn admin_kubeconfig(node: &Node) -> anyhow::Result<String> {
-    let ca = node
-        .identity
-        .certificate_authority()
-        .ok_or_else(|| anyhow!("this is a worker node: run 'hakube config' on a control-plane node"))?;
+    let ca = node.identity.certificate_authority().ok_or_else(|| {
+        anyhow!("this is a worker node: run 'hakube config' on a control-plane node")
+    })?;
     let issued = ca.issue(&CertificateProfile {
         common_name: "admin".into(),
         organizations: vec!["system:masters".into()],

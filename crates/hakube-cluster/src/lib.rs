@@ -22,5 +22,5 @@ pub mod registry;
 pub mod roles;
 pub mod rpc;
 pub mod serve;
-pub mod token;
 pub mod tls;
+pub mod token;

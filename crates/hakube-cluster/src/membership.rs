@@ -38,27 +38,61 @@ async fn forward_to_leader<Req: Serialize, Resp: DeserializeOwned>(
                 .find(|(id, _)| *id == leader)
                 .map(|(_, m)| m.clone())
                 .ok_or_else(|| anyhow!("the leader is not in the membership"))?;
-            let reply: Result<Resp, String> =
-                node.client.call(&member.peer_address, path, request, MEMBERSHIP_TIMEOUT + Duration::from_secs(5)).await?;
+            let reply: Result<Resp, String> = node
+                .client
+                .call(
+                    &member.peer_address,
+                    path,
+                    request,
+                    MEMBERSHIP_TIMEOUT + Duration::from_secs(5),
+                )
+                .await?;
             reply.map(Some).map_err(anyhow::Error::msg)
         }
-        None => bail!("the datastore has no leader right now (quorum lost?); try again when it has one"),
+        None => {
+            bail!("the datastore has no leader right now (quorum lost?); try again when it has one")
+        }
     }
 }
 
-async fn change(node: &Node, change: ChangeMembers<NodeId, Member>, retain: bool) -> anyhow::Result<()> {
-    tokio::time::timeout(MEMBERSHIP_TIMEOUT, node.store.raft().change_membership(change, retain))
-        .await
-        .map_err(|_| anyhow!("membership change did not commit within {} s", MEMBERSHIP_TIMEOUT.as_secs()))?
-        .map_err(|e| anyhow!("membership change refused: {e}"))?;
+async fn change(
+    node: &Node,
+    change: ChangeMembers<NodeId, Member>,
+    retain: bool,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(
+        MEMBERSHIP_TIMEOUT,
+        node.store.raft().change_membership(change, retain),
+    )
+    .await
+    .map_err(|_| {
+        anyhow!(
+            "membership change did not commit within {} s",
+            MEMBERSHIP_TIMEOUT.as_secs()
+        )
+    })?
+    .map_err(|e| anyhow!("membership change refused: {e}"))?;
     Ok(())
 }
 
-async fn add_learner(node: &Node, id: NodeId, member: Member, blocking: bool) -> anyhow::Result<()> {
-    tokio::time::timeout(MEMBERSHIP_TIMEOUT, node.store.raft().add_learner(id, member, blocking))
-        .await
-        .map_err(|_| anyhow!("the new member did not catch up within {} s", MEMBERSHIP_TIMEOUT.as_secs()))?
-        .map_err(|e| anyhow!("adding the member refused: {e}"))?;
+async fn add_learner(
+    node: &Node,
+    id: NodeId,
+    member: Member,
+    blocking: bool,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(
+        MEMBERSHIP_TIMEOUT,
+        node.store.raft().add_learner(id, member, blocking),
+    )
+    .await
+    .map_err(|_| {
+        anyhow!(
+            "the new member did not catch up within {} s",
+            MEMBERSHIP_TIMEOUT.as_secs()
+        )
+    })?
+    .map_err(|e| anyhow!("adding the member refused: {e}"))?;
     Ok(())
 }
 
@@ -92,7 +126,12 @@ pub async fn admit(node: &Node, request: AdmitRequest) -> anyhow::Result<AdmitRe
     let record = NodeRecord {
         name: request.member.name.clone(),
         node_id: request.node_id,
-        address: request.member.peer_address.rsplit_once(':').map(|(ip, _)| ip.to_string()).unwrap_or_default(),
+        address: request
+            .member
+            .peer_address
+            .rsplit_once(':')
+            .map(|(ip, _)| ip.to_string())
+            .unwrap_or_default(),
         peer_address: request.member.peer_address.clone(),
         control_plane: !request.worker,
         failure_domain: request.failure_domain,
@@ -100,43 +139,77 @@ pub async fn admit(node: &Node, request: AdmitRequest) -> anyhow::Result<AdmitRe
     };
     if request.worker {
         registry::put_node(&node.store, &record).await?;
-        return Ok(AdmitResponse { role: role_name(DatastoreRole::None) });
+        return Ok(AdmitResponse {
+            role: role_name(DatastoreRole::None),
+        });
     }
     if let Err(error) = add_learner(node, request.node_id, request.member.clone(), true).await {
         // No ghost member: take the half-added learner out again.
-        let _ = change(node, ChangeMembers::RemoveNodes(BTreeSet::from([request.node_id])), false).await;
+        let _ = change(
+            node,
+            ChangeMembers::RemoveNodes(BTreeSet::from([request.node_id])),
+            false,
+        )
+        .await;
         return Err(error.context(format!("admitting {}", request.member.name)));
     }
-    registry::put_node(&node.store, &record).await.context("recording the new node")?;
+    registry::put_node(&node.store, &record)
+        .await
+        .context("recording the new node")?;
     let status = node.store.status();
     if status.voters.len() < node.config.voters {
-        change(node, ChangeMembers::AddVoterIds(BTreeSet::from([request.node_id])), false).await?;
+        change(
+            node,
+            ChangeMembers::AddVoterIds(BTreeSet::from([request.node_id])),
+            false,
+        )
+        .await?;
     } else if status.learners.len() > node.config.standbys {
-        change(node, ChangeMembers::RemoveNodes(BTreeSet::from([request.node_id])), false).await?;
+        change(
+            node,
+            ChangeMembers::RemoveNodes(BTreeSet::from([request.node_id])),
+            false,
+        )
+        .await?;
     }
-    Ok(AdmitResponse { role: role_name(role_of(node, request.node_id)) })
+    Ok(AdmitResponse {
+        role: role_name(role_of(node, request.node_id)),
+    })
 }
 
 /// Takes a node out of the cluster: its datastore membership and its record. Refuses while the
 /// node is reachable and still a member unless forced, and never removes the last voter.
 pub async fn remove(node: &Node, name: &str, force: bool) -> anyhow::Result<String> {
-    let request = RemoveMemberRequest { name: name.to_string(), force };
+    let request = RemoveMemberRequest {
+        name: name.to_string(),
+        force,
+    };
     let records = registry::list_nodes(&node.store).await?;
     let record = records
         .iter()
         .find(|r| r.name == name || r.address == name)
         .cloned()
-        .ok_or_else(|| anyhow!("no node named or addressed {name:?} in this cluster (see: hakube status)"))?;
+        .ok_or_else(|| {
+            anyhow!("no node named or addressed {name:?} in this cluster (see: hakube status)")
+        })?;
     let status = node.store.status();
-    let is_member = status.voters.contains(&record.node_id) || status.learners.contains(&record.node_id);
-    if is_member && !force && node.health.is_reachable(record.node_id) && record.node_id != node.node_id() {
+    let is_member =
+        status.voters.contains(&record.node_id) || status.learners.contains(&record.node_id);
+    if is_member
+        && !force
+        && node.health.is_reachable(record.node_id)
+        && record.node_id != node.node_id()
+    {
         bail!(
             "node {} is reachable and still a member: run 'hakube leave' on it, or use --force",
             record.name
         );
     }
     if status.voters.len() == 1 && status.voters.contains(&record.node_id) {
-        bail!("node {} is the last datastore voter and cannot be removed", record.name);
+        bail!(
+            "node {} is the last datastore voter and cannot be removed",
+            record.name
+        );
     }
     if record.node_id == node.node_id() && node.is_leader() {
         transfer_leadership(node).await?;
@@ -147,9 +220,19 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> anyhow::Result<Stri
     if status.voters.contains(&record.node_id) {
         // Keep the voter count: promote a standby first when there is one.
         let inputs = role_inputs(node).await?;
-        let others = inputs.standbys.iter().copied().filter(|id| node.health.is_reachable(*id)).min();
+        let others = inputs
+            .standbys
+            .iter()
+            .copied()
+            .filter(|id| node.health.is_reachable(*id))
+            .min();
         if let Some(standby) = others {
-            change(node, ChangeMembers::AddVoterIds(BTreeSet::from([standby])), false).await?;
+            change(
+                node,
+                ChangeMembers::AddVoterIds(BTreeSet::from([standby])),
+                false,
+            )
+            .await?;
         }
     }
     let ids = BTreeSet::from([record.node_id]);
@@ -165,30 +248,60 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> anyhow::Result<Stri
 
 /// A voter that stops gracefully gives its vote to a reachable standby, and stays as a standby.
 pub async fn handover(node: &Node, from: NodeId) -> anyhow::Result<String> {
-    if let Some(reply) = forward_to_leader::<_, String>(node, HANDOVER_PATH, &HandoverRequest { node_id: from }).await? {
+    if let Some(reply) =
+        forward_to_leader::<_, String>(node, HANDOVER_PATH, &HandoverRequest { node_id: from })
+            .await?
+    {
         return Ok(reply);
     }
     let status = node.store.status();
     if !status.voters.contains(&from) {
         return Ok("not a voter: nothing to hand over".into());
     }
-    let standby = status.learners.iter().copied().filter(|id| node.health.is_reachable(*id)).min();
+    let standby = status
+        .learners
+        .iter()
+        .copied()
+        .filter(|id| node.health.is_reachable(*id))
+        .min();
     let Some(standby) = standby else {
         return Ok("no standby to hand the vote to".into());
     };
-    change(node, ChangeMembers::AddVoterIds(BTreeSet::from([standby])), false).await?;
-    change(node, ChangeMembers::RemoveVoters(BTreeSet::from([from])), true).await?;
-    Ok(format!("handed the datastore vote over to node id {standby}"))
+    change(
+        node,
+        ChangeMembers::AddVoterIds(BTreeSet::from([standby])),
+        false,
+    )
+    .await?;
+    change(
+        node,
+        ChangeMembers::RemoveVoters(BTreeSet::from([from])),
+        true,
+    )
+    .await?;
+    Ok(format!(
+        "handed the datastore vote over to node id {standby}"
+    ))
 }
 
 /// Moves leadership to the most suitable other reachable voter and waits for it.
 pub async fn transfer_leadership(node: &Node) -> anyhow::Result<()> {
     let status = node.store.status();
-    let target = status.voters.iter().copied().filter(|&id| id != node.node_id() && node.health.is_reachable(id)).min();
+    let target = status
+        .voters
+        .iter()
+        .copied()
+        .filter(|&id| id != node.node_id() && node.health.is_reachable(id))
+        .min();
     let Some(target) = target else {
         return Ok(());
     };
-    node.store.raft().trigger().transfer_leader(target).await.map_err(|e| anyhow!("leadership transfer: {e}"))?;
+    node.store
+        .raft()
+        .trigger()
+        .transfer_leader(target)
+        .await
+        .map_err(|e| anyhow!("leadership transfer: {e}"))?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while tokio::time::Instant::now() < deadline {
         let leader = node.store.status().leader;
@@ -210,10 +323,17 @@ pub async fn role_inputs(node: &Node) -> anyhow::Result<RoleInputs> {
         .filter(|r| r.control_plane)
         .map(|r| Candidate {
             id: r.node_id,
-            member: members.get(&r.node_id).cloned().unwrap_or(Member { name: r.name.clone(), peer_address: r.peer_address.clone() }),
+            member: members.get(&r.node_id).cloned().unwrap_or(Member {
+                name: r.name.clone(),
+                peer_address: r.peer_address.clone(),
+            }),
             failure_domain: r.failure_domain,
             reachable: r.node_id == node.node_id() || node.health.is_reachable(r.node_id),
-            unreachable_for: if r.node_id == node.node_id() { Duration::ZERO } else { node.health.unreachable_for(r.node_id) },
+            unreachable_for: if r.node_id == node.node_id() {
+                Duration::ZERO
+            } else {
+                node.health.unreachable_for(r.node_id)
+            },
         })
         .collect();
     Ok(RoleInputs {
@@ -229,12 +349,36 @@ pub async fn role_inputs(node: &Node) -> anyhow::Result<RoleInputs> {
 
 pub async fn apply_role_action(node: &Node, action: &RoleAction) -> anyhow::Result<()> {
     match action {
-        RoleAction::Promote(id) => change(node, ChangeMembers::AddVoterIds(BTreeSet::from([*id])), false).await,
+        RoleAction::Promote(id) => {
+            change(
+                node,
+                ChangeMembers::AddVoterIds(BTreeSet::from([*id])),
+                false,
+            )
+            .await
+        }
         RoleAction::ReplaceVoter { dead, standby } => {
-            change(node, ChangeMembers::AddVoterIds(BTreeSet::from([*standby])), false).await?;
-            change(node, ChangeMembers::RemoveVoters(BTreeSet::from([*dead])), false).await
+            change(
+                node,
+                ChangeMembers::AddVoterIds(BTreeSet::from([*standby])),
+                false,
+            )
+            .await?;
+            change(
+                node,
+                ChangeMembers::RemoveVoters(BTreeSet::from([*dead])),
+                false,
+            )
+            .await
         }
         RoleAction::AddStandby(id, member) => add_learner(node, *id, member.clone(), false).await,
-        RoleAction::RemoveStandby(id) => change(node, ChangeMembers::RemoveNodes(BTreeSet::from([*id])), false).await,
+        RoleAction::RemoveStandby(id) => {
+            change(
+                node,
+                ChangeMembers::RemoveNodes(BTreeSet::from([*id])),
+                false,
+            )
+            .await
+        }
     }
 }

@@ -57,7 +57,9 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         max_in_snapshot_log_to_keep: 1_000,
         ..Default::default()
     };
-    Ok(Arc::new(raft.validate().context("invalid Raft timing settings")?))
+    Ok(Arc::new(
+        raft.validate().context("invalid Raft timing settings")?,
+    ))
 }
 
 async fn bind(address: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -75,7 +77,8 @@ impl Node {
         control_plane: bool,
     ) -> anyhow::Result<Arc<Self>> {
         let directory = store_directory(&config);
-        std::fs::create_dir_all(&directory).with_context(|| format!("creating {}", directory.display()))?;
+        std::fs::create_dir_all(&directory)
+            .with_context(|| format!("creating {}", directory.display()))?;
         let log_store = LogStore::open(&directory)?;
         let machine = StateMachine::open(&directory)?;
         let material = identity.tls_material();
@@ -90,7 +93,8 @@ impl Node {
         )
         .await
         .context("starting the datastore")?;
-        let timings = StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
+        let timings =
+            StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
         let forwarder = PeerForwarder::new(client.clone(), health.clone(), timings.write_timeout);
         let store = Store::new(raft.clone(), machine, Arc::new(forwarder), timings);
         let node = Arc::new(Self {
@@ -103,7 +107,11 @@ impl Node {
             control_plane,
         });
 
-        let peer_listener = bind(SocketAddr::new(config.address, PEER_PORT), "datastore peer port").await?;
+        let peer_listener = bind(
+            SocketAddr::new(config.address, PEER_PORT),
+            "datastore peer port",
+        )
+        .await?;
         let peer_tls = tls::peer_server_config(&material)?;
         tokio::spawn(crate::serve::serve_tls(
             peer_listener,
@@ -112,7 +120,8 @@ impl Node {
             node.shutdown.clone(),
         ));
         if control_plane && node.identity.ca_key_pem.is_some() {
-            let join_listener = bind(SocketAddr::new(config.address, JOIN_PORT), "join port").await?;
+            let join_listener =
+                bind(SocketAddr::new(config.address, JOIN_PORT), "join port").await?;
             let join_tls = tls::join_server_config(&material)?;
             tokio::spawn(crate::serve::serve_tls(
                 join_listener,
@@ -139,7 +148,10 @@ impl Node {
     }
 
     pub fn member(&self) -> Member {
-        Member { name: self.config.node_name.clone(), peer_address: self.config.peer_address() }
+        Member {
+            name: self.config.node_name.clone(),
+            peer_address: self.config.peer_address(),
+        }
     }
 
     pub fn record(&self) -> NodeRecord {
@@ -168,7 +180,12 @@ impl Node {
 
     pub fn ping_response(&self) -> PingResponse {
         let status = self.store.status();
-        PingResponse { node_id: self.node_id(), name: self.config.node_name.clone(), term: status.term, leader: status.leader }
+        PingResponse {
+            node_id: self.node_id(),
+            name: self.config.node_name.clone(),
+            term: status.term,
+            leader: status.leader,
+        }
     }
 }
 
@@ -176,8 +193,13 @@ impl Node {
 async fn ping_loop(node: Arc<Node>) {
     let interval = Duration::from_millis(500);
     while !node.shutdown.is_cancelled() {
-        let mut targets: BTreeMap<NodeId, String> =
-            node.store.status().members.into_iter().map(|(id, member)| (id, member.peer_address)).collect();
+        let mut targets: BTreeMap<NodeId, String> = node
+            .store
+            .status()
+            .members
+            .into_iter()
+            .map(|(id, member)| (id, member.peer_address))
+            .collect();
         if let Ok(records) = registry::list_nodes(&node.store).await {
             for record in records {
                 targets.entry(record.node_id).or_insert(record.peer_address);
@@ -187,8 +209,12 @@ async fn ping_loop(node: Arc<Node>) {
         let pings = targets.into_iter().map(|(id, address)| {
             let node = node.clone();
             async move {
-                let reply: Result<PingResponse, _> = node.client.call(&address, PING_PATH, &(), Duration::from_millis(800)).await;
-                node.health.record(id, matches!(reply, Ok(ref r) if r.node_id == id));
+                let reply: Result<PingResponse, _> = node
+                    .client
+                    .call(&address, PING_PATH, &(), Duration::from_millis(800))
+                    .await;
+                node.health
+                    .record(id, matches!(reply, Ok(ref r) if r.node_id == id));
             }
         });
         futures::future::join_all(pings).await;
@@ -204,7 +230,13 @@ async fn ping_loop(node: Arc<Node>) {
 async fn register_self(node: Arc<Node>) {
     while !node.shutdown.is_cancelled() {
         let wanted = node.record();
-        match registry::get_node(&node.store, &wanted.name, hakube_store::Consistency::Linearizable).await {
+        match registry::get_node(
+            &node.store,
+            &wanted.name,
+            hakube_store::Consistency::Linearizable,
+        )
+        .await
+        {
             Ok(Some((record, _))) if record == wanted => return,
             Ok(Some((record, _))) if record.node_id != wanted.node_id => {
                 tracing::warn!(name = %wanted.name, "another node id holds this node's name in the registry");

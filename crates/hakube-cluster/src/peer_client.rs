@@ -65,32 +65,54 @@ impl PeerClient {
         request: &Req,
         timeout: Duration,
     ) -> Result<Resp, PeerError> {
-        let body = postcard::to_stdvec(request)
-            .map_err(|e| PeerError::Refused { address: address.into(), reason: format!("unencodable request: {e}") })?;
+        let body = postcard::to_stdvec(request).map_err(|e| PeerError::Refused {
+            address: address.into(),
+            reason: format!("unencodable request: {e}"),
+        })?;
         let bytes = self.post_bytes(address, path, body, timeout).await?;
-        postcard::from_bytes(&bytes)
-            .map_err(|e| PeerError::Refused { address: address.into(), reason: format!("undecodable reply: {e}") })
+        postcard::from_bytes(&bytes).map_err(|e| PeerError::Refused {
+            address: address.into(),
+            reason: format!("undecodable reply: {e}"),
+        })
     }
 
-    pub async fn post_bytes(&self, address: &str, path: &str, body: Vec<u8>, timeout: Duration) -> Result<Bytes, PeerError> {
+    pub async fn post_bytes(
+        &self,
+        address: &str,
+        path: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Bytes, PeerError> {
         let request = hyper::Request::post(format!("https://{address}{path}"))
             .header("content-type", "application/octet-stream")
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| PeerError::Refused { address: address.into(), reason: e.to_string() })?;
+            .map_err(|e| PeerError::Refused {
+                address: address.into(),
+                reason: e.to_string(),
+            })?;
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {
                 let reason = error_chain(&e);
                 if e.is_connect() {
-                    PeerError::Unreachable { address: address.into(), reason }
+                    PeerError::Unreachable {
+                        address: address.into(),
+                        reason,
+                    }
                 } else {
-                    PeerError::Broken { address: address.into(), reason }
+                    PeerError::Broken {
+                        address: address.into(),
+                        reason,
+                    }
                 }
             })?;
             let status = response.status();
             let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
                 .await
-                .map_err(|e| PeerError::Broken { address: address.into(), reason: e.to_string() })?
+                .map_err(|e| PeerError::Broken {
+                    address: address.into(),
+                    reason: e.to_string(),
+                })?
                 .to_bytes();
             if !status.is_success() {
                 return Err(PeerError::Refused {
@@ -102,7 +124,10 @@ impl PeerClient {
         };
         tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| PeerError::Timeout { address: address.into(), timeout_ms: timeout.as_millis() as u64 })?
+            .map_err(|_| PeerError::Timeout {
+                address: address.into(),
+                timeout_ms: timeout.as_millis() as u64,
+            })?
     }
 }
 

@@ -60,7 +60,13 @@ macro_rules! decode_or_reply {
 }
 
 async fn append(State(node): State<Arc<Node>>, body: Bytes) -> Response {
-    rpc::reply(&node.store.raft().append_entries(decode_or_reply!(body)).await)
+    rpc::reply(
+        &node
+            .store
+            .raft()
+            .append_entries(decode_or_reply!(body))
+            .await,
+    )
 }
 
 async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
@@ -69,9 +75,16 @@ async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 
 async fn install_snapshot(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let (vote, meta, data): (Vote, SnapshotMeta, Vec<u8>) = decode_or_reply!(body);
-    let snapshot = openraft::alias::SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> { meta, snapshot: Cursor::new(data) };
-    let result: Result<SnapshotResponse<TypeConfig>, RaftError<TypeConfig>> =
-        node.store.raft().install_full_snapshot(vote, snapshot).await.map_err(RaftError::Fatal);
+    let snapshot = openraft::alias::SnapshotOf::<TypeConfig, Cursor<Vec<u8>>> {
+        meta,
+        snapshot: Cursor::new(data),
+    };
+    let result: Result<SnapshotResponse<TypeConfig>, RaftError<TypeConfig>> = node
+        .store
+        .raft()
+        .install_full_snapshot(vote, snapshot)
+        .await
+        .map_err(RaftError::Fatal);
     rpc::reply(&result)
 }
 
@@ -96,17 +109,29 @@ async fn ping(State(node): State<Arc<Node>>) -> Response {
 
 async fn admit(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let request: AdmitRequest = decode_or_reply!(body);
-    rpc::reply(&membership::admit(&node, request).await.map_err(|e| format!("{e:#}")))
+    rpc::reply(
+        &membership::admit(&node, request)
+            .await
+            .map_err(|e| format!("{e:#}")),
+    )
 }
 
 async fn remove(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let request: RemoveMemberRequest = decode_or_reply!(body);
-    rpc::reply(&membership::remove(&node, &request.name, request.force).await.map_err(|e| format!("{e:#}")))
+    rpc::reply(
+        &membership::remove(&node, &request.name, request.force)
+            .await
+            .map_err(|e| format!("{e:#}")),
+    )
 }
 
 async fn handover(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let request: HandoverRequest = decode_or_reply!(body);
-    rpc::reply(&membership::handover(&node, request.node_id).await.map_err(|e| format!("{e:#}")))
+    rpc::reply(
+        &membership::handover(&node, request.node_id)
+            .await
+            .map_err(|e| format!("{e:#}")),
+    )
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> String {

@@ -4,12 +4,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use openraft::errors::{NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable};
-use openraft::network::{RPCOption, RaftNetworkFactory};
+use openraft::errors::{
+    NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable,
+};
 use openraft::network::v2::RaftNetworkV2;
+use openraft::network::{RPCOption, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -40,7 +42,10 @@ impl RaftNetworkFactory<TypeConfig> for RaftNetwork {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, _target: NodeId, node: &Member) -> Self::Network {
-        PeerConnection { client: self.client.clone(), address: node.peer_address.clone() }
+        PeerConnection {
+            client: self.client.clone(),
+            address: node.peer_address.clone(),
+        }
     }
 }
 
@@ -50,13 +55,21 @@ pub struct PeerConnection {
 }
 
 impl PeerConnection {
-    async fn request<Req, Resp>(&self, path: &str, request: &Req, timeout: Duration) -> Result<Resp, RPCError<TypeConfig>>
+    async fn request<Req, Resp>(
+        &self,
+        path: &str,
+        request: &Req,
+        timeout: Duration,
+    ) -> Result<Resp, RPCError<TypeConfig>>
     where
         Req: Serialize,
         Result<Resp, RaftError<TypeConfig>>: DeserializeOwned,
     {
-        let reply: Result<Resp, RaftError<TypeConfig>> =
-            self.client.call(&self.address, path, request, timeout).await.map_err(|error| match error {
+        let reply: Result<Resp, RaftError<TypeConfig>> = self
+            .client
+            .call(&self.address, path, request, timeout)
+            .await
+            .map_err(|error| match error {
                 PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
                 _ => RPCError::Network(NetworkError::new(&error)),
             })?;
@@ -104,6 +117,7 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         request: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.request(TRANSFER_LEADER_PATH, &request, option.soft_ttl()).await
+        self.request(TRANSFER_LEADER_PATH, &request, option.soft_ttl())
+            .await
     }
 }

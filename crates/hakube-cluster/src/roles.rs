@@ -53,7 +53,10 @@ impl RoleInputs {
     }
 
     fn is_dead(&self, id: NodeId) -> bool {
-        id != self.leader && self.candidate(id).is_some_and(|c| !c.reachable && c.unreachable_for > self.voter_replacement_delay)
+        id != self.leader
+            && self
+                .candidate(id)
+                .is_some_and(|c| !c.reachable && c.unreachable_for > self.voter_replacement_delay)
     }
 
     /// Failure domains of the voters that stay.
@@ -67,7 +70,11 @@ impl RoleInputs {
 
     /// The reachable node among `pool` that best spreads failure domains; lowest id breaks ties
     /// so every leader decides the same.
-    fn best(&self, pool: impl Iterator<Item = NodeId>, excluding: Option<NodeId>) -> Option<NodeId> {
+    fn best(
+        &self,
+        pool: impl Iterator<Item = NodeId>,
+        excluding: Option<NodeId>,
+    ) -> Option<NodeId> {
         let domains = self.voter_domains(excluding);
         pool.filter_map(|id| self.candidate(id))
             .filter(|c| c.reachable)
@@ -76,7 +83,10 @@ impl RoleInputs {
     }
 
     fn spares(&self) -> impl Iterator<Item = NodeId> + '_ {
-        self.nodes.iter().map(|c| c.id).filter(|id| !self.voters.contains(id) && !self.standbys.contains(id))
+        self.nodes
+            .iter()
+            .map(|c| c.id)
+            .filter(|id| !self.voters.contains(id) && !self.standbys.contains(id))
     }
 
     fn add_standby(&self) -> Option<RoleAction> {
@@ -155,7 +165,10 @@ mod tests {
     fn candidate(id: NodeId, domain: u64, reachable: bool, down_seconds: u64) -> Candidate {
         Candidate {
             id,
-            member: Member { name: format!("node{id}"), peer_address: format!("127.0.0.{id}:19001") },
+            member: Member {
+                name: format!("node{id}"),
+                peer_address: format!("127.0.0.{id}:19001"),
+            },
             failure_domain: domain,
             reachable,
             unreachable_for: Duration::from_secs(down_seconds),
@@ -177,7 +190,10 @@ mod tests {
     #[test]
     fn a_second_node_becomes_a_voter_through_standby() {
         let nodes = vec![candidate(1, 1, true, 0), candidate(2, 1, true, 0)];
-        assert_eq!(decide(&inputs(&[1], &[2], nodes.clone())), Some(RoleAction::Promote(2)));
+        assert_eq!(
+            decide(&inputs(&[1], &[2], nodes.clone())),
+            Some(RoleAction::Promote(2))
+        );
         let spare = decide(&inputs(&[1], &[], nodes));
         assert!(matches!(spare, Some(RoleAction::AddStandby(2, _))));
     }
@@ -192,7 +208,10 @@ mod tests {
     fn sixth_node_stays_spare_and_extra_standby_is_dropped() {
         let nodes: Vec<_> = (1..=6).map(|i| candidate(i, 1, true, 0)).collect();
         assert_eq!(decide(&inputs(&[1, 2, 3], &[4, 5], nodes.clone())), None);
-        assert_eq!(decide(&inputs(&[1, 2, 3], &[4, 5, 6], nodes)), Some(RoleAction::RemoveStandby(6)));
+        assert_eq!(
+            decide(&inputs(&[1, 2, 3], &[4, 5, 6], nodes)),
+            Some(RoleAction::RemoveStandby(6))
+        );
     }
 
     #[test]
@@ -208,7 +227,10 @@ mod tests {
         nodes[2] = candidate(3, 3, false, 31);
         assert_eq!(
             decide(&inputs(&[1, 2, 3], &[4, 5], nodes)),
-            Some(RoleAction::ReplaceVoter { dead: 3, standby: 5 })
+            Some(RoleAction::ReplaceVoter {
+                dead: 3,
+                standby: 5
+            })
         );
     }
 

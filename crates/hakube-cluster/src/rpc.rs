@@ -5,21 +5,26 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use hakube_store::{Member, NodeId};
 
 /// Decodes a request body or answers 400 with the reason.
 pub fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    postcard::from_bytes(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("undecodable request: {e}")).into_response())
+    postcard::from_bytes(body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, format!("undecodable request: {e}")).into_response())
 }
 
 /// Encodes a handler's answer.
 pub fn reply<T: Serialize>(value: &T) -> Response {
     match postcard::to_stdvec(value) {
         Ok(bytes) => (StatusCode::OK, bytes).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("unencodable reply: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("unencodable reply: {e}"),
+        )
+            .into_response(),
     }
 }
 

@@ -22,7 +22,12 @@ pub struct ClientIdentity {
 
 /// Accepts TLS connections until `shutdown` fires. A slow or broken handshake only affects
 /// its own connection (bounded by a timeout).
-pub async fn serve_tls(listener: TcpListener, tls: Arc<rustls::ServerConfig>, router: Router, shutdown: CancellationToken) {
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: CancellationToken,
+) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (stream, _) = tokio::select! {
@@ -42,7 +47,12 @@ pub async fn serve_tls(listener: TcpListener, tls: Arc<rustls::ServerConfig>, ro
         let router = router.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let tls_stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+            let tls_stream = match tokio::time::timeout(
+                Duration::from_secs(10),
+                acceptor.accept(stream),
+            )
+            .await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(error)) => {
                     tracing::debug!(%error, "TLS handshake failed");
@@ -58,7 +68,9 @@ pub async fn serve_tls(listener: TcpListener, tls: Arc<rustls::ServerConfig>, ro
                 .and_then(|cert| crate::pki::certificate_common_name(cert.as_ref()).ok());
             let router = router.layer(axum::Extension(ClientIdentity { common_name }));
             let service = TowerToHyperService::new(router);
-            let connection = auto::Builder::new(TokioExecutor::new()).serve_connection_with_upgrades(TokioIo::new(tls_stream), service).into_owned();
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+                .into_owned();
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -86,7 +98,9 @@ pub async fn serve_unix(listener: UnixListener, router: Router, shutdown: Cancel
         let service = TowerToHyperService::new(router.clone());
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let connection = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).into_owned();
+            let connection = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}

@@ -12,7 +12,11 @@ pub enum StoreError {
     #[error(
         "the cluster is read-only: quorum lost ({reachable} of {voters} datastore voters reachable, {needed} needed); writes resume when enough voters are back"
     )]
-    QuorumLost { reachable: usize, voters: usize, needed: usize },
+    QuorumLost {
+        reachable: usize,
+        voters: usize,
+        needed: usize,
+    },
     /// Proposed, but no answer in time: it may or may not have been applied (like etcd's
     /// "request timed out").
     #[error("timed out waiting for the write to commit: its outcome is unknown ({0})")]
@@ -20,7 +24,11 @@ pub enum StoreError {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error("request too large: {what} is {size} bytes, the limit is {limit}")]
-    TooLarge { what: String, size: usize, limit: usize },
+    TooLarge {
+        what: String,
+        size: usize,
+        limit: usize,
+    },
     /// The leader could not be reached before the request was sent: nothing changed, and the
     /// request may be retried (a new leader is likely being elected).
     #[error("the datastore leader is unreachable: {0}")]

@@ -42,11 +42,20 @@ impl LogStore {
     pub fn open(directory: &Path) -> io::Result<Self> {
         let path = directory.join("raft.redb");
         let database = Database::create(&path).map_err(|e| storage_error(&path, e))?;
-        let transaction = database.begin_write().map_err(|e| storage_error(&path, e))?;
-        transaction.open_table(LOG).map_err(|e| storage_error(&path, e))?;
-        transaction.open_table(META).map_err(|e| storage_error(&path, e))?;
+        let transaction = database
+            .begin_write()
+            .map_err(|e| storage_error(&path, e))?;
+        transaction
+            .open_table(LOG)
+            .map_err(|e| storage_error(&path, e))?;
+        transaction
+            .open_table(META)
+            .map_err(|e| storage_error(&path, e))?;
         transaction.commit().map_err(|e| storage_error(&path, e))?;
-        Ok(Self { database: Arc::new(database), path: Arc::new(path) })
+        Ok(Self {
+            database: Arc::new(database),
+            path: Arc::new(path),
+        })
     }
 
     fn error(&self, error: impl std::fmt::Display) -> io::Error {
@@ -60,7 +69,10 @@ impl LogStore {
             return Ok(None);
         };
         let path = self.path.clone();
-        record::decode(bytes.value(), &|| format!("{key} record in {}", path.display())).map(Some)
+        record::decode(bytes.value(), &|| {
+            format!("{key} record in {}", path.display())
+        })
+        .map(Some)
     }
 
     /// Runs one write transaction on a blocking thread: the commit fsyncs.
@@ -71,7 +83,9 @@ impl LogStore {
         let database = self.database.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let transaction = database.begin_write().map_err(|e| storage_error(&path, e))?;
+            let transaction = database
+                .begin_write()
+                .map_err(|e| storage_error(&path, e))?;
             change(&transaction).map_err(|e| storage_error(&path, e))?;
             transaction.commit().map_err(|e| storage_error(&path, e))
         })
@@ -101,7 +115,9 @@ impl LogStore {
 
     fn decode_entry(&self, index: u64, bytes: &[u8]) -> io::Result<Entry> {
         let path = self.path.clone();
-        record::decode(bytes, &|| format!("log record {index} in {}", path.display()))
+        record::decode(bytes, &|| {
+            format!("log record {index} in {}", path.display())
+        })
     }
 }
 
@@ -151,7 +167,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let last_purged: Option<LogId> = self.read_meta(PURGED_KEY)?;
         let last = self.last_entry_log_id()?.or_else(|| last_purged.clone());
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -170,7 +189,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.read_meta::<Option<LogId>>(COMMITTED_KEY)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = Entry> + Send,
     {
@@ -187,7 +210,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 Ok(())
             })
             .await;
-        let outcome = result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string()));
+        let outcome = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| io::Error::new(e.kind(), e.to_string()));
         callback.io_completed(outcome);
         result
     }

@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 
 /// Encodes `value` as `crc32(payload) ++ payload`.
 pub fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    let payload = postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let payload =
+        postcard::to_stdvec(value).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let mut out = Vec::with_capacity(payload.len() + 4);
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
@@ -19,7 +20,12 @@ pub fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
 /// Decodes a record written by [`encode`]; `what` names the record in the error so an
 /// operator knows which file is damaged.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &dyn Fn() -> String) -> io::Result<T> {
-    let corrupt = |detail: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{} is corrupt: {detail}", what()));
+    let corrupt = |detail: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is corrupt: {detail}", what()),
+        )
+    };
     if bytes.len() < 4 {
         return Err(corrupt("record shorter than its checksum"));
     }
@@ -43,8 +49,12 @@ mod tests {
         let mut damaged = bytes.clone();
         let last = damaged.len() - 1;
         damaged[last] ^= 0x40;
-        let err = decode::<(String, u64)>(&damaged, &|| "log record 7 in /x/raft.redb".into()).unwrap_err();
-        assert!(err.to_string().contains("log record 7 in /x/raft.redb is corrupt"));
+        let err = decode::<(String, u64)>(&damaged, &|| "log record 7 in /x/raft.redb".into())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("log record 7 in /x/raft.redb is corrupt")
+        );
         assert!(decode::<(String, u64)>(&[1, 2], &|| "r".into()).is_err());
     }
 }

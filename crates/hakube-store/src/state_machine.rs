@@ -51,25 +51,36 @@ impl StateMachine {
     /// (openraft then re-applies the log after it).
     pub fn open(directory: &Path) -> io::Result<Self> {
         let snapshot_path = directory.join("snapshot.bin");
-        let mut applied =
-            Applied { kv: KeyValueState::new(), last_applied: None, membership: StoredMembership::default() };
+        let mut applied = Applied {
+            kv: KeyValueState::new(),
+            last_applied: None,
+            membership: StoredMembership::default(),
+        };
         if let Some(file) = read_snapshot_file(&snapshot_path)? {
             applied.kv = file.kv;
             applied.last_applied = file.meta.last_log_id.clone();
             applied.membership = file.meta.last_membership.clone();
         }
         let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
-        Ok(Self { applied: Arc::new(RwLock::new(applied)), events, snapshot_path: Arc::new(snapshot_path) })
+        Ok(Self {
+            applied: Arc::new(RwLock::new(applied)),
+            events,
+            snapshot_path: Arc::new(snapshot_path),
+        })
     }
 
     /// A read view of the applied state. Hold it briefly: apply waits for it.
     pub fn read(&self) -> RwLockReadGuard<'_, Applied> {
         // A poisoned lock means apply panicked half-way: the state can no longer be trusted.
-        self.applied.read().unwrap_or_else(|_| panic!("state machine lock poisoned"))
+        self.applied
+            .read()
+            .unwrap_or_else(|_| panic!("state machine lock poisoned"))
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Applied> {
-        self.applied.write().unwrap_or_else(|_| panic!("state machine lock poisoned"))
+        self.applied
+            .write()
+            .unwrap_or_else(|_| panic!("state machine lock poisoned"))
     }
 
     /// Subscribes to change events. Subscribe before reading history so nothing falls between.
@@ -78,7 +89,11 @@ impl StateMachine {
     }
 
     pub fn applied_index(&self) -> u64 {
-        self.read().last_applied.as_ref().map(|id| id.index()).unwrap_or(0)
+        self.read()
+            .last_applied
+            .as_ref()
+            .map(|id| id.index())
+            .unwrap_or(0)
     }
 
     fn build(&self) -> io::Result<Snapshot> {
@@ -88,11 +103,17 @@ impl StateMachine {
                 last_log_id: applied.last_applied.clone(),
                 last_membership: applied.membership.clone(),
             };
-            let file = SnapshotFile { meta: meta.clone(), kv: applied.kv.clone() };
+            let file = SnapshotFile {
+                meta: meta.clone(),
+                kv: applied.kv.clone(),
+            };
             (record::encode(&file)?, meta)
         };
         write_atomically(&self.snapshot_path, &bytes)?;
-        Ok(Snapshot { meta, snapshot: Cursor::new(bytes) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Cursor::new(bytes),
+        })
     }
 }
 
@@ -100,7 +121,10 @@ fn read_snapshot_file(path: &Path) -> io::Result<Option<SnapshotFile>> {
     match std::fs::read(path) {
         Ok(bytes) => record::decode(&bytes, &|| format!("snapshot {}", path.display())).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io::Error::new(e.kind(), format!("reading snapshot {}: {e}", path.display()))),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("reading snapshot {}: {e}", path.display()),
+        )),
     }
 }
 
@@ -148,11 +172,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 let mut applied = self.write();
                 applied.last_applied = Some(entry.log_id.clone());
                 match &entry.payload {
-                    EntryPayload::Blank => (CommandResponse { revision: applied.kv.revision(), ..Default::default() }, Vec::new()),
+                    EntryPayload::Blank => (
+                        CommandResponse {
+                            revision: applied.kv.revision(),
+                            ..Default::default()
+                        },
+                        Vec::new(),
+                    ),
                     EntryPayload::Normal(Command::V1(operation)) => applied.kv.apply(operation),
                     EntryPayload::Membership(membership) => {
-                        applied.membership = StoredMembership::new(Some(entry.log_id.clone()), membership.clone());
-                        (CommandResponse { revision: applied.kv.revision(), ..Default::default() }, Vec::new())
+                        applied.membership =
+                            StoredMembership::new(Some(entry.log_id.clone()), membership.clone());
+                        (
+                            CommandResponse {
+                                revision: applied.kv.revision(),
+                                ..Default::default()
+                            },
+                            Vec::new(),
+                        )
                     }
                 }
             };
@@ -171,7 +208,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
         let bytes = snapshot.into_inner();
         let file: SnapshotFile = record::decode(&bytes, &|| "received snapshot".to_string())?;
         write_atomically(&self.snapshot_path, &bytes)?;
@@ -187,6 +228,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(None);
         };
         let bytes = record::encode(&file)?;
-        Ok(Some(Snapshot { meta: file.meta, snapshot: Cursor::new(bytes) }))
+        Ok(Some(Snapshot {
+            meta: file.meta,
+            snapshot: Cursor::new(bytes),
+        }))
     }
 }

@@ -25,7 +25,11 @@ use crate::watch::Watch;
 /// Implemented by the cluster's peer transport; a unit test can implement it in memory.
 pub trait Forwarder: Send + Sync + 'static {
     /// Sends a write to the leader, which proposes it.
-    fn forward_write(&self, leader: Member, command: Command) -> BoxFuture<'static, Result<CommandResponse, StoreError>>;
+    fn forward_write(
+        &self,
+        leader: Member,
+        command: Command,
+    ) -> BoxFuture<'static, Result<CommandResponse, StoreError>>;
     /// Asks the leader for a read index (the log index a linearizable read must wait for).
     fn read_index(&self, leader: Member) -> BoxFuture<'static, Result<u64, StoreError>>;
     /// Whether a peer answered recently.
@@ -49,7 +53,9 @@ impl StoreTimings {
     pub fn from_raft(heartbeat_interval_ms: u64, election_timeout_ms: u64) -> Self {
         Self {
             write_timeout: Duration::from_secs(5),
-            quorum_ack_timeout: Duration::from_millis((heartbeat_interval_ms * 4).max(election_timeout_ms)),
+            quorum_ack_timeout: Duration::from_millis(
+                (heartbeat_interval_ms * 4).max(election_timeout_ms),
+            ),
             leader_wait: Duration::from_millis(election_timeout_ms * 3),
             read_timeout: Duration::from_millis(election_timeout_ms * 2),
         }
@@ -103,8 +109,18 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(raft: Raft, machine: StateMachine, forwarder: Arc<dyn Forwarder>, timings: StoreTimings) -> Self {
-        Self { raft, machine, forwarder, timings }
+    pub fn new(
+        raft: Raft,
+        machine: StateMachine,
+        forwarder: Arc<dyn Forwarder>,
+        timings: StoreTimings,
+    ) -> Self {
+        Self {
+            raft,
+            machine,
+            forwarder,
+            timings,
+        }
     }
 
     pub fn raft(&self) -> &Raft {
@@ -128,7 +144,9 @@ impl Store {
         let deadline = tokio::time::Instant::now() + self.timings.leader_wait;
         loop {
             let attempt = match self.leader()? {
-                Some((leader, _)) if leader == self.node_id() => return self.propose_as_leader(command).await,
+                Some((leader, _)) if leader == self.node_id() => {
+                    return self.propose_as_leader(command).await;
+                }
                 Some((_, member)) => self.forwarder.forward_write(member, command.clone()).await,
                 None => Err(StoreError::LeaderUnreachable("no leader elected".into())),
             };
@@ -150,7 +168,9 @@ impl Store {
         if !self.leader_has_quorum() {
             return Err(self.quorum_lost());
         }
-        match tokio::time::timeout(self.timings.write_timeout, self.raft.client_write(command)).await {
+        match tokio::time::timeout(self.timings.write_timeout, self.raft.client_write(command))
+            .await
+        {
             Err(_) => Err(StoreError::OutcomeUnknown(format!(
                 "no commit within {} ms",
                 self.timings.write_timeout.as_millis()
@@ -176,7 +196,9 @@ impl Store {
             _ => return false,
         };
         let wait = self.raft.wait(Some(self.timings.read_timeout));
-        wait.applied_index_at_least(Some(index), "linearizable read").await.is_ok()
+        wait.applied_index_at_least(Some(index), "linearizable read")
+            .await
+            .is_ok()
     }
 
     async fn read_index(&self) -> Result<u64, StoreError> {
@@ -189,7 +211,11 @@ impl Store {
 
     /// The leader's side of a read index: confirms leadership with a quorum.
     pub async fn read_index_as_leader(&self) -> Result<u64, StoreError> {
-        let read = self.raft.ensure_linearizable(ReadPolicy::ReadIndex).await.map_err(|e| self.quorum_lost_or(e.to_string()))?;
+        let read = self
+            .raft
+            .ensure_linearizable(ReadPolicy::ReadIndex)
+            .await
+            .map_err(|e| self.quorum_lost_or(e.to_string()))?;
         Ok(read.log_id().index())
     }
 
@@ -209,7 +235,13 @@ impl Store {
         let stale = self.prepare_read(consistency).await;
         let applied = self.machine.read();
         let value = applied.kv.get(key, revision)?;
-        Ok((value, ReadInfo { revision: applied.kv.revision(), stale }))
+        Ok((
+            value,
+            ReadInfo {
+                revision: applied.kv.revision(),
+                stale,
+            },
+        ))
     }
 
     /// Keys in `[start, end)` (`end` None: unbounded), at most `limit` (0: no limit).
@@ -224,7 +256,10 @@ impl Store {
         let stale = self.prepare_read(consistency).await;
         let applied = self.machine.read();
         let result = applied.kv.range(start, end, revision, limit)?;
-        let info = ReadInfo { revision: result.revision, stale };
+        let info = ReadInfo {
+            revision: result.revision,
+            stale,
+        };
         Ok((result, info))
     }
 
@@ -237,11 +272,22 @@ impl Store {
         let stale = self.prepare_read(consistency).await;
         let applied = self.machine.read();
         let count = applied.kv.count(start, end, None)?;
-        Ok((count, ReadInfo { revision: applied.kv.revision(), stale }))
+        Ok((
+            count,
+            ReadInfo {
+                revision: applied.kv.revision(),
+                stale,
+            },
+        ))
     }
 
     /// Watches `[start, end)` for changes after `after_revision` (0: from now on).
-    pub fn watch(&self, start: &[u8], end: Option<&[u8]>, after_revision: u64) -> Result<Watch, StoreError> {
+    pub fn watch(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        after_revision: u64,
+    ) -> Result<Watch, StoreError> {
         Watch::start(&self.machine, start, end, after_revision)
     }
 
@@ -255,12 +301,23 @@ impl Store {
         let Some(leader) = metrics.current_leader else {
             return Ok(None);
         };
-        let member = metrics.membership_config.membership().get_node(&leader).cloned().unwrap_or_default();
+        let member = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()
+            .unwrap_or_default();
         Ok(Some((leader, member)))
     }
 
     fn voters(&self) -> Vec<NodeId> {
-        self.raft.server_metrics().borrow_watched().membership_config.membership().voter_ids().collect()
+        self.raft
+            .server_metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect()
     }
 
     /// A leader may accept a write only while a quorum acknowledged it recently.
@@ -284,24 +341,36 @@ impl Store {
         let metrics = self.raft.metrics().borrow_watched().clone();
         match metrics.state {
             ServerState::Leader => self.leader_has_quorum(),
-            _ => metrics.current_leader.is_some() && self.reachable_voters() >= self.voters().len() / 2 + 1,
+            _ => {
+                metrics.current_leader.is_some()
+                    && self.reachable_voters() >= self.voters().len() / 2 + 1
+            }
         }
     }
 
     pub fn reachable_voters(&self) -> usize {
         let me = self.node_id();
-        self.voters().into_iter().filter(|&id| id == me || self.forwarder.is_reachable(id)).count()
+        self.voters()
+            .into_iter()
+            .filter(|&id| id == me || self.forwarder.is_reachable(id))
+            .count()
     }
 
     fn quorum_lost(&self) -> StoreError {
         let voters = self.voters().len();
-        StoreError::QuorumLost { reachable: self.reachable_voters(), voters, needed: voters / 2 + 1 }
+        StoreError::QuorumLost {
+            reachable: self.reachable_voters(),
+            voters,
+            needed: voters / 2 + 1,
+        }
     }
 
     /// Quorum lost when too few voters are reachable, otherwise a transient leader problem.
     fn quorum_lost_or(&self, detail: String) -> StoreError {
         match self.quorum_lost() {
-            StoreError::QuorumLost { reachable, needed, .. } if reachable >= needed => {
+            StoreError::QuorumLost {
+                reachable, needed, ..
+            } if reachable >= needed => {
                 StoreError::Internal(format!("no leader could take the request, retry: {detail}"))
             }
             lost => lost,
@@ -319,12 +388,23 @@ impl Store {
             leader: metrics.current_leader,
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
-            members: membership.nodes().map(|(id, member)| (*id, member.clone())).collect(),
+            members: membership
+                .nodes()
+                .map(|(id, member)| (*id, member.clone()))
+                .collect(),
             quorum: self.has_quorum(),
             reachable_voters: self.reachable_voters(),
             last_log_index: metrics.last_log_index.unwrap_or(0),
-            committed_index: metrics.local_committed.as_ref().map(|id| id.index()).unwrap_or(0),
-            applied_index: metrics.last_applied.as_ref().map(|id| id.index()).unwrap_or(0),
+            committed_index: metrics
+                .local_committed
+                .as_ref()
+                .map(|id| id.index())
+                .unwrap_or(0),
+            applied_index: metrics
+                .last_applied
+                .as_ref()
+                .map(|id| id.index())
+                .unwrap_or(0),
             revision,
         }
     }
@@ -340,12 +420,20 @@ fn check_limits(operation: &Operation) -> Result<(), StoreError> {
         return Err(StoreError::InvalidRequest("the key is empty".into()));
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(StoreError::TooLarge { what: "key".into(), size: key.len(), limit: MAX_KEY_BYTES });
+        return Err(StoreError::TooLarge {
+            what: "key".into(),
+            size: key.len(),
+            limit: MAX_KEY_BYTES,
+        });
     }
     if let Some(value) = value
         && value.len() > MAX_VALUE_BYTES
     {
-        return Err(StoreError::TooLarge { what: "value".into(), size: value.len(), limit: MAX_VALUE_BYTES });
+        return Err(StoreError::TooLarge {
+            what: "value".into(),
+            size: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
     }
     Ok(())
 }

@@ -15,7 +15,9 @@ use crate::state_machine::StateMachine;
 
 #[derive(Error, Debug, Clone, PartialEq, Eq)]
 pub enum WatchError {
-    #[error("watch fell more than {0} events behind and was closed; restart it from the last revision seen")]
+    #[error(
+        "watch fell more than {0} events behind and was closed; restart it from the last revision seen"
+    )]
     Lagged(u64),
     #[error("the datastore stopped")]
     Closed,
@@ -44,10 +46,25 @@ impl Watch {
         let history = if after_revision == 0 || after_revision >= current {
             VecDeque::new()
         } else {
-            applied.kv.events_since(start, end, after_revision)?.into_iter().map(Arc::new).collect()
+            applied
+                .kv
+                .events_since(start, end, after_revision)?
+                .into_iter()
+                .map(Arc::new)
+                .collect()
         };
-        let last_revision = if after_revision == 0 { current } else { after_revision };
-        Ok(Self { history, live, start: start.to_vec(), end: end.map(<[u8]>::to_vec), last_revision })
+        let last_revision = if after_revision == 0 {
+            current
+        } else {
+            after_revision
+        };
+        Ok(Self {
+            history,
+            live,
+            start: start.to_vec(),
+            end: end.map(<[u8]>::to_vec),
+            last_revision,
+        })
     }
 
     fn in_range(&self, key: &[u8]) -> bool {
@@ -63,13 +80,16 @@ impl Watch {
         loop {
             match self.live.recv().await {
                 Ok(event) => {
-                    if event.kv.mod_revision <= self.last_revision || !self.in_range(&event.kv.key) {
+                    if event.kv.mod_revision <= self.last_revision || !self.in_range(&event.kv.key)
+                    {
                         continue;
                     }
                     self.last_revision = event.kv.mod_revision;
                     return Ok(event);
                 }
-                Err(broadcast::error::RecvError::Lagged(count)) => return Err(WatchError::Lagged(count)),
+                Err(broadcast::error::RecvError::Lagged(count)) => {
+                    return Err(WatchError::Lagged(count));
+                }
                 Err(broadcast::error::RecvError::Closed) => return Err(WatchError::Closed),
             }
         }

@@ -22,7 +22,13 @@ fn three_nodes_form_a_highly_available_cluster() {
         assert_eq!(node["reachable"], true);
     }
     let pretty = cluster.on(2, &["status"]);
-    assert!(pretty.stdout.starts_with("hakube is running\nhigh-availability: yes\n"), "{}", pretty.stdout);
+    assert!(
+        pretty
+            .stdout
+            .starts_with("hakube is running\nhigh-availability: yes\n"),
+        "{}",
+        pretty.stdout
+    );
     assert!(pretty.stdout.contains(&format!(
         "  datastore master nodes: {0}.11:19001 {0}.12:19001 {0}.13:19001\n  datastore standby nodes: none",
         cluster.base
@@ -37,7 +43,10 @@ fn three_nodes_form_a_highly_available_cluster() {
     }
     let listed = cluster.on(3, &["dbctl", "list", "/test/"]);
     assert_eq!(listed.stdout.trim(), "/test/a");
-    assert_eq!(cluster.on(1, &["version"]).stdout, cluster.on(3, &["version"]).stdout);
+    assert_eq!(
+        cluster.on(1, &["version"]).stdout,
+        cluster.on(3, &["version"]).stdout
+    );
 }
 
 #[test]
@@ -47,24 +56,61 @@ fn tokens_are_single_use_and_a_fourth_node_becomes_a_standby() {
     assert!(token.ok(), "{}", token.stderr);
     let join_line = token.stdout.lines().next().unwrap().to_string();
     let join_string = join_line.strip_prefix("hakube join ").unwrap().to_string();
-    assert!(join_string.starts_with(&format!("{}:25000/", cluster.address(1))), "{join_string}");
+    assert!(
+        join_string.starts_with(&format!("{}:25000/", cluster.address(1))),
+        "{join_string}"
+    );
 
     // Node 4 starts alone, then joins.
     let dir4 = cluster.node_dir_str(4);
     let address4 = cluster.address(4);
-    let started = common::hakube(&["start", "--data-dir", &dir4, "--address", &address4, "--node-name", "node4"]);
+    let started = common::hakube(&[
+        "start",
+        "--data-dir",
+        &dir4,
+        "--address",
+        &address4,
+        "--node-name",
+        "node4",
+    ]);
     assert!(started.ok(), "{}", started.stderr);
     let joined = common::hakube(&["join", &join_string, "--data-dir", &dir4]);
-    assert!(joined.ok(), "join failed: {}\n{}", joined.stderr, cluster.logs());
-    assert!(joined.stdout.contains("Successfully joined the cluster."), "{}", joined.stdout);
+    assert!(
+        joined.ok(),
+        "join failed: {}\n{}",
+        joined.stderr,
+        cluster.logs()
+    );
+    assert!(
+        joined.stdout.contains("Successfully joined the cluster."),
+        "{}",
+        joined.stdout
+    );
     let status = cluster.status(4);
-    let node4 = status["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "node4").unwrap().clone();
+    let node4 = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "node4")
+        .unwrap()
+        .clone();
     assert_eq!(node4["datastoreRole"], "standby", "{status}");
 
     // Reusing the token fails with a clear one-line error, and changes nothing.
     let dir5 = cluster.node_dir_str(5);
     let address5 = cluster.address(5);
-    assert!(common::hakube(&["start", "--data-dir", &dir5, "--address", &address5, "--node-name", "node5"]).ok());
+    assert!(
+        common::hakube(&[
+            "start",
+            "--data-dir",
+            &dir5,
+            "--address",
+            &address5,
+            "--node-name",
+            "node5"
+        ])
+        .ok()
+    );
     let again = common::hakube(&["join", &join_string, "--data-dir", &dir5]);
     assert!(!again.ok());
     assert!(again.stderr.contains("invalid token"), "{}", again.stderr);
@@ -72,14 +118,25 @@ fn tokens_are_single_use_and_a_fourth_node_becomes_a_standby() {
     assert_eq!(cluster.status(1)["nodes"].as_array().unwrap().len(), 4);
 
     // A wrong fingerprint is refused before the token is sent.
-    let fresh = cluster.on(1, &["add-node", "--format", "token"]).stdout.trim().to_string();
+    let fresh = cluster
+        .on(1, &["add-node", "--format", "token"])
+        .stdout
+        .trim()
+        .to_string();
     let wrong = format!("{}:25000/{fresh}/{}", cluster.address(1), "ab".repeat(32));
     let refused = common::hakube(&["join", &wrong, "--data-dir", &dir5]);
     assert!(!refused.ok());
     assert!(refused.stderr.contains("fingerprint"), "{}", refused.stderr);
     // The token was not consumed: it still works.
-    let right = format!("{}:25000/{fresh}/{}", cluster.address(1), join_string.rsplit('/').next().unwrap());
+    let right = format!(
+        "{}:25000/{fresh}/{}",
+        cluster.address(1),
+        join_string.rsplit('/').next().unwrap()
+    );
     let ok = common::hakube(&["join", &right, "--data-dir", &dir5]);
     assert!(ok.ok(), "{}", ok.stderr);
-    assert!(wait_until(Duration::from_secs(20), || cluster.status(1)["nodes"].as_array().unwrap().len() == 5));
+    assert!(wait_until(
+        Duration::from_secs(20),
+        || cluster.status(1)["nodes"].as_array().unwrap().len() == 5
+    ));
 }

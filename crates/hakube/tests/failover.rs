@@ -21,7 +21,11 @@ fn killing_the_leader_elects_another_and_writes_go_on() {
             break;
         }
     }
-    assert!(written, "no write succeeded after the leader died\n{}", cluster.logs());
+    assert!(
+        written,
+        "no write succeeded after the leader died\n{}",
+        cluster.logs()
+    );
     let new_leader = cluster.leader(other).expect("a new leader");
     assert_ne!(new_leader, leader);
     for key in ["/before", "/after"] {
@@ -29,7 +33,11 @@ fn killing_the_leader_elects_another_and_writes_go_on() {
     }
     // The old leader comes back as a follower with everything.
     cluster.start(leader);
-    assert!(wait_until(Duration::from_secs(20), || cluster.on(leader, &["dbctl", "get", "/after", "--local"]).stdout.trim() == "2"));
+    assert!(wait_until(Duration::from_secs(20), || cluster
+        .on(leader, &["dbctl", "get", "/after", "--local"])
+        .stdout
+        .trim()
+        == "2"));
 }
 
 #[test]
@@ -38,7 +46,10 @@ fn losing_quorum_makes_the_cluster_read_only_and_nothing_acknowledged_is_lost() 
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let key = format!("/ack/{i}");
-        if cluster.on(1 + i % 3, &["dbctl", "put", &key, &i.to_string()]).ok() {
+        if cluster
+            .on(1 + i % 3, &["dbctl", "put", &key, &i.to_string()])
+            .ok()
+        {
             acknowledged.push(key);
         }
     }
@@ -49,8 +60,16 @@ fn losing_quorum_makes_the_cluster_read_only_and_nothing_acknowledged_is_lost() 
     let started = Instant::now();
     let refused = cluster.on(1, &["dbctl", "put", "/during", "x", "--timeout", "20"]);
     assert!(!refused.ok(), "a write succeeded without quorum");
-    assert!(started.elapsed() < Duration::from_secs(15), "refusal took {:?}", started.elapsed());
-    assert!(refused.stderr.contains("read-only") && refused.stderr.contains("quorum"), "{}", refused.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "refusal took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        refused.stderr.contains("read-only") && refused.stderr.contains("quorum"),
+        "{}",
+        refused.stderr
+    );
     assert!(refused.stderr.contains("1 of 3"), "{}", refused.stderr);
     assert_eq!(refused.stderr.trim().lines().count(), 1);
 
@@ -60,16 +79,26 @@ fn losing_quorum_makes_the_cluster_read_only_and_nothing_acknowledged_is_lost() 
     assert_eq!(read.stdout.trim(), "0");
     let status = cluster.status(1);
     assert_eq!(status["quorum"], false);
-    assert!(cluster.on(1, &["status"]).stdout.contains("high-availability: no (quorum lost)"));
+    assert!(
+        cluster
+            .on(1, &["status"])
+            .stdout
+            .contains("high-availability: no (quorum lost)")
+    );
 
     // One node back: writes resume and every acknowledged write is there.
     cluster.start(2);
     assert!(
-        wait_until(Duration::from_secs(30), || cluster.on(1, &["dbctl", "put", "/resumed", "y"]).ok()),
+        wait_until(Duration::from_secs(30), || cluster
+            .on(1, &["dbctl", "put", "/resumed", "y"])
+            .ok()),
         "writes did not resume\n{}",
         cluster.logs()
     );
-    assert!(cluster.on(1, &["dbctl", "get", "/during"]).status != 0, "the refused write was applied");
+    assert!(
+        cluster.on(1, &["dbctl", "get", "/during"]).status != 0,
+        "the refused write was applied"
+    );
     for key in &acknowledged {
         let got = cluster.on(2, &["dbctl", "get", key]);
         assert!(got.ok(), "acknowledged {key} lost: {}", got.stderr);
@@ -81,7 +110,10 @@ fn leave_and_remove_node_keep_members_and_records_in_step() {
     let cluster = Cluster::up("127.21.5", 3, &[]);
     let left = cluster.on(3, &["leave"]);
     assert!(left.ok(), "{}\n{}", left.stderr, cluster.logs());
-    assert!(wait_until(Duration::from_secs(15), || cluster.status(1)["nodes"].as_array().unwrap().len() == 2));
+    assert!(wait_until(
+        Duration::from_secs(15),
+        || cluster.status(1)["nodes"].as_array().unwrap().len() == 2
+    ));
     // Node 3 is a fresh one-node cluster now.
     let alone = cluster.status(3);
     assert_eq!(alone["nodes"].as_array().unwrap().len(), 1);

@@ -42,7 +42,11 @@ impl Run {
 
 /// Runs `hakube ARGS` and returns its outcome.
 pub fn hakube(args: &[&str]) -> Run {
-    let output = Command::new(hakube_binary()).args(args).env_remove("HAKUBE_DATA_DIR").output().expect("run hakube");
+    let output = Command::new(hakube_binary())
+        .args(args)
+        .env_remove("HAKUBE_DATA_DIR")
+        .output()
+        .expect("run hakube");
     Run::from(output)
 }
 
@@ -50,16 +54,34 @@ impl Cluster {
     /// `hakube up --nodes N --base-address BASE` in a fresh directory.
     pub fn up(base: &str, nodes: usize, daemon_flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cluster = Cluster { dir, base: base.to_string(), nodes };
+        let cluster = Cluster {
+            dir,
+            base: base.to_string(),
+            nodes,
+        };
         let dir = cluster.dir.path().to_str().unwrap().to_string();
         let nodes_arg = nodes.to_string();
-        let mut args = vec!["up", "--nodes", &nodes_arg, "--dir", &dir, "--base-address", base];
+        let mut args = vec![
+            "up",
+            "--nodes",
+            &nodes_arg,
+            "--dir",
+            &dir,
+            "--base-address",
+            base,
+        ];
         if !daemon_flags.is_empty() {
             args.push("--");
             args.extend_from_slice(daemon_flags);
         }
         let run = hakube(&args);
-        assert!(run.ok(), "hakube up failed:\n{}\n{}\n{}", run.stdout, run.stderr, cluster.logs());
+        assert!(
+            run.ok(),
+            "hakube up failed:\n{}\n{}\n{}",
+            run.stdout,
+            run.stderr,
+            cluster.logs()
+        );
         cluster
     }
 
@@ -90,7 +112,11 @@ impl Cluster {
     }
 
     pub fn pid(&self, k: usize) -> Option<i32> {
-        std::fs::read_to_string(self.node_dir(k).join("hakube.pid")).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.node_dir(k).join("hakube.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// The node number (1-based) of the datastore leader, as node `asking` sees it.
@@ -102,10 +128,16 @@ impl Cluster {
 
     pub fn signal(&self, k: usize, signal: &str) {
         let pid = self.pid(k).expect("pid");
-        let ok = Command::new("kill").args(["-s", signal, &pid.to_string()]).status().unwrap().success();
+        let ok = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "kill -s {signal} {pid}");
         if signal == "KILL" {
-            wait_until(Duration::from_secs(10), || !Path::new(&format!("/proc/{pid}")).exists());
+            wait_until(Duration::from_secs(10), || {
+                !Path::new(&format!("/proc/{pid}")).exists()
+            });
         }
     }
 
@@ -139,7 +171,9 @@ impl Drop for Cluster {
             if let Some(pid) = self.pid(k)
                 && Path::new(&format!("/proc/{pid}")).exists()
             {
-                let _ = Command::new("kill").args(["-s", "KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", &pid.to_string()])
+                    .status();
             }
         }
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the system packages hakube needs to build and run on Debian 12, if they are missing.
+# Idempotent; needs root. Used by scripts/quickstart.sh and .ci/run.
+set -euo pipefail
+
+packages=(
+  protobuf-compiler          # tonic/prost code generation (etcd v3 API, CRI)
+  iproute2                   # network namespaces and routes in tests
+  containerd runc containernetworking-plugins   # pods (containerd over CRI, CNI)
+  etcd-server etcd-client    # side-by-side benchmarks and etcdctl compatibility
+  curl ca-certificates
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts containerd as a service on install; hakube runs its own per node.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
+  systemctl disable --now containerd >/dev/null 2>&1 || true
+fi
+command -v cargo >/dev/null || { echo "error: cargo (Rust 1.90+) is required: https://rustup.rs" >&2; exit 1; }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, unit tests, the store's deterministic simulation (CI seed count)
+# and the real-process cluster tests. Run as root (tests start daemons on 127.x addresses).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+cargo fmt --all -- --check
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
