@@ -122,7 +122,17 @@ pub async fn up(args: &UpArgs) -> Result<()> {
     }
 
     println!("Waiting for the cluster to be ready…");
-    status::wait_ready(&leader, Duration::from_secs(args.timeout)).await?;
+    // Every node must see the whole cluster ready, not only node1.
+    let deadline = Duration::from_secs(args.timeout);
+    let waits = nodes.iter().map(|node| async move {
+        let client = AdminClient::new(&node.data_dir);
+        status::wait_ready(&client, deadline)
+            .await
+            .with_context(|| format!("{} is not ready", node.name))
+    });
+    for outcome in futures::future::join_all(waits).await {
+        outcome?;
+    }
     let kubeconfig_path = dir.join("kubeconfig");
     write_private(&kubeconfig_path, &config::fetch_kubeconfig(&leader).await?)?;
 
