@@ -51,7 +51,7 @@ impl Forwarder for PeerForwarder {
             let reply: Result<CommandResponse, StoreError> = client
                 .call(&leader.peer_address, WRITE_PATH, &command, timeout)
                 .await
-                .map_err(|e| transport_error(e))?;
+                .map_err(transport_error)?;
             reply
         }
         .boxed()
@@ -64,7 +64,7 @@ impl Forwarder for PeerForwarder {
             let reply: Result<u64, StoreError> = client
                 .call(&leader.peer_address, READ_INDEX_PATH, &(), timeout)
                 .await
-                .map_err(|e| transport_error(e))?;
+                .map_err(transport_error)?;
             reply
         }
         .boxed()

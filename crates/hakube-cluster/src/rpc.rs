@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use hakube_store::{Member, NodeId};
 
 /// Decodes a request body or answers 400 with the reason.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the ready-made response, built once per bad request"
+)]
 pub fn decode<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     postcard::from_bytes(body)
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("undecodable request: {e}")).into_response())

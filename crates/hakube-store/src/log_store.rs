@@ -42,6 +42,21 @@ impl LogStore {
     pub fn open(directory: &Path) -> io::Result<Self> {
         let path = directory.join("raft.redb");
         let database = Database::create(&path).map_err(|e| storage_error(&path, e))?;
+        Self::with_database(database, path)
+    }
+
+    /// Opens (or creates) the log on a caller-supplied redb storage backend instead of a file;
+    /// `name` stands for the file name in error messages. Used by the deterministic simulation,
+    /// whose in-memory disk loses unsynced writes on a simulated crash.
+    pub fn open_with_backend(backend: impl redb::StorageBackend, name: &str) -> io::Result<Self> {
+        let path = PathBuf::from(name);
+        let database = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| storage_error(&path, e))?;
+        Self::with_database(database, path)
+    }
+
+    fn with_database(database: Database, path: PathBuf) -> io::Result<Self> {
         let transaction = database
             .begin_write()
             .map_err(|e| storage_error(&path, e))?;
@@ -166,7 +181,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
         let last_purged: Option<LogId> = self.read_meta(PURGED_KEY)?;
-        let last = self.last_entry_log_id()?.or_else(|| last_purged.clone());
+        let last = self.last_entry_log_id()?.or(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,

@@ -58,7 +58,7 @@ impl StateMachine {
         };
         if let Some(file) = read_snapshot_file(&snapshot_path)? {
             applied.kv = file.kv;
-            applied.last_applied = file.meta.last_log_id.clone();
+            applied.last_applied = file.meta.last_log_id;
             applied.membership = file.meta.last_membership.clone();
         }
         let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
@@ -100,7 +100,7 @@ impl StateMachine {
         let (bytes, meta) = {
             let applied = self.read();
             let meta = SnapshotMeta {
-                last_log_id: applied.last_applied.clone(),
+                last_log_id: applied.last_applied,
                 last_membership: applied.membership.clone(),
             };
             let file = SnapshotFile {
@@ -160,7 +160,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
         let applied = self.read();
-        Ok((applied.last_applied.clone(), applied.membership.clone()))
+        Ok((applied.last_applied, applied.membership.clone()))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
@@ -170,7 +170,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         while let Some((entry, responder)) = entries.try_next().await? {
             let (response, events) = {
                 let mut applied = self.write();
-                applied.last_applied = Some(entry.log_id.clone());
+                applied.last_applied = Some(entry.log_id);
                 match &entry.payload {
                     EntryPayload::Blank => (
                         CommandResponse {
@@ -182,7 +182,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     EntryPayload::Normal(Command::V1(operation)) => applied.kv.apply(operation),
                     EntryPayload::Membership(membership) => {
                         applied.membership =
-                            StoredMembership::new(Some(entry.log_id.clone()), membership.clone());
+                            StoredMembership::new(Some(entry.log_id), membership.clone());
                         (
                             CommandResponse {
                                 revision: applied.kv.revision(),
@@ -218,7 +218,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         write_atomically(&self.snapshot_path, &bytes)?;
         let mut applied = self.write();
         applied.kv = file.kv;
-        applied.last_applied = meta.last_log_id.clone();
+        applied.last_applied = meta.last_log_id;
         applied.membership = meta.last_membership.clone();
         Ok(())
     }

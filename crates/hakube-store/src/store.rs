@@ -343,7 +343,7 @@ impl Store {
             ServerState::Leader => self.leader_has_quorum(),
             _ => {
                 metrics.current_leader.is_some()
-                    && self.reachable_voters() >= self.voters().len() / 2 + 1
+                    && self.reachable_voters() > self.voters().len() / 2
             }
         }
     }
