@@ -1,9 +1,68 @@
 //! Prometheus text exposition of the node's datastore state. Gauges are read from the Raft
-//! metrics at scrape time, so nothing is kept twice.
+//! metrics at scrape time, so nothing is kept twice; latencies and counters come from the
+//! store's [`StoreMetrics`] and the leader-change watcher.
 
 use std::fmt::Write;
+use std::sync::Arc;
+
+use openraft::type_config::async_runtime::WatchReceiver;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+
+use hakube_store::metrics::StoreMetrics;
 
 use crate::node::Node;
+
+/// The node's registry: the store's histograms plus the leader-change counter.
+pub struct NodeMetrics {
+    pub store: Arc<StoreMetrics>,
+    pub leader_changes: Counter,
+    registry: Registry,
+}
+
+impl NodeMetrics {
+    pub fn new() -> Self {
+        let store = Arc::new(StoreMetrics::default());
+        let leader_changes = Counter::default();
+        let mut registry = Registry::default();
+        store.register(&mut registry);
+        registry.register(
+            "hakube_datastore_leader_changes",
+            "Times this node saw the datastore leader change",
+            leader_changes.clone(),
+        );
+        Self {
+            store,
+            leader_changes,
+            registry,
+        }
+    }
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts leader changes as this node observes them.
+pub async fn watch_leader_changes(node: Arc<Node>) {
+    let mut metrics = node.store.raft().metrics();
+    let mut last = metrics.borrow_watched().current_leader;
+    loop {
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            changed = metrics.changed() => if changed.is_err() { return },
+        }
+        let leader = metrics.borrow_watched().current_leader;
+        if leader != last {
+            if leader.is_some() {
+                node.metrics.leader_changes.inc();
+            }
+            last = leader;
+        }
+    }
+}
 
 pub fn render(node: &Node) -> String {
     let status = node.store.status();
@@ -93,5 +152,12 @@ pub fn render(node: &Node) -> String {
         "",
         status.revision,
     );
+    let mut encoded = String::new();
+    if prometheus_client::encoding::text::encode_registry(&mut encoded, &node.metrics.registry)
+        .is_ok()
+    {
+        out.push_str(&encoded);
+    }
+    out.push_str("# EOF\n");
     out
 }

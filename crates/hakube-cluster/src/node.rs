@@ -40,6 +40,7 @@ pub struct Node {
     pub shutdown: CancellationToken,
     /// Whether this node carries the datastore and API (false for workers).
     pub control_plane: bool,
+    pub metrics: crate::metrics::NodeMetrics,
 }
 
 pub fn store_directory(config: &DaemonConfig) -> PathBuf {
@@ -79,7 +80,8 @@ impl Node {
         let directory = store_directory(&config);
         std::fs::create_dir_all(&directory)
             .with_context(|| format!("creating {}", directory.display()))?;
-        let log_store = LogStore::open(&directory)?;
+        let metrics = crate::metrics::NodeMetrics::new();
+        let log_store = LogStore::open(&directory)?.with_metrics(metrics.store.clone());
         let machine = StateMachine::open(&directory)?;
         let material = identity.tls_material();
         let client = PeerClient::new(tls::peer_client_config(&material)?);
@@ -96,7 +98,8 @@ impl Node {
         let timings =
             StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
         let forwarder = PeerForwarder::new(client.clone(), health.clone(), timings.write_timeout);
-        let store = Store::new(raft.clone(), machine, Arc::new(forwarder), timings);
+        let store = Store::new(raft.clone(), machine, Arc::new(forwarder), timings)
+            .with_metrics(metrics.store.clone());
         let node = Arc::new(Self {
             config: config.clone(),
             identity,
@@ -105,6 +108,7 @@ impl Node {
             client,
             shutdown: CancellationToken::new(),
             control_plane,
+            metrics,
         });
 
         let peer_listener = bind(
@@ -140,6 +144,7 @@ impl Node {
         tokio::spawn(ping_loop(node.clone()));
         tokio::spawn(register_self(node.clone()));
         tokio::spawn(crate::roles::run(node.clone()));
+        tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
         Ok(node)
     }
 

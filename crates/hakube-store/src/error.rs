@@ -44,6 +44,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A short label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            StoreError::QuorumLost { .. } => "quorum_lost",
+            StoreError::OutcomeUnknown(_) => "outcome_unknown",
+            StoreError::Read(_) => "read",
+            StoreError::TooLarge { .. } => "too_large",
+            StoreError::LeaderUnreachable(_) => "leader_unreachable",
+            StoreError::InvalidRequest(_) => "invalid",
+            StoreError::Timeout(_) => "timeout",
+            StoreError::ShuttingDown => "shutting_down",
+            StoreError::Internal(_) => "internal",
+        }
+    }
+
     /// Whether the request certainly changed nothing.
     pub fn changed_nothing(&self) -> bool {
         !matches!(self, StoreError::OutcomeUnknown(_))

@@ -6,6 +6,7 @@ pub mod command;
 pub mod error;
 pub mod limits;
 pub mod log_store;
+pub mod metrics;
 pub mod mvcc;
 pub mod record;
 pub mod state_machine;

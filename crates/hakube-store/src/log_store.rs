@@ -17,6 +17,7 @@ use openraft::storage::{IOFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::metrics::StoreMetrics;
 use crate::record;
 use crate::types::{Entry, LogId, TypeConfig, Vote};
 
@@ -31,6 +32,7 @@ const PURGED_KEY: &str = "last_purged";
 pub struct LogStore {
     database: Arc<Database>,
     path: Arc<PathBuf>,
+    metrics: Arc<StoreMetrics>,
 }
 
 fn storage_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
@@ -70,7 +72,14 @@ impl LogStore {
         Ok(Self {
             database: Arc::new(database),
             path: Arc::new(path),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Reports fsync timings into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<StoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn error(&self, error: impl std::fmt::Display) -> io::Error {

@@ -16,6 +16,7 @@ use openraft::type_config::async_runtime::{Instant as _, WatchReceiver};
 use crate::command::{Command, CommandResponse, Operation};
 use crate::error::StoreError;
 use crate::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::metrics::StoreMetrics;
 use crate::mvcc::{KeyValue, RangeResult};
 use crate::state_machine::StateMachine;
 use crate::types::{Member, NodeId, Raft};
@@ -106,6 +107,7 @@ pub struct Store {
     machine: StateMachine,
     forwarder: Arc<dyn Forwarder>,
     timings: StoreTimings,
+    metrics: Arc<StoreMetrics>,
 }
 
 impl Store {
@@ -120,7 +122,14 @@ impl Store {
             machine,
             forwarder,
             timings,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Reports write timings and refusals into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<StoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn raft(&self) -> &Raft {
@@ -139,6 +148,18 @@ impl Store {
 
     /// Applies `operation` through Raft and returns its response (check `succeeded`).
     pub async fn write(&self, operation: Operation) -> Result<CommandResponse, StoreError> {
+        let started = std::time::Instant::now();
+        let result = self.write_untimed(operation).await;
+        self.metrics
+            .proposal_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(error) = &result {
+            self.metrics.refused(error.reason());
+        }
+        result
+    }
+
+    async fn write_untimed(&self, operation: Operation) -> Result<CommandResponse, StoreError> {
         check_limits(&operation)?;
         let command = Command::V1(operation);
         let deadline = tokio::time::Instant::now() + self.timings.leader_wait;
