@@ -38,6 +38,7 @@ pub fn router(daemon: Shared) -> Router {
         .route("/kv/list", get(kv_list))
         .route("/kv/watch", get(kv_watch))
         .route("/members", get(members))
+        .route("/backup", post(backup))
         .route("/kubeconfig", get(kubeconfig))
         .route("/metrics", get(metrics))
         .with_state(daemon)
@@ -414,6 +415,32 @@ async fn members(State(daemon): State<Shared>) -> Json<MembersResponse> {
         term: status.term,
         revision: status.revision,
     })
+}
+
+async fn backup(
+    State(daemon): State<Shared>,
+    Json(request): Json<BackupRequest>,
+) -> AdminResult<Done> {
+    let node = daemon.node().await;
+    if !node.store.read_barrier().await {
+        return Err(AdminError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cannot confirm the latest state with a quorum (read-only: quorum lost?): a backup now could miss acknowledged writes".into(),
+        ));
+    }
+    let kv = node.store.machine().read().kv.clone();
+    let path = std::path::PathBuf::from(&request.path);
+    let summary =
+        tokio::task::spawn_blocking(move || hakube_store::backup::write(&path, &kv, now_unix_ms()))
+            .await
+            .map_err(|e| AdminError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| AdminError(StatusCode::BAD_REQUEST, e.to_string()))?;
+    Ok(Json(Done {
+        message: format!(
+            "Backup of revision {} ({} keys, {} bytes) written to {}",
+            summary.revision, summary.keys, summary.bytes, request.path
+        ),
+    }))
 }
 
 async fn kubeconfig(State(daemon): State<Shared>) -> AdminResult<KubeconfigResponse> {

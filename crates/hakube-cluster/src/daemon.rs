@@ -21,7 +21,7 @@ use crate::token::JoinString;
 use crate::{join_client, membership, pki, registry, tls};
 
 /// Marks an identity that created its own cluster (it initialises Raft on first start).
-const BOOTSTRAP_MARKER: &str = "identity/bootstrap";
+pub const BOOTSTRAP_MARKER: &str = "identity/bootstrap";
 
 pub struct Daemon {
     pub config: DaemonConfig,

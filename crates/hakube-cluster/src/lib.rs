@@ -19,6 +19,7 @@ pub mod peer_server;
 pub mod pki;
 pub mod raft_network;
 pub mod registry;
+pub mod restore;
 pub mod roles;
 pub mod rpc;
 pub mod serve;

@@ -144,6 +144,7 @@ impl Node {
         tokio::spawn(ping_loop(node.clone()));
         tokio::spawn(register_self(node.clone()));
         tokio::spawn(crate::roles::run(node.clone()));
+        tokio::spawn(crate::restore::seal_restored_state(node.clone()));
         tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
         Ok(node)
     }

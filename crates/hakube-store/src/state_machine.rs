@@ -60,6 +60,13 @@ impl StateMachine {
             applied.kv = file.kv;
             applied.last_applied = file.meta.last_log_id;
             applied.membership = file.meta.last_membership.clone();
+        } else {
+            // A restored backup is the initial state of a new cluster, until the first
+            // snapshot (built right after initialisation) takes over.
+            let restore = directory.join(crate::backup::RESTORE_FILE_NAME);
+            if restore.exists() {
+                applied.kv = crate::backup::read(&restore)?.0.kv;
+            }
         }
         let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
         Ok(Self {
@@ -110,6 +117,10 @@ impl StateMachine {
             (record::encode(&file)?, meta)
         };
         write_atomically(&self.snapshot_path, &bytes)?;
+        if let Some(directory) = self.snapshot_path.parent() {
+            // The snapshot now holds the restored state; the backup copy is no longer needed.
+            let _ = std::fs::remove_file(directory.join(crate::backup::RESTORE_FILE_NAME));
+        }
         Ok(Snapshot {
             meta,
             snapshot: Cursor::new(bytes),

@@ -268,13 +268,11 @@ pub enum DbctlCommand {
     },
     /// Write a consistent snapshot of the datastore to FILE.
     Backup { file: PathBuf },
-    /// Restore the datastore from a backup (not implemented yet: later work).
+    /// Restore a backup into this (stopped) node: it becomes a one-node cluster with that state.
     Restore { file: PathBuf },
-    /// Benchmark the datastore (not implemented yet: later work).
-    Bench {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Benchmark datastore writes: N closed-loop clients for SECONDS, then one line
+    /// `writes/s=… p50_ms=… p99_ms=… cpu_ms_per_1k_writes=…` (`--timeout`: per request).
+    Bench(crate::commands::bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]

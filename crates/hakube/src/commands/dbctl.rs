@@ -14,7 +14,7 @@ use hakube_cluster::admin_api::{
 use crate::admin_client::{AdminClient, encode_query, within};
 use crate::cli::{DbctlArgs, DbctlCommand};
 use crate::commands::status::table;
-use crate::error::{Failure, not_implemented};
+use crate::error::Failure;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -107,8 +107,20 @@ pub async fn run(data_dir: &Path, args: &DbctlArgs) -> Result<()> {
                 println!("{}", done.message);
             }
         }
-        DbctlCommand::Restore { .. } => return Err(not_implemented("dbctl restore")),
-        DbctlCommand::Bench { .. } => return Err(not_implemented("dbctl bench")),
+        DbctlCommand::Restore { file } => {
+            if let Some(pid) = crate::process::live_daemon(data_dir) {
+                anyhow::bail!(
+                    "the daemon of {} is running (pid {pid}): stop it first (hakube stop --data-dir {})",
+                    data_dir.display(),
+                    data_dir.display()
+                );
+            }
+            println!(
+                "{}",
+                hakube_cluster::restore::restore_offline(data_dir, file)?
+            );
+        }
+        DbctlCommand::Bench(bench) => return super::bench::run(data_dir, bench, limit).await,
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! directory and its parsed arguments.
 
 pub mod add_node;
+pub mod bench;
 pub mod config;
 pub mod daemon;
 pub mod dbctl;

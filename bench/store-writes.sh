@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Datastore write throughput and latency of a 3-node hakube cluster (release build), like etcd's
+# benchmark `put` with --target-leader: `hakube dbctl bench` against the leader's admin socket
+# at 1, 16 and 256 clients, 256-byte values, 3 s warm-up then 20 s measured, CPU summed over all
+# three daemons. Prints a markdown table; raw JSON lands in $BENCH_DIR/results/.
+#
+#   sudo bench/store-writes.sh
+#   CLIENTS="1 16" DURATION=10 ROUNDS=3 sudo -E bench/store-writes.sh
+#
+# Cluster: $BENCH_DIR/writes on 127.50.1.11-13.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CLIENTS="${CLIENTS:-1 16 256}"
+DURATION="${DURATION:-20}"
+WARMUP="${WARMUP:-3}"
+VALUE_SIZE="${VALUE_SIZE:-256}"
+ROUNDS="${ROUNDS:-1}"
+
+require_root
+build_release
+cluster_up writes 127.50.1
+wait_ready 60
+
+results="$BENCH_DIR/results/store-writes-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$results"
+machine_summary > "$results/machine.txt"
+pids=$(all_pids)
+leader=$(leader_dir) || die "no leader"
+log "leader: $(basename "$leader"); daemon pids: $pids"
+
+rows=()
+for round in $(seq 1 "$ROUNDS"); do
+    for clients in $CLIENTS; do
+        out="$results/c${clients}-r${round}.json"
+        cmd=("$HAKUBE_BIN" dbctl --data-dir "$leader" bench --clients "$clients"
+             --duration "$DURATION" --warmup "$WARMUP" --value-size "$VALUE_SIZE"
+             --pids "$pids" --json)
+        log "round $round: ${cmd[*]}"
+        "${cmd[@]}" > "$out"
+        rows+=("$(jq -r --arg r "$round" '"| \(.clients) | \($r) | \(."writes/s" | floor) | \(.p50_ms * 1000 | round / 1000) | \(.p99_ms * 1000 | round / 1000) | \(.max_ms * 10 | round / 10) | \(.cpu_ms_per_1k_writes // "n/a" | if type == "number" then (. * 10 | round / 10) else . end) | \((.client_cpu_ms // 0) / 10 | round / 100) | \(.errors) |"' "$out")")
+    done
+done
+echo "leader: $(basename "$leader")" > "$results/leader.txt"
+
+echo
+echo "| clients | round | writes/s | p50 ms | p99 ms | max ms | daemon CPU ms / 1k writes (3 nodes) | bench client CPU s | errors |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "raw results: $results"
