@@ -99,7 +99,11 @@ impl Node {
             StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
         let forwarder = PeerForwarder::new(client.clone(), health.clone(), timings.write_timeout);
         let store = Store::new(raft.clone(), machine, Arc::new(forwarder), timings)
-            .with_metrics(metrics.store.clone());
+            .with_metrics(metrics.store.clone())
+            .with_disk_guard(hakube_store::disk_guard::DiskGuard {
+                path: directory.clone(),
+                min_free_bytes: hakube_store::disk_guard::DEFAULT_MIN_FREE_BYTES,
+            });
         let node = Arc::new(Self {
             config: config.clone(),
             identity,

@@ -33,6 +33,15 @@ pub enum StoreError {
     /// request may be retried (a new leader is likely being elected).
     #[error("the datastore leader is unreachable: {0}")]
     LeaderUnreachable(String),
+    /// Refused before it was proposed: nothing changed.
+    #[error(
+        "this node's disk is nearly full ({free_bytes} bytes free at {path}, {needed_bytes} needed): writes are refused until space is freed"
+    )]
+    DiskFull {
+        path: String,
+        free_bytes: u64,
+        needed_bytes: u64,
+    },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("timed out after {0} ms")]
@@ -53,6 +62,7 @@ impl StoreError {
             StoreError::TooLarge { .. } => "too_large",
             StoreError::LeaderUnreachable(_) => "leader_unreachable",
             StoreError::InvalidRequest(_) => "invalid",
+            StoreError::DiskFull { .. } => "disk_full",
             StoreError::Timeout(_) => "timeout",
             StoreError::ShuttingDown => "shutting_down",
             StoreError::Internal(_) => "internal",

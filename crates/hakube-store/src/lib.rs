@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod command;
+pub mod disk_guard;
 pub mod error;
 pub mod limits;
 pub mod log_store;

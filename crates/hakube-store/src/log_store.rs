@@ -40,10 +40,21 @@ fn storage_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
 }
 
 impl LogStore {
-    /// Opens (or creates) `DIR/raft.redb`. redb's recovery rolls an interrupted commit back.
+    /// Opens (or creates) `DIR/raft.redb`. redb's recovery rolls an interrupted (torn) commit
+    /// back to the last complete one; that is logged, since it means the node died mid-write.
     pub fn open(directory: &Path) -> io::Result<Self> {
         let path = directory.join("raft.redb");
-        let database = Database::create(&path).map_err(|e| storage_error(&path, e))?;
+        let shown = path.display().to_string();
+        let database = Database::builder()
+            .set_repair_callback(move |session| {
+                tracing::warn!(
+                    file = %shown,
+                    progress = session.progress(),
+                    "the raft log was not closed cleanly: cutting the torn tail back to the last complete commit"
+                );
+            })
+            .create(&path)
+            .map_err(|e| storage_error(&path, e))?;
         Self::with_database(database, path)
     }
 

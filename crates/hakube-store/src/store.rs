@@ -14,6 +14,7 @@ use openraft::ServerState;
 use openraft::type_config::async_runtime::{Instant as _, WatchReceiver};
 
 use crate::command::{Command, CommandResponse, Operation};
+use crate::disk_guard::DiskGuard;
 use crate::error::StoreError;
 use crate::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::metrics::StoreMetrics;
@@ -108,6 +109,7 @@ pub struct Store {
     forwarder: Arc<dyn Forwarder>,
     timings: StoreTimings,
     metrics: Arc<StoreMetrics>,
+    disk_guard: Option<DiskGuard>,
 }
 
 impl Store {
@@ -123,7 +125,14 @@ impl Store {
             forwarder,
             timings,
             metrics: Arc::default(),
+            disk_guard: None,
         }
+    }
+
+    /// Refuses writes on this node while its disk is nearly full.
+    pub fn with_disk_guard(mut self, guard: DiskGuard) -> Self {
+        self.disk_guard = Some(guard);
+        self
     }
 
     /// Reports write timings and refusals into `metrics`.
@@ -188,6 +197,9 @@ impl Store {
     pub async fn propose_as_leader(&self, command: Command) -> Result<CommandResponse, StoreError> {
         if !self.leader_has_quorum() {
             return Err(self.quorum_lost());
+        }
+        if let Some(guard) = &self.disk_guard {
+            guard.check()?;
         }
         match tokio::time::timeout(self.timings.write_timeout, self.raft.client_write(command))
             .await
