@@ -94,3 +94,7 @@ machine_summary() {
     echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "binary: $HAKUBE_BIN ($("$HAKUBE_BIN" version 2>/dev/null | head -1))"
 }
+
+# metric DIR NAME: the sum of a Prometheus series NAME (all label sets) from a node's /metrics.
+scrape() { curl -s --max-time 5 --unix-socket "$1/hakube.sock" http://localhost/metrics; }
+metric() { awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%.6f\n", s}' "$1"; }

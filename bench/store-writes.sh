@@ -29,6 +29,7 @@ leader=$(leader_dir) || die "no leader"
 log "leader: $(basename "$leader"); daemon pids: $pids"
 
 rows=()
+fsync_rows=()
 for round in $(seq 1 "$ROUNDS"); do
     for clients in $CLIENTS; do
         out="$results/c${clients}-r${round}.json"
@@ -36,7 +37,16 @@ for round in $(seq 1 "$ROUNDS"); do
              --duration "$DURATION" --warmup "$WARMUP" --value-size "$VALUE_SIZE"
              --pids "$pids" --json)
         log "round $round: ${cmd[*]}"
+        for dir in $(node_dirs); do scrape "$dir" > "$out.$(basename "$dir").before.prom" || true; done
         "${cmd[@]}" > "$out"
+        for dir in $(node_dirs); do scrape "$dir" > "$out.$(basename "$dir").after.prom" || true; done
+        # Where the time goes, from the leader's metrics: Raft log commits (fsyncs) in the run.
+        lb="$out.$(basename "$leader").before.prom" la="$out.$(basename "$leader").after.prom"
+        fsyncs=$(echo "$(metric "$la" hakube_datastore_fsync_seconds_count) - $(metric "$lb" hakube_datastore_fsync_seconds_count)" | bc -l)
+        fsync_s=$(echo "$(metric "$la" hakube_datastore_fsync_seconds_sum) - $(metric "$lb" hakube_datastore_fsync_seconds_sum)" | bc -l)
+        writes=$(jq -r '.writes' "$out")
+        fsync_rows+=("$(awk -v c="$clients" -v r="$round" -v f="$fsyncs" -v s="$fsync_s" -v w="$writes" -v d="$((DURATION + WARMUP))" 'BEGIN {
+            printf "| %s | %s | %.0f | %.2f | %.3f | %.0f%% |", c, r, f / d, (f > 0 ? w * d / f / '"$DURATION"' : 0), (f > 0 ? s / f * 1000 : 0), s / d * 100 }')")
         rows+=("$(jq -r --arg r "$round" '"| \(.clients) | \($r) | \(."writes/s" | floor) | \(.p50_ms * 1000 | round / 1000) | \(.p99_ms * 1000 | round / 1000) | \(.max_ms * 10 | round / 10) | \(.cpu_ms_per_1k_writes // "n/a" | if type == "number" then (. * 10 | round / 10) else . end) | \((.client_cpu_ms // 0) / 10 | round / 100) | \(.errors) |"' "$out")")
     done
 done
@@ -46,5 +56,11 @@ echo
 echo "| clients | round | writes/s | p50 ms | p99 ms | max ms | daemon CPU ms / 1k writes (3 nodes) | bench client CPU s | errors |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+echo
+echo "Leader's Raft log commits (fsync) during each run (warm-up included), from its /metrics:"
+echo
+echo "| clients | round | log commits/s | writes per commit | mean commit ms | leader time in commits |"
+echo "|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${fsync_rows[@]}"
 echo
 echo "raw results: $results"

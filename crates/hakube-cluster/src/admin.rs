@@ -62,9 +62,9 @@ impl From<anyhow::Error> for AdminError {
 impl From<StoreError> for AdminError {
     fn from(error: StoreError) -> Self {
         let code = match error {
-            StoreError::QuorumLost { .. } | StoreError::LeaderUnreachable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            StoreError::QuorumLost { .. }
+            | StoreError::LeaderUnreachable(_)
+            | StoreError::DiskFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
             StoreError::OutcomeUnknown(_) | StoreError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             StoreError::InvalidRequest(_) | StoreError::TooLarge { .. } | StoreError::Read(_) => {
                 StatusCode::BAD_REQUEST
@@ -76,6 +76,28 @@ impl From<StoreError> for AdminError {
 }
 
 type AdminResult<T> = Result<Json<T>, AdminError>;
+
+/// The status as this node answers it: its own view on a control-plane node, a control-plane
+/// node's view on a worker.
+pub async fn node_status(node: &Node) -> StatusReport {
+    if node.control_plane {
+        return status_report(node).await;
+    }
+    match crate::endpoints::status_from_control_plane(node).await {
+        Some(report) => report,
+        None => StatusReport {
+            running: true,
+            node: node.config.node_name.clone(),
+            high_availability: false,
+            quorum: false,
+            leader: None,
+            nodes: Vec::new(),
+            datastore_voters: Vec::new(),
+            datastore_standbys: Vec::new(),
+            version: crate::node::VERSION.to_string(),
+        },
+    }
+}
 
 pub async fn status_report(node: &Node) -> StatusReport {
     let status = node.store.status();
@@ -154,7 +176,7 @@ pub async fn status_report(node: &Node) -> StatusReport {
 
 async fn status(State(daemon): State<Shared>) -> Json<StatusReport> {
     let node = daemon.node().await;
-    Json(status_report(&node).await)
+    Json(node_status(&node).await)
 }
 
 async fn add_node(

@@ -131,6 +131,9 @@ impl Daemon {
     }
 
     async fn others_in_cluster(&self, node: &Node) -> usize {
+        if !node.control_plane {
+            return crate::endpoints::load(&self.config.data_dir).len();
+        }
         let members = node.store.status().members.len();
         let records = registry::list_nodes(&node.store)
             .await
@@ -179,9 +182,15 @@ impl Daemon {
             key_pem,
         };
         let config = self.config.clone();
+        let endpoints: Vec<String> = certified
+            .cluster_members
+            .iter()
+            .map(|m| m.peer_address.clone())
+            .collect();
         self.replace(async || {
             wipe(&config)?;
             identity.save(&config.data_dir)?;
+            crate::endpoints::save(&config.data_dir, &endpoints);
             Node::start(config.clone(), identity.clone(), false, !request.worker).await
         })
         .await?;
@@ -217,12 +226,16 @@ impl Daemon {
         if self.others_in_cluster(&node).await == 0 {
             return Ok("This node is not part of a multi-node cluster; nothing to leave.".into());
         }
-        if node.is_leader() {
-            membership::transfer_leadership(&node).await?;
+        if !node.control_plane {
+            leave_as_worker(&node).await?;
+        } else {
+            if node.is_leader() {
+                membership::transfer_leadership(&node).await?;
+            }
+            membership::remove(&node, &self.config.node_name, true)
+                .await
+                .context("leaving the datastore")?;
         }
-        membership::remove(&node, &self.config.node_name, true)
-            .await
-            .context("leaving the datastore")?;
         let config = self.config.clone();
         self.replace(async || {
             wipe(&config)?;
@@ -260,6 +273,32 @@ impl Daemon {
         node.stop().await;
         self.exit.cancel();
     }
+}
+
+/// A worker asks the first control-plane node that answers to remove it.
+async fn leave_as_worker(node: &Node) -> anyhow::Result<()> {
+    let request = crate::rpc::RemoveMemberRequest {
+        name: node.config.node_name.clone(),
+        force: true,
+    };
+    let mut last_error = anyhow!("no control-plane node is known");
+    for endpoint in crate::endpoints::load(&node.config.data_dir) {
+        let reply: Result<Result<String, String>, _> = node
+            .client
+            .call(
+                &endpoint,
+                crate::peer_server::REMOVE_PATH,
+                &request,
+                Duration::from_secs(40),
+            )
+            .await;
+        match reply {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(error)) => last_error = anyhow!("{error}"),
+            Err(error) => last_error = anyhow!("{error}"),
+        }
+    }
+    Err(last_error.context("leaving the cluster"))
 }
 
 async fn wait_for_leader(node: &Node, timeout: Duration) -> anyhow::Result<()> {

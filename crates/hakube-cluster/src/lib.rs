@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_api;
 pub mod config;
 pub mod daemon;
+pub mod endpoints;
 pub mod forwarder;
 pub mod health;
 pub mod identity;

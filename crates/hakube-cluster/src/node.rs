@@ -82,7 +82,7 @@ impl Node {
             .with_context(|| format!("creating {}", directory.display()))?;
         let metrics = crate::metrics::NodeMetrics::new();
         let log_store = LogStore::open(&directory)?.with_metrics(metrics.store.clone());
-        let machine = StateMachine::open(&directory)?;
+        let machine = StateMachine::open(&directory)?.with_metrics(metrics.store.clone());
         let material = identity.tls_material();
         let client = PeerClient::new(tls::peer_client_config(&material)?);
         let health = PeerHealth::new();

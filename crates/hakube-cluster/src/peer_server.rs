@@ -44,6 +44,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(ADMIT_PATH, post(admit))
         .route(REMOVE_PATH, post(remove))
         .route(HANDOVER_PATH, post(handover))
+        .route(crate::endpoints::CLUSTER_STATUS_PATH, post(cluster_status))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .merge(snapshot)
@@ -132,6 +133,10 @@ async fn handover(State(node): State<Arc<Node>>, body: Bytes) -> Response {
             .await
             .map_err(|e| format!("{e:#}")),
     )
+}
+
+async fn cluster_status(State(node): State<Arc<Node>>) -> Response {
+    rpc::reply(&crate::admin::status_report(&node).await)
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> String {

@@ -44,6 +44,7 @@ pub struct StateMachine {
     applied: Arc<RwLock<Applied>>,
     events: broadcast::Sender<Arc<Event>>,
     snapshot_path: Arc<PathBuf>,
+    metrics: Arc<crate::metrics::StoreMetrics>,
 }
 
 impl StateMachine {
@@ -73,7 +74,14 @@ impl StateMachine {
             applied: Arc::new(RwLock::new(applied)),
             events,
             snapshot_path: Arc::new(snapshot_path),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Reports snapshot sizes into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::StoreMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A read view of the applied state. Hold it briefly: apply waits for it.
@@ -117,6 +125,7 @@ impl StateMachine {
             (record::encode(&file)?, meta)
         };
         write_atomically(&self.snapshot_path, &bytes)?;
+        self.metrics.snapshot_bytes.set(bytes.len() as i64);
         if let Some(directory) = self.snapshot_path.parent() {
             // The snapshot now holds the restored state; the backup copy is no longer needed.
             let _ = std::fs::remove_file(directory.join(crate::backup::RESTORE_FILE_NAME));
@@ -227,6 +236,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let bytes = snapshot.into_inner();
         let file: SnapshotFile = record::decode(&bytes, &|| "received snapshot".to_string())?;
         write_atomically(&self.snapshot_path, &bytes)?;
+        self.metrics.snapshot_bytes.set(bytes.len() as i64);
         let mut applied = self.write();
         applied.kv = file.kv;
         applied.last_applied = meta.last_log_id;
