@@ -46,7 +46,8 @@ for round in $(seq 1 "$ROUNDS"); do
         fsync_s=$(echo "$(metric "$la" hakube_datastore_fsync_seconds_sum) - $(metric "$lb" hakube_datastore_fsync_seconds_sum)" | bc -l)
         writes=$(jq -r '.writes' "$out")
         fsync_rows+=("$(awk -v c="$clients" -v r="$round" -v f="$fsyncs" -v s="$fsync_s" -v w="$writes" -v d="$((DURATION + WARMUP))" 'BEGIN {
-            printf "| %s | %s | %.0f | %.2f | %.3f | %.0f%% |", c, r, f / d, (f > 0 ? w * d / f / '"$DURATION"' : 0), (f > 0 ? s / f * 1000 : 0), s / d * 100 }')")
+            if (f > 0) printf "| %s | %s | %.0f | %.2f | %.3f | %.0f%% |", c, r, f / d, w * d / f / '"$DURATION"', s / f * 1000, s / d * 100
+            else printf "| %s | %s | n/a | n/a | n/a | n/a (this build reports no fsync timings) |", c, r }')")
         rows+=("$(jq -r --arg r "$round" '"| \(.clients) | \($r) | \(."writes/s" | floor) | \(.p50_ms * 1000 | round / 1000) | \(.p99_ms * 1000 | round / 1000) | \(.max_ms * 10 | round / 10) | \(.cpu_ms_per_1k_writes // "n/a" | if type == "number" then (. * 10 | round / 10) else . end) | \((.client_cpu_ms // 0) / 10 | round / 100) | \(.errors) |"' "$out")")
     done
 done

@@ -56,6 +56,7 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         // A snapshot every 10k entries bounds the log on disk; keep 1k for slow followers.
         snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
         max_in_snapshot_log_to_keep: 1_000,
+        enable_pre_vote: Some(true),
         ..Default::default()
     };
     Ok(Arc::new(

@@ -19,7 +19,9 @@ use hakube_store::{Command, TypeConfig};
 use crate::forwarder::{READ_INDEX_PATH, WRITE_PATH};
 use crate::membership;
 use crate::node::{Node, PING_PATH};
-use crate::raft_network::{APPEND_PATH, SNAPSHOT_PATH, TRANSFER_LEADER_PATH, VOTE_PATH};
+use crate::raft_network::{
+    APPEND_PATH, PRE_VOTE_PATH, SNAPSHOT_PATH, TRANSFER_LEADER_PATH, VOTE_PATH,
+};
 use crate::rpc::{self, AdmitRequest, HandoverRequest, RemoveMemberRequest};
 
 pub const ADMIT_PATH: &str = "/cluster/admit";
@@ -37,6 +39,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route(APPEND_PATH, post(append))
         .route(VOTE_PATH, post(vote))
+        .route(PRE_VOTE_PATH, post(pre_vote))
         .route(TRANSFER_LEADER_PATH, post(transfer_leader))
         .route(WRITE_PATH, post(write))
         .route(READ_INDEX_PATH, post(read_index))
@@ -72,6 +75,10 @@ async fn append(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 
 async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     rpc::reply(&node.store.raft().vote(decode_or_reply!(body)).await)
+}
+
+async fn pre_vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    rpc::reply(&node.store.raft().pre_vote(decode_or_reply!(body)).await)
 }
 
 async fn install_snapshot(State(node): State<Arc<Node>>, body: Bytes) -> Response {

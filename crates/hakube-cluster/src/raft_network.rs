@@ -23,6 +23,7 @@ use crate::peer_client::{PeerClient, PeerError};
 
 pub const APPEND_PATH: &str = "/raft/append";
 pub const VOTE_PATH: &str = "/raft/vote";
+pub const PRE_VOTE_PATH: &str = "/raft/pre-vote";
 pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
 pub const TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
 
@@ -94,6 +95,17 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.request(VOTE_PATH, &request, option.soft_ttl()).await
+    }
+
+    /// Pre-vote keeps a node that was cut off from forcing a term bump (and a leader change)
+    /// when it comes back.
+    async fn pre_vote(
+        &mut self,
+        request: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.request(PRE_VOTE_PATH, &request, option.soft_ttl())
+            .await
     }
 
     async fn full_snapshot(

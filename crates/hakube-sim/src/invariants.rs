@@ -4,10 +4,8 @@
 //! - no acknowledged write is lost: every write acknowledged with revision `r` is in the final
 //!   (converged) state's MVCC history at `r`, with its value (a delete: absent at `r`), and no
 //!   two acknowledged writes got the same revision;
-//! - leaders per term: openraft is configured by hakube-store's `TypeConfig` with the default
-//!   `leader_id_adv` (leader id = (term, node id)), which *allows* two leaders in one term, so
-//!   several leaders in one term are reported as a finding, not a violation (the safety that
-//!   matters, one history, is what the other checks verify);
+//! - at most one leader per term: hakube-store's `TypeConfig` uses openraft's standard
+//!   `leader_id_std`, so two leaders observed in one term is a violation;
 //! - convergence is checked by the scenario while it waits (identical `KeyValueState` bytes).
 
 use std::collections::{BTreeMap, BTreeSet};

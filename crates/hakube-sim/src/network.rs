@@ -52,6 +52,7 @@ const REACHABLE_WINDOW: Duration = Duration::from_secs(3);
 pub enum Request {
     Append(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<TypeConfig>),
+    PreVote(VoteRequest<TypeConfig>),
     Snapshot(Vote, SnapshotMeta, Vec<u8>),
     TransferLeader(TransferLeaderRequest<TypeConfig>),
     /// A follower's `Store` forwards a write to the leader (`/store/write`).
@@ -152,6 +153,7 @@ async fn handle(store: &Store, request: Request) -> Vec<u8> {
     match request {
         Request::Append(rpc) => encode(&raft.append_entries(rpc).await),
         Request::Vote(rpc) => encode(&raft.vote(rpc).await),
+        Request::PreVote(rpc) => encode(&raft.pre_vote(rpc).await),
         Request::Snapshot(vote, meta, data) => {
             let snapshot = Snapshot {
                 meta,
@@ -304,6 +306,15 @@ impl RaftNetworkV2<TypeConfig> for SimConnection {
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.request(Request::Vote(request), option.soft_ttl())
+            .await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        request: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.request(Request::PreVote(request), option.soft_ttl())
             .await
     }
 

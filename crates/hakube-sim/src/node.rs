@@ -108,6 +108,7 @@ fn raft_config() -> Result<Arc<Config>, String> {
         // Small, so that snapshots, log purging and snapshot transfer all happen in a run.
         snapshot_policy: SnapshotPolicy::LogsSinceLast(40),
         max_in_snapshot_log_to_keep: 10,
+        enable_pre_vote: Some(true),
         ..Default::default()
     };
     config.validate().map(Arc::new).map_err(|e| e.to_string())

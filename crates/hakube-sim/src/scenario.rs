@@ -576,9 +576,7 @@ pub fn run(config: SimConfig) -> RunReport {
         let multi = invariants::multi_leader_terms(&leaders);
         report.multi_leader_terms = multi.len();
         for (term, nodes) in multi {
-            report
-                .trace
-                .push(format!("finding: term {term} had leaders {nodes:?}"));
+            failures.push(format!("term {term} had several leaders: {nodes:?}"));
         }
         for (node, error) in &registry.refused {
             failures.push(format!("n{node} refused to start after a crash: {error}"));

@@ -78,7 +78,7 @@ fn run_seeds(nodes: u64, first: u64, count: u64) {
     println!(
         "{nodes} nodes: {count} seeds from {first} in {wall:.1?} ({:.0} seeds/min), {sim_time:?} simulated; \
          outcomes {totals:?}; torn-write power cuts {torn}; restarts {restarts}; \
-         terms with two leaders (allowed by leader_id_adv) {multi}; keys the checker gave up on {gave_up}",
+         terms with two leaders {multi}; keys the checker gave up on {gave_up}",
         count as f64 * 60.0 / wall.as_secs_f64().max(0.001)
     );
     assert!(

@@ -34,6 +34,8 @@ openraft::declare_raft_types!(
         R = CommandResponse,
         NodeId = NodeId,
         Node = Member,
+        // Standard Raft: at most one leader per term (openraft's default allows several).
+        LeaderId = openraft::impls::leader_id_std::LeaderId<Self::Term, Self::NodeId>,
 );
 
 pub type Raft = openraft::Raft<TypeConfig, crate::state_machine::StateMachine>;
