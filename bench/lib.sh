@@ -3,6 +3,7 @@
 # Environment:
 #   HAKUBE_BIN   the binary to use (default: target/release/hakube, built with
 #                `cargo build --release -p hakube` unless BENCH_NO_BUILD=1)
+#   DAEMON_FLAGS daemon flags for every node (`hakube up … -- FLAGS`), e.g. shorter Raft timings
 #   BENCH_DIR    where the test clusters live (default /var/lib/hakube-bench; on the real disk,
 #                not tmpfs, so fsync costs what it costs in production)
 #
@@ -42,8 +43,11 @@ cluster_up() {
     fi
     mkdir -p "$CLUSTER_DIR"
     trap cluster_down EXIT
-    log "hakube up --nodes $nodes --dir $CLUSTER_DIR --base-address $base"
-    "$HAKUBE_BIN" up --nodes "$nodes" --dir "$CLUSTER_DIR" --base-address "$base" >&2
+    # DAEMON_FLAGS (e.g. "--election-timeout-ms 250 --heartbeat-interval-ms 50") go to every node.
+    local flags=()
+    read -r -a flags <<< "${DAEMON_FLAGS:-}"
+    log "hakube up --nodes $nodes --dir $CLUSTER_DIR --base-address $base${flags[*]:+ -- ${flags[*]}}"
+    "$HAKUBE_BIN" up --nodes "$nodes" --dir "$CLUSTER_DIR" --base-address "$base" ${flags[@]+-- "${flags[@]}"} >&2
 }
 
 cluster_down() {

@@ -33,6 +33,14 @@ pub enum Operation {
     Delete { key: Vec<u8>, condition: Condition },
     /// Discard history older than `revision`; reads below it fail afterwards.
     Compact { revision: u64 },
+    /// An etcd transaction (also how the etcd API's Put and DeleteRange are applied).
+    Txn(crate::txn::Txn),
+    /// Create a lease; fails when the id exists.
+    LeaseGrant { id: i64, ttl_seconds: i64 },
+    /// Delete a lease and every key attached to it (one revision for all the deletes).
+    LeaseRevoke { id: i64 },
+    /// Record leases' remaining time (lease id, milliseconds), so a new leader continues them.
+    LeaseCheckpoint { remaining_ms: Vec<(i64, i64)> },
 }
 
 /// A precondition checked against the key's latest state at apply time.
@@ -64,6 +72,10 @@ pub struct CommandResponse {
     pub current: Option<KeyValue>,
     /// A short reason when `!succeeded`.
     pub failure: Option<String>,
+    /// The outcome of an [`Operation::Txn`] that was applied.
+    pub txn: Option<crate::txn::TxnOutput>,
+    /// Why an [`Operation::Txn`] or a lease operation was rejected as a whole.
+    pub txn_error: Option<crate::txn::TxnError>,
 }
 
 /// Why a log entry could not be decoded.
@@ -116,6 +128,20 @@ impl fmt::Display for Command {
                     write!(f, "delete {}{condition}", String::from_utf8_lossy(key))
                 }
                 Operation::Compact { revision } => write!(f, "compact to revision {revision}"),
+                Operation::Txn(txn) => write!(
+                    f,
+                    "txn ({} compares, {} success ops, {} failure ops)",
+                    txn.compares.len(),
+                    txn.success.len(),
+                    txn.failure.len()
+                ),
+                Operation::LeaseGrant { id, ttl_seconds } => {
+                    write!(f, "grant lease {id:x} for {ttl_seconds} s")
+                }
+                Operation::LeaseRevoke { id } => write!(f, "revoke lease {id:x}"),
+                Operation::LeaseCheckpoint { remaining_ms } => {
+                    write!(f, "checkpoint {} leases", remaining_ms.len())
+                }
             },
         }
     }

@@ -13,6 +13,7 @@ pub mod mvcc;
 pub mod record;
 pub mod state_machine;
 pub mod store;
+pub mod txn;
 pub mod types;
 pub mod watch;
 

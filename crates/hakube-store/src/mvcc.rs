@@ -143,6 +143,14 @@ impl KeyValueState {
             } => self.put(key, value, *condition),
             Operation::Delete { key, condition } => self.delete(key, *condition),
             Operation::Compact { revision } => (self.compact(*revision), Vec::new()),
+            // Placeholder while transactions and leases are implemented (same change series).
+            Operation::Txn(_)
+            | Operation::LeaseGrant { .. }
+            | Operation::LeaseRevoke { .. }
+            | Operation::LeaseCheckpoint { .. } => (
+                self.failed(None, "operation not supported by this version".into()),
+                Vec::new(),
+            ),
         }
     }
 
@@ -161,6 +169,7 @@ impl KeyValueState {
             previous,
             current: None,
             failure: Some(reason),
+            ..Default::default()
         }
     }
 
@@ -199,6 +208,7 @@ impl KeyValueState {
             previous: previous.clone(),
             current: Some(kv.clone()),
             failure: None,
+            ..Default::default()
         };
         let event = Event {
             kind: EventKind::Put,
@@ -230,6 +240,7 @@ impl KeyValueState {
             previous: previous.clone(),
             current: None,
             failure: None,
+            ..Default::default()
         };
         let event = Event {
             kind: EventKind::Delete,
@@ -958,6 +969,7 @@ mod tests {
                 previous,
                 current: None,
                 failure: Some(reason),
+                ..Default::default()
             };
             match op {
                 Operation::Put {
@@ -991,6 +1003,7 @@ mod tests {
                         previous,
                         current: Some(kv),
                         failure: None,
+                        ..Default::default()
                     }
                 }
                 Operation::Delete { key, condition } => {
@@ -1020,6 +1033,7 @@ mod tests {
                         previous,
                         current: None,
                         failure: None,
+                        ..Default::default()
                     }
                 }
                 Operation::Compact { revision } => {
@@ -1040,6 +1054,7 @@ mod tests {
                         ..CommandResponse::default()
                     }
                 }
+                other => unreachable!("the model does not generate {other:?}"),
             }
         }
 

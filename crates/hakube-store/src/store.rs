@@ -447,7 +447,11 @@ fn check_limits(operation: &Operation) -> Result<(), StoreError> {
     let (key, value) = match operation {
         Operation::Put { key, value, .. } => (key, Some(value)),
         Operation::Delete { key, .. } => (key, None),
-        Operation::Compact { .. } => return Ok(()),
+        Operation::Compact { .. }
+        | Operation::LeaseGrant { .. }
+        | Operation::LeaseRevoke { .. }
+        | Operation::LeaseCheckpoint { .. } => return Ok(()),
+        Operation::Txn(txn) => return check_txn_limits(txn),
     };
     if key.is_empty() {
         return Err(StoreError::InvalidRequest("the key is empty".into()));
@@ -465,6 +469,43 @@ fn check_limits(operation: &Operation) -> Result<(), StoreError> {
         return Err(StoreError::TooLarge {
             what: "value".into(),
             size: value.len(),
+            limit: MAX_VALUE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Sizes in a transaction, checked before it is proposed (etcd's limits).
+fn check_txn_limits(txn: &crate::txn::Txn) -> Result<(), StoreError> {
+    use crate::txn::{MAX_TXN_OPS, TxnOp};
+    fn count(txn: &crate::txn::Txn, total: &mut usize, bytes: &mut usize) {
+        for op in txn.success.iter().chain(txn.failure.iter()) {
+            *total += 1;
+            match op {
+                TxnOp::Put(put) => *bytes += put.key.len() + put.value.len(),
+                TxnOp::Range(range) => *bytes += range.key.len() + range.range_end.len(),
+                TxnOp::DeleteRange(delete) => *bytes += delete.key.len() + delete.range_end.len(),
+                TxnOp::Txn(inner) => count(inner, total, bytes),
+            }
+        }
+        for compare in &txn.compares {
+            *bytes += compare.key.len() + compare.range_end.len();
+            if let crate::txn::CompareTarget::Value(value) = &compare.target {
+                *bytes += value.len();
+            }
+        }
+    }
+    let (mut total, mut bytes) = (0, 0);
+    count(txn, &mut total, &mut bytes);
+    if total > MAX_TXN_OPS || txn.compares.len() > MAX_TXN_OPS {
+        return Err(StoreError::InvalidRequest(format!(
+            "too many operations in txn request ({total}; the limit is {MAX_TXN_OPS})"
+        )));
+    }
+    if bytes > MAX_VALUE_BYTES {
+        return Err(StoreError::TooLarge {
+            what: "request".into(),
+            size: bytes,
             limit: MAX_VALUE_BYTES,
         });
     }
