@@ -50,19 +50,7 @@ fn a_backup_restores_into_a_new_cluster_that_others_can_join() {
     // Restored into a fresh node: a one-node cluster with the data.
     let restored = hakube(&["dbctl", "restore", file, "--data-dir", &dir4]);
     assert!(restored.ok(), "{}", restored.stderr);
-    let address4 = cluster.address(4);
-    assert!(
-        hakube(&[
-            "start",
-            "--data-dir",
-            &dir4,
-            "--address",
-            &address4,
-            "--node-name",
-            "node4"
-        ])
-        .ok()
-    );
+    cluster.start_alone(4);
     for i in 0..10 {
         let got = hakube(&["dbctl", "get", &format!("/b/{i}"), "--data-dir", &dir4]);
         assert_eq!(got.stdout.trim(), format!("value-{i}"), "{}", got.stderr);
@@ -74,25 +62,8 @@ fn a_backup_restores_into_a_new_cluster_that_others_can_join() {
     assert_eq!(status["nodes"].as_array().unwrap().len(), 1, "{status}");
     // A new node joining it gets the data by snapshot.
     let dir5 = cluster.node_dir_str(5);
-    let address5 = cluster.address(5);
-    assert!(
-        hakube(&[
-            "start",
-            "--data-dir",
-            &dir5,
-            "--address",
-            &address5,
-            "--node-name",
-            "node5"
-        ])
-        .ok()
-    );
-    let token = hakube(&["add-node", "--format", "short", "--data-dir", &dir4]).stdout;
-    let join = token
-        .trim()
-        .strip_prefix("hakube join ")
-        .unwrap()
-        .to_string();
+    cluster.start_alone(5);
+    let join = cluster.join_string(4);
     let joined = hakube(&["join", &join, "--data-dir", &dir5]);
     assert!(joined.ok(), "{}\n{}", joined.stderr, cluster.logs());
     assert!(wait_until(Duration::from_secs(20), || {

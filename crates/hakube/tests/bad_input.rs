@@ -22,19 +22,7 @@ fn joins_with_bad_input_are_refused_and_change_nothing() {
         line.trim().rsplit('/').next().unwrap().to_string()
     };
     let dir3 = cluster.node_dir_str(3);
-    let address3 = cluster.address(3);
-    assert!(
-        hakube(&[
-            "start",
-            "--data-dir",
-            &dir3,
-            "--address",
-            &address3,
-            "--node-name",
-            "node3"
-        ])
-        .ok()
-    );
+    cluster.start_alone(3);
     let join = |s: &str| hakube(&["join", s, "--data-dir", &dir3]);
 
     assert_one_line_error(&join("not-a-join-string"), "malformed join string");
@@ -72,13 +60,7 @@ fn joins_with_bad_input_are_refused_and_change_nothing() {
         ])
         .ok()
     );
-    let token = cluster
-        .on(1, &["add-node", "--format", "short"])
-        .stdout
-        .trim()
-        .strip_prefix("hakube join ")
-        .unwrap()
-        .to_string();
+    let token = cluster.join_string(1);
     assert_one_line_error(
         &hakube(&["join", &token, "--data-dir", &dir4]),
         "already in the cluster",
@@ -93,13 +75,7 @@ fn joins_with_bad_input_are_refused_and_change_nothing() {
     assert_eq!(alone["nodes"].as_array().unwrap().len(), 1);
 
     // A node that has other members must leave first.
-    let token = cluster
-        .on(1, &["add-node", "--format", "short"])
-        .stdout
-        .trim()
-        .strip_prefix("hakube join ")
-        .unwrap()
-        .to_string();
+    let token = cluster.join_string(1);
     assert_one_line_error(&cluster.on(2, &["join", &token]), "leave");
 
     // The last voter cannot be removed; bad tokens are refused by add-node.

@@ -63,17 +63,7 @@ fn tokens_are_single_use_and_a_fourth_node_becomes_a_standby() {
 
     // Node 4 starts alone, then joins.
     let dir4 = cluster.node_dir_str(4);
-    let address4 = cluster.address(4);
-    let started = common::hakube(&[
-        "start",
-        "--data-dir",
-        &dir4,
-        "--address",
-        &address4,
-        "--node-name",
-        "node4",
-    ]);
-    assert!(started.ok(), "{}", started.stderr);
+    cluster.start_alone(4);
     let joined = common::hakube(&["join", &join_string, "--data-dir", &dir4]);
     assert!(
         joined.ok(),
@@ -87,30 +77,12 @@ fn tokens_are_single_use_and_a_fourth_node_becomes_a_standby() {
         joined.stdout
     );
     let status = cluster.status(4);
-    let node4 = status["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "node4")
-        .unwrap()
-        .clone();
+    let node4 = common::node_entry(&status, "node4");
     assert_eq!(node4["datastoreRole"], "standby", "{status}");
 
     // Reusing the token fails with a clear one-line error, and changes nothing.
     let dir5 = cluster.node_dir_str(5);
-    let address5 = cluster.address(5);
-    assert!(
-        common::hakube(&[
-            "start",
-            "--data-dir",
-            &dir5,
-            "--address",
-            &address5,
-            "--node-name",
-            "node5"
-        ])
-        .ok()
-    );
+    cluster.start_alone(5);
     let again = common::hakube(&["join", &join_string, "--data-dir", &dir5]);
     assert!(!again.ok());
     assert!(again.stderr.contains("invalid token"), "{}", again.stderr);

@@ -39,13 +39,7 @@ fn a_worker_joins_without_a_datastore_role_and_can_leave() {
     let status = cluster.status(4);
     assert_eq!(status["node"], "node4");
     assert_eq!(status["quorum"], true, "{status}");
-    let worker = status["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["name"] == "node4")
-        .unwrap()
-        .clone();
+    let worker = common::node_entry(&status, "node4");
     assert_eq!(worker["datastoreRole"], "none");
     assert_eq!(worker["controlPlane"], false);
     assert_eq!(status["datastoreVoters"].as_array().unwrap().len(), 3);

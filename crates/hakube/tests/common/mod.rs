@@ -141,6 +141,33 @@ impl Cluster {
         }
     }
 
+    /// Starts node K as a one-node cluster of its own (`hakube start` with its address and name).
+    pub fn start_alone(&self, k: usize) {
+        let dir = self.node_dir_str(k);
+        let address = self.address(k);
+        let name = format!("node{k}");
+        let run = hakube(&[
+            "start",
+            "--data-dir",
+            &dir,
+            "--address",
+            &address,
+            "--node-name",
+            &name,
+        ]);
+        assert!(run.ok(), "starting node{k}: {}", run.stderr);
+    }
+
+    /// A fresh join string from node K (`add-node --format short`, without `hakube join `).
+    pub fn join_string(&self, k: usize) -> String {
+        let run = self.on(k, &["add-node", "--format", "short"]);
+        assert!(run.ok(), "add-node on node{k}: {}", run.stderr);
+        let line = run.stdout.lines().next().unwrap_or_default();
+        line.strip_prefix("hakube join ")
+            .unwrap_or(line)
+            .to_string()
+    }
+
     pub fn start(&self, k: usize) {
         let run = self.on(k, &["start"]);
         assert!(run.ok(), "start node{k}: {}\n{}", run.stderr, self.logs());
@@ -177,6 +204,15 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// The entry of node `name` in a status report's `nodes`.
+pub fn node_entry(status: &Value, name: &str) -> Value {
+    status["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|n| n["name"] == name))
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
