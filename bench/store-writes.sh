@@ -5,7 +5,7 @@
 # three daemons. Prints a markdown table; raw JSON lands in $BENCH_DIR/results/.
 #
 #   sudo bench/store-writes.sh
-#   CLIENTS="1 16" DURATION=10 ROUNDS=3 sudo -E bench/store-writes.sh
+#   CLIENTS="1 16" DURATION=10 ROUNDS=3 FRESH=0 sudo -E bench/store-writes.sh
 #
 # Cluster: $BENCH_DIR/writes on 127.50.1.11-13.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -16,22 +16,32 @@ WARMUP="${WARMUP:-3}"
 VALUE_SIZE="${VALUE_SIZE:-256}"
 ROUNDS="${ROUNDS:-1}"
 
+FRESH="${FRESH:-1}"
+
 require_root
 build_release
-cluster_up writes 127.50.1
-wait_ready 60
 
 results="$BENCH_DIR/results/store-writes-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$results"
 machine_summary > "$results/machine.txt"
-pids=$(all_pids)
-leader=$(leader_dir) || die "no leader"
-log "leader: $(basename "$leader"); daemon pids: $pids"
+
+# A fresh cluster per run (FRESH=1, the default): the store keeps every version until compaction
+# and snapshots its whole state every 10,000 entries, so a cluster that already took a few hundred
+# thousand writes is slower; FRESH=0 runs everything on one cluster to show that.
+start_cluster() {
+    cluster_up writes 127.50.1
+    wait_ready 60
+    pids=$(all_pids)
+    leader=$(leader_dir) || die "no leader"
+    log "leader: $(basename "$leader"); daemon pids: $pids"
+}
+[[ "$FRESH" == 1 ]] || start_cluster
 
 rows=()
 fsync_rows=()
 for round in $(seq 1 "$ROUNDS"); do
     for clients in $CLIENTS; do
+        [[ "$FRESH" != 1 ]] || start_cluster
         out="$results/c${clients}-r${round}.json"
         cmd=("$HAKUBE_BIN" dbctl --data-dir "$leader" bench --clients "$clients"
              --duration "$DURATION" --warmup "$WARMUP" --value-size "$VALUE_SIZE"
@@ -51,7 +61,6 @@ for round in $(seq 1 "$ROUNDS"); do
         rows+=("$(jq -r --arg r "$round" '"| \(.clients) | \($r) | \(."writes/s" | floor) | \(.p50_ms * 1000 | round / 1000) | \(.p99_ms * 1000 | round / 1000) | \(.max_ms * 10 | round / 10) | \(.cpu_ms_per_1k_writes // "n/a" | if type == "number" then (. * 10 | round / 10) else . end) | \((.client_cpu_ms // 0) / 10 | round / 100) | \(.errors) |"' "$out")")
     done
 done
-echo "leader: $(basename "$leader")" > "$results/leader.txt"
 
 echo
 echo "| clients | round | writes/s | p50 ms | p99 ms | max ms | daemon CPU ms / 1k writes (3 nodes) | bench client CPU s | errors |"

@@ -41,6 +41,7 @@ pub fn router(daemon: Shared) -> Router {
         .route("/backup", post(backup))
         .route("/kubeconfig", get(kubeconfig))
         .route("/metrics", get(metrics))
+        .route("/etcd-config", get(etcd_config))
         .with_state(daemon)
 }
 
@@ -475,4 +476,35 @@ async fn kubeconfig(State(daemon): State<Shared>) -> AdminResult<KubeconfigRespo
 async fn metrics(State(daemon): State<Shared>) -> String {
     let node = daemon.node().await;
     crate::metrics::render(&node)
+}
+
+async fn etcd_config(State(daemon): State<Shared>) -> AdminResult<EtcdConfigResponse> {
+    let node = daemon.node().await;
+    if !node.control_plane {
+        return Err(AdminError(
+            StatusCode::BAD_REQUEST,
+            "this is a worker node: the etcd API is served by control-plane nodes; run `hakube config --etcd` on one of them".into(),
+        ));
+    }
+    let data_dir =
+        std::path::absolute(&node.config.data_dir).unwrap_or_else(|_| node.config.data_dir.clone());
+    let (cacert, cert, key) = crate::etcd::client_files(&data_dir);
+    if !cert.exists() {
+        return Err(AdminError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} is missing (this node has no CA key to issue it): check the daemon log",
+                cert.display()
+            ),
+        ));
+    }
+    Ok(Json(EtcdConfigResponse {
+        endpoint: format!(
+            "https://{}",
+            std::net::SocketAddr::new(node.config.address, crate::config::ETCD_PORT)
+        ),
+        cacert: cacert.display().to_string(),
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+    }))
 }

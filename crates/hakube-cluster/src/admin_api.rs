@@ -18,6 +18,7 @@
 //! - `POST /backup`     [`BackupRequest`]   -> [`Done`]
 //! - `GET  /kubeconfig`                   -> [`KubeconfigResponse`]
 //! - `GET  /metrics`                      -> Prometheus text
+//! - `GET  /etcd-config`                  -> [`EtcdConfigResponse`]
 
 use serde::{Deserialize, Serialize};
 
@@ -211,4 +212,15 @@ pub struct BackupRequest {
 #[serde(rename_all = "camelCase")]
 pub struct KubeconfigResponse {
     pub kubeconfig: String,
+}
+
+/// Where etcd clients reach this node's etcd v3 API, and the credentials to use (absolute paths).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdConfigResponse {
+    /// `https://ADDRESS:12379`.
+    pub endpoint: String,
+    pub cacert: String,
+    pub cert: String,
+    pub key: String,
 }

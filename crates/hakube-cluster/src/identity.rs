@@ -143,6 +143,38 @@ impl Identity {
         CertificateAuthority::from_pem(&self.ca_cert_pem, key).ok()
     }
 
+    /// Issues an admin client certificate for etcd clients (etcdctl) from the cluster CA and
+    /// writes it as `DATA_DIR/identity/etcd-client.{crt,key}` (key mode 0600). Needs the CA key
+    /// (control-plane nodes); a no-op without it.
+    pub fn write_etcd_client_certificate(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let Some(ca) = self.certificate_authority() else {
+            return Ok(());
+        };
+        let issued = ca
+            .issue(&CertificateProfile {
+                common_name: crate::etcd::CLIENT_COMMON_NAME.to_string(),
+                organizations: vec!["system:masters".to_string()],
+                ip_addresses: Vec::new(),
+                dns_names: Vec::new(),
+                server: false,
+                client: true,
+                validity_days: VALIDITY_DAYS,
+            })
+            .context("issuing the etcd client certificate")?;
+        let dir = directory(data_dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (name, text) in [
+            (crate::etcd::CLIENT_KEY_FILE, &issued.key_pem),
+            (crate::etcd::CLIENT_CERT_FILE, &issued.cert_pem),
+        ] {
+            let path = dir.join(name);
+            write_atomically(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            restrict(&path)?;
+        }
+        Ok(())
+    }
+
     pub fn fingerprint(&self) -> String {
         crate::pki::fingerprint_of_pem(&self.ca_cert_pem).unwrap_or_default()
     }

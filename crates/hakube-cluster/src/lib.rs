@@ -3,9 +3,11 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod compactor;
 pub mod config;
 pub mod daemon;
 pub mod endpoints;
+pub mod etcd;
 pub mod forwarder;
 pub mod health;
 pub mod identity;

@@ -41,6 +41,8 @@ pub struct Node {
     /// Whether this node carries the datastore and API (false for workers).
     pub control_plane: bool,
     pub metrics: crate::metrics::NodeMetrics,
+    /// Lease deadlines and expiry (active while this node leads); the etcd API's leases.
+    pub leases: Arc<hakube_store::LeaseKeeper>,
 }
 
 pub fn store_directory(config: &DaemonConfig) -> PathBuf {
@@ -52,9 +54,12 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         cluster_name: "hakube".into(),
         heartbeat_interval: config.heartbeat_interval_ms,
         election_timeout_min: config.election_timeout_ms,
-        election_timeout_max: config.election_timeout_ms * 2,
-        // A snapshot every 10k entries bounds the log on disk; keep 1k for slow followers.
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+        // openraft's leader lease equals the maximum: a wide range delays failover (voters
+        // refuse a new leader until the old one's lease ends), a narrow one risks split votes.
+        election_timeout_max: config.election_timeout_ms + config.election_timeout_ms / 5,
+        // A snapshot every 50k entries bounds the log on disk (tens of MB); keep 1k for slow
+        // followers. More often, snapshots of a large state cost more than they save.
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(50_000),
         max_in_snapshot_log_to_keep: 1_000,
         enable_pre_vote: Some(true),
         ..Default::default()
@@ -105,7 +110,9 @@ impl Node {
                 path: directory.clone(),
                 min_free_bytes: hakube_store::disk_guard::DEFAULT_MIN_FREE_BYTES,
             });
+        let leases = hakube_store::LeaseKeeper::new(store.clone());
         let node = Arc::new(Self {
+            leases,
             config: config.clone(),
             identity,
             store,
@@ -140,15 +147,35 @@ impl Node {
             ));
         }
 
+        if control_plane {
+            // etcdctl's credentials, then the etcd v3 API on ADDRESS:12379.
+            if let Err(error) = node
+                .identity
+                .write_etcd_client_certificate(&node.config.data_dir)
+            {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot write the etcd client certificate"
+                );
+            }
+            crate::etcd::start(&node).await?;
+        }
+
         if bootstrap && !raft.is_initialized().await.unwrap_or(true) {
             let member = node.member();
             raft.initialize(BTreeMap::from([(node.identity.node_id, member)]))
                 .await
                 .map_err(|e| anyhow::anyhow!("initialising the datastore: {e}"))?;
         }
+        tokio::spawn(
+            node.leases
+                .clone()
+                .run(node.shutdown.clone().cancelled_owned()),
+        );
         tokio::spawn(ping_loop(node.clone()));
         tokio::spawn(register_self(node.clone()));
         tokio::spawn(crate::roles::run(node.clone()));
+        tokio::spawn(crate::compactor::run(node.clone()));
         tokio::spawn(crate::restore::seal_restored_state(node.clone()));
         tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
         Ok(node)

@@ -48,6 +48,11 @@ pub fn router(node: Arc<Node>) -> Router {
         .route(REMOVE_PATH, post(remove))
         .route(HANDOVER_PATH, post(handover))
         .route(crate::endpoints::CLUSTER_STATUS_PATH, post(cluster_status))
+        .route(
+            crate::etcd::LEASE_KEEP_ALIVE_PATH,
+            post(etcd_lease_keep_alive),
+        )
+        .route(crate::etcd::LEASE_TTL_PATH, post(etcd_lease_time_to_live))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .merge(snapshot)
@@ -144,6 +149,17 @@ async fn handover(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 
 async fn cluster_status(State(node): State<Arc<Node>>) -> Response {
     rpc::reply(&crate::admin::status_report(&node).await)
+}
+
+/// A follower's etcd API forwards lease keep-alives here (the leader holds the deadlines).
+async fn etcd_lease_keep_alive(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let id: i64 = decode_or_reply!(body);
+    rpc::reply(&crate::etcd::local_keep_alive(&node, id).await)
+}
+
+async fn etcd_lease_time_to_live(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    let id: i64 = decode_or_reply!(body);
+    rpc::reply(&crate::etcd::local_time_to_live(&node, id).await)
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> String {

@@ -218,6 +218,69 @@ mod tests {
     }
 
     #[test]
+    fn txn_and_lease_commands_roundtrip() {
+        use crate::txn::{
+            Compare, CompareResult, CompareTarget, DeleteRangeOp, PutOp, RangeOp, Txn, TxnOp,
+        };
+        let txn = Txn {
+            compares: vec![Compare {
+                key: b"/a".to_vec(),
+                range_end: vec![0],
+                target: CompareTarget::Value(b"v".to_vec()),
+                result: CompareResult::NotEqual,
+            }],
+            success: vec![
+                TxnOp::Put(PutOp {
+                    key: b"/a".to_vec(),
+                    value: b"v".to_vec(),
+                    lease: -7,
+                    prev_kv: true,
+                    ignore_value: false,
+                    ignore_lease: true,
+                }),
+                TxnOp::Txn(Txn::default()),
+            ],
+            failure: vec![
+                TxnOp::Range(RangeOp {
+                    key: b"/".to_vec(),
+                    limit: 3,
+                    ..Default::default()
+                }),
+                TxnOp::DeleteRange(DeleteRangeOp::default()),
+            ],
+        };
+        let commands = [
+            Command::V1(Operation::Txn(txn)),
+            Command::V1(Operation::LeaseGrant {
+                id: 0x1234,
+                ttl_seconds: 60,
+            }),
+            Command::V1(Operation::LeaseRevoke { id: 0x1234 }),
+            Command::V1(Operation::LeaseCheckpoint {
+                remaining_ms: vec![(1, 500), (2, 0)],
+            }),
+        ];
+        for cmd in &commands {
+            assert_eq!(&decode(&encode(cmd)).unwrap(), cmd);
+        }
+        let shown: Vec<String> = commands.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            vec![
+                "txn (1 compares, 2 success ops, 2 failure ops)",
+                "grant lease 1234 for 60 s",
+                "revoke lease 1234",
+                "checkpoint 2 leases",
+            ]
+        );
+        // The new variants follow the old ones (indices 3..=6).
+        assert_eq!(
+            encode(&Command::V1(Operation::LeaseRevoke { id: 1 })),
+            vec![0, 5, 2]
+        );
+    }
+
+    #[test]
     fn display_is_short() {
         let shown: Vec<String> = samples().iter().map(ToString::to_string).collect();
         assert_eq!(

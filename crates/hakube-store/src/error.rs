@@ -50,6 +50,13 @@ pub enum StoreError {
     ShuttingDown,
     #[error("datastore error: {0}")]
     Internal(String),
+    /// Only the Raft leader can answer (lease keep-alive and time-to-live): forward the
+    /// request to the leader. Nothing changed.
+    #[error("this node is not the datastore leader")]
+    NotLeader,
+    /// The lease does not exist (never granted, revoked, or expired and being revoked).
+    #[error("requested lease not found ({0:x})")]
+    LeaseNotFound(i64),
 }
 
 impl StoreError {
@@ -66,6 +73,8 @@ impl StoreError {
             StoreError::Timeout(_) => "timeout",
             StoreError::ShuttingDown => "shutting_down",
             StoreError::Internal(_) => "internal",
+            StoreError::NotLeader => "not_leader",
+            StoreError::LeaseNotFound(_) => "lease_not_found",
         }
     }
 

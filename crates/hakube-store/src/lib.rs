@@ -6,6 +6,7 @@ pub mod backup;
 pub mod command;
 pub mod disk_guard;
 pub mod error;
+pub mod leases;
 pub mod limits;
 pub mod log_store;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod watch;
 
 pub use command::{Command, CommandResponse, Condition, Operation};
 pub use error::StoreError;
+pub use leases::LeaseKeeper;
 pub use mvcc::{Event, EventKind, KeyValue};
 pub use store::{Consistency, DatastoreStatus, Forwarder, ReadInfo, Store, StoreTimings};
 pub use types::{Member, NodeId, Raft, TypeConfig};

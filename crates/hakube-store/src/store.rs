@@ -58,7 +58,7 @@ impl StoreTimings {
             quorum_ack_timeout: Duration::from_millis(
                 (heartbeat_interval_ms * 4).max(election_timeout_ms),
             ),
-            leader_wait: Duration::from_millis(election_timeout_ms * 3),
+            leader_wait: Duration::from_millis((election_timeout_ms * 3).max(2_000)),
             read_timeout: Duration::from_millis(election_timeout_ms * 2),
         }
     }
@@ -195,9 +195,7 @@ impl Store {
 
     /// Proposes on this node, which must be the leader; used for forwarded writes too.
     pub async fn propose_as_leader(&self, command: Command) -> Result<CommandResponse, StoreError> {
-        if !self.leader_has_quorum() {
-            return Err(self.quorum_lost());
-        }
+        self.wait_for_quorum_ack().await?;
         if let Some(guard) = &self.disk_guard {
             guard.check()?;
         }
@@ -353,6 +351,31 @@ impl Store {
             .collect()
     }
 
+    /// Waits until this leader has a fresh quorum acknowledgement. A stale one while enough
+    /// voters answer pings is a slow round (a loaded machine), not a lost quorum: wait for the
+    /// next one, up to the leader-wait bound, before refusing.
+    async fn wait_for_quorum_ack(&self) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + self.timings.leader_wait;
+        loop {
+            if self.leader_has_quorum() {
+                return Ok(());
+            }
+            if self.raft.metrics().borrow_watched().state != ServerState::Leader {
+                return Err(StoreError::LeaderUnreachable("leadership moved".into()));
+            }
+            // Too few voters answer: quorum is lost, say so at once.
+            let lost = self.quorum_lost();
+            if matches!(lost, StoreError::QuorumLost { reachable, needed, .. } if reachable < needed)
+            {
+                return Err(lost);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.quorum_lost_or("the leader could not confirm a quorum".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A leader may accept a write only while a quorum acknowledged it recently.
     fn leader_has_quorum(&self) -> bool {
         let metrics = self.raft.metrics().borrow_watched().clone();
@@ -497,9 +520,10 @@ fn check_txn_limits(txn: &crate::txn::Txn) -> Result<(), StoreError> {
     }
     let (mut total, mut bytes) = (0, 0);
     count(txn, &mut total, &mut bytes);
-    if total > MAX_TXN_OPS || txn.compares.len() > MAX_TXN_OPS {
+    // etcd's rule (per level, the most of compares, success and failure ops), as apply checks.
+    if txn.check_op_count(MAX_TXN_OPS).is_err() {
         return Err(StoreError::InvalidRequest(format!(
-            "too many operations in txn request ({total}; the limit is {MAX_TXN_OPS})"
+            "too many operations in txn request ({total} in all; the limit is {MAX_TXN_OPS} per branch)"
         )));
     }
     if bytes > MAX_VALUE_BYTES {

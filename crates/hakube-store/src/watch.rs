@@ -30,6 +30,10 @@ pub struct Watch {
     end: Option<Vec<u8>>,
     /// The highest revision delivered (or known to be covered by history).
     last_revision: u64,
+    /// Live events at or below this revision are covered by `history` (or predate the
+    /// watch). A revision can change several keys (a transaction, a lease revocation), so
+    /// this is kept apart from `last_revision`: every event of a revision is delivered.
+    covered_revision: u64,
 }
 
 impl Watch {
@@ -58,12 +62,14 @@ impl Watch {
         } else {
             after_revision
         };
+        let covered_revision = current.max(after_revision);
         Ok(Self {
             history,
             live,
             start: start.to_vec(),
             end: end.map(<[u8]>::to_vec),
             last_revision,
+            covered_revision,
         })
     }
 
@@ -71,7 +77,8 @@ impl Watch {
         key >= self.start.as_slice() && self.end.as_deref().is_none_or(|end| key < end)
     }
 
-    /// The next event in revision order; each revision is delivered once.
+    /// The next event in revision order; each event is delivered once (the events of one
+    /// revision in the order they were applied).
     pub async fn next(&mut self) -> Result<Arc<Event>, WatchError> {
         if let Some(event) = self.history.pop_front() {
             self.last_revision = event.kv.mod_revision;
@@ -80,7 +87,8 @@ impl Watch {
         loop {
             match self.live.recv().await {
                 Ok(event) => {
-                    if event.kv.mod_revision <= self.last_revision || !self.in_range(&event.kv.key)
+                    if event.kv.mod_revision <= self.covered_revision
+                        || !self.in_range(&event.kv.key)
                     {
                         continue;
                     }

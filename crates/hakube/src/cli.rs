@@ -109,10 +109,10 @@ pub struct DaemonArgs {
     /// Node lease duration in seconds, renewed every quarter of it [default: 40].
     #[arg(long, value_name = "SECONDS")]
     pub node_lease_duration: Option<u64>,
-    /// Datastore election timeout [default: 1000].
+    /// Datastore election timeout [default: 250].
     #[arg(long, value_name = "MS")]
     pub election_timeout_ms: Option<u64>,
-    /// Datastore heartbeat interval [default: 100].
+    /// Datastore heartbeat interval [default: 50].
     #[arg(long, value_name = "MS")]
     pub heartbeat_interval_ms: Option<u64>,
 }

@@ -7,24 +7,47 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hakube_cluster::admin_api::KubeconfigResponse;
+use hakube_cluster::admin_api::{EtcdConfigResponse, KubeconfigResponse};
 
 use crate::admin_client::{AdminClient, within};
 use crate::cli::{ConfigArgs, KubectlArgs};
-use crate::error::{Failure, silent_exit};
+use crate::error::silent_exit;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn config(data_dir: &Path, args: &ConfigArgs) -> Result<()> {
     if args.etcd {
-        return Err(Failure {
-            code: 2,
-            message: Some("the etcd API is not served yet".into()),
-        }
-        .into());
+        let client = AdminClient::new(data_dir);
+        let answer: EtcdConfigResponse =
+            within(TIMEOUT, "config --etcd", client.get("/etcd-config")).await?;
+        print!("{}", etcd_exports(&answer));
+        return Ok(());
     }
     print!("{}", fetch_kubeconfig(&AdminClient::new(data_dir)).await?);
     Ok(())
+}
+
+/// Shell lines exporting etcdctl's settings (v3 API, this node's endpoint, absolute paths).
+pub fn etcd_exports(config: &EtcdConfigResponse) -> String {
+    format!(
+        "export ETCDCTL_API=3\nexport ETCDCTL_ENDPOINTS={}\nexport ETCDCTL_CACERT={}\nexport ETCDCTL_CERT={}\nexport ETCDCTL_KEY={}\n",
+        shell_quote(&config.endpoint),
+        shell_quote(&config.cacert),
+        shell_quote(&config.cert),
+        shell_quote(&config.key)
+    )
+}
+
+/// Quotes a word for sh when it needs it.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=,+@".contains(c))
+    {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// The daemon's admin kubeconfig (certificates inline).
