@@ -49,7 +49,7 @@ impl Default for DaemonConfig {
             standbys: 2,
             voter_replacement_delay_seconds: 30,
             // Fast enough for sub-second failover on a LAN; raise both on slow or distant links.
-            election_timeout_ms: 250,
+            election_timeout_ms: 200,
             heartbeat_interval_ms: 50,
             cluster_cidr: "10.1.0.0/16".into(),
             container_runtime_endpoint: None,

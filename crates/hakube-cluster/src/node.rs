@@ -56,7 +56,7 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         election_timeout_min: config.election_timeout_ms,
         // openraft's leader lease equals the maximum: a wide range delays failover (voters
         // refuse a new leader until the old one's lease ends), a narrow one risks split votes.
-        election_timeout_max: config.election_timeout_ms + config.election_timeout_ms / 5,
+        election_timeout_max: config.election_timeout_ms + config.election_timeout_ms / 10,
         // A snapshot every 50k entries bounds the log on disk (tens of MB); keep 1k for slow
         // followers. More often, snapshots of a large state cost more than they save.
         snapshot_policy: SnapshotPolicy::LogsSinceLast(50_000),

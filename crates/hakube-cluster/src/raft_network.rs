@@ -86,7 +86,17 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.request(APPEND_PATH, &request, option.soft_ttl()).await
+        // A heartbeat must answer within the soft TTL; a batch of entries (up to 1.5 MiB each)
+        // may take longer to send and fsync, and retrying it on a short timeout would never
+        // finish. Give entries a budget that grows with their size.
+        let bytes: usize = request.entries.iter().map(approximate_size).sum();
+        let timeout = if request.entries.is_empty() {
+            option.soft_ttl()
+        } else {
+            option.soft_ttl().max(Duration::from_secs(2))
+                + Duration::from_millis((bytes / 10_000) as u64)
+        };
+        self.request(APPEND_PATH, &request, timeout).await
     }
 
     async fn vote(
@@ -131,5 +141,13 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.request(TRANSFER_LEADER_PATH, &request, option.soft_ttl())
             .await
+    }
+}
+
+/// Bytes an entry occupies on the wire, roughly (its command's key and value dominate).
+fn approximate_size(entry: &hakube_store::types::Entry) -> usize {
+    match &entry.payload {
+        openraft::EntryPayload::Normal(command) => command.approximate_size(),
+        _ => 64,
     }
 }

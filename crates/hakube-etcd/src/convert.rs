@@ -330,3 +330,98 @@ pub fn txn_response(header: &PbResponseHeader, output: &TxnOutput) -> PbTxnRespo
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use etcd_client::proto::{PbPutRequest, PbTxnRequestOp};
+
+    use super::*;
+
+    fn put(key: &str) -> PbTxnRequestOp {
+        PbTxnRequestOp {
+            request: Some(PbTxnOpRequest::RequestPut(PbPutRequest {
+                key: key.as_bytes().to_vec(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn too_many_ops_are_refused_with_etcds_message() {
+        let request = PbTxnRequest {
+            success: (0..=MAX_TXN_OPS).map(|i| put(&format!("k{i}"))).collect(),
+            ..Default::default()
+        };
+        let status = txn(request).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(status.message(), TOO_MANY_OPS);
+        let request = PbTxnRequest {
+            success: (0..MAX_TXN_OPS).map(|i| put(&format!("k{i}"))).collect(),
+            ..Default::default()
+        };
+        assert_eq!(txn(request).unwrap().success.len(), MAX_TXN_OPS);
+    }
+
+    #[test]
+    fn compares_carry_their_target_and_missing_unions_mean_zero() {
+        let request = PbTxnRequest {
+            compare: vec![
+                PbCompare {
+                    result: 1,
+                    target: 2,
+                    key: b"a".to_vec(),
+                    range_end: Vec::new(),
+                    target_union: Some(PbTargetUnion::ModRevision(7)),
+                },
+                PbCompare {
+                    result: 0,
+                    target: 0,
+                    key: b"b".to_vec(),
+                    range_end: Vec::new(),
+                    target_union: None,
+                },
+            ],
+            ..Default::default()
+        };
+        let txn = txn(request).unwrap();
+        assert_eq!(txn.compares[0].target, CompareTarget::ModRevision(7));
+        assert_eq!(txn.compares[0].result, CompareResult::Greater);
+        assert_eq!(txn.compares[1].target, CompareTarget::Version(0));
+        assert!(!writes(&txn));
+    }
+
+    #[test]
+    fn bad_requests_are_refused_before_proposing() {
+        assert_eq!(
+            put_op(Vec::new(), Vec::new(), 0, false, false, false)
+                .unwrap_err()
+                .message(),
+            KEY_NOT_PROVIDED
+        );
+        assert!(put_op(b"k".to_vec(), b"v".to_vec(), 0, false, true, false).is_err());
+        assert_eq!(
+            put_op(
+                b"k".to_vec(),
+                vec![0; MAX_REQUEST_BYTES],
+                0,
+                false,
+                false,
+                false
+            )
+            .unwrap_err()
+            .message(),
+            REQUEST_TOO_LARGE
+        );
+        let bad_sort = RangeFields {
+            key: b"k".to_vec(),
+            sort_order: 9,
+            ..Default::default()
+        };
+        assert_eq!(
+            range_op(bad_sort).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}

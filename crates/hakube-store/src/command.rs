@@ -117,6 +117,22 @@ impl fmt::Display for Condition {
     }
 }
 
+impl Command {
+    /// Bytes of keys and values it carries (for timeouts and limits; not the exact encoding).
+    pub fn approximate_size(&self) -> usize {
+        let Command::V1(operation) = self;
+        match operation {
+            Operation::Put { key, value, .. } => key.len() + value.len(),
+            Operation::Delete { key, .. } => key.len(),
+            Operation::Txn(txn) => txn.approximate_size(),
+            Operation::Compact { .. }
+            | Operation::LeaseGrant { .. }
+            | Operation::LeaseRevoke { .. } => 16,
+            Operation::LeaseCheckpoint { remaining_ms } => remaining_ms.len() * 16,
+        }
+    }
+}
+
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

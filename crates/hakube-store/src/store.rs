@@ -186,7 +186,7 @@ impl Store {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(self.quorum_lost_or(detail));
                     }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 other => return other,
             }
@@ -500,32 +500,14 @@ fn check_limits(operation: &Operation) -> Result<(), StoreError> {
 
 /// Sizes in a transaction, checked before it is proposed (etcd's limits).
 fn check_txn_limits(txn: &crate::txn::Txn) -> Result<(), StoreError> {
-    use crate::txn::{MAX_TXN_OPS, TxnOp};
-    fn count(txn: &crate::txn::Txn, total: &mut usize, bytes: &mut usize) {
-        for op in txn.success.iter().chain(txn.failure.iter()) {
-            *total += 1;
-            match op {
-                TxnOp::Put(put) => *bytes += put.key.len() + put.value.len(),
-                TxnOp::Range(range) => *bytes += range.key.len() + range.range_end.len(),
-                TxnOp::DeleteRange(delete) => *bytes += delete.key.len() + delete.range_end.len(),
-                TxnOp::Txn(inner) => count(inner, total, bytes),
-            }
-        }
-        for compare in &txn.compares {
-            *bytes += compare.key.len() + compare.range_end.len();
-            if let crate::txn::CompareTarget::Value(value) = &compare.target {
-                *bytes += value.len();
-            }
-        }
-    }
-    let (mut total, mut bytes) = (0, 0);
-    count(txn, &mut total, &mut bytes);
+    use crate::txn::MAX_TXN_OPS;
     // etcd's rule (per level, the most of compares, success and failure ops), as apply checks.
     if txn.check_op_count(MAX_TXN_OPS).is_err() {
         return Err(StoreError::InvalidRequest(format!(
-            "too many operations in txn request ({total} in all; the limit is {MAX_TXN_OPS} per branch)"
+            "too many operations in txn request (the limit is {MAX_TXN_OPS} per branch)"
         )));
     }
+    let bytes = txn.approximate_size();
     if bytes > MAX_VALUE_BYTES {
         return Err(StoreError::TooLarge {
             what: "request".into(),

@@ -177,6 +177,36 @@ pub struct Lease {
     pub keys: Vec<Vec<u8>>,
 }
 
+impl Txn {
+    /// Bytes of keys and values it carries, nested transactions included.
+    pub fn approximate_size(&self) -> usize {
+        let compares: usize = self
+            .compares
+            .iter()
+            .map(|c| {
+                c.key.len()
+                    + c.range_end.len()
+                    + match &c.target {
+                        CompareTarget::Value(value) => value.len(),
+                        _ => 8,
+                    }
+            })
+            .sum();
+        let ops: usize = self
+            .success
+            .iter()
+            .chain(self.failure.iter())
+            .map(|op| match op {
+                TxnOp::Range(range) => range.key.len() + range.range_end.len(),
+                TxnOp::Put(put) => put.key.len() + put.value.len(),
+                TxnOp::DeleteRange(delete) => delete.key.len() + delete.range_end.len(),
+                TxnOp::Txn(inner) => inner.approximate_size(),
+            })
+            .sum();
+        compares + ops
+    }
+}
+
 /// Most operations in one transaction (etcd's default `--max-txn-ops`).
 pub const MAX_TXN_OPS: usize = 128;
 

@@ -109,7 +109,7 @@ pub struct DaemonArgs {
     /// Node lease duration in seconds, renewed every quarter of it [default: 40].
     #[arg(long, value_name = "SECONDS")]
     pub node_lease_duration: Option<u64>,
-    /// Datastore election timeout [default: 250].
+    /// Datastore election timeout [default: 200].
     #[arg(long, value_name = "MS")]
     pub election_timeout_ms: Option<u64>,
     /// Datastore heartbeat interval [default: 50].

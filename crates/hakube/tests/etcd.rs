@@ -1,6 +1,8 @@
 //! The etcd v3 API (:12379, mutual TLS) with the real `etcdctl` (Debian's etcd-client 3.4) and
 //! with the `etcd-client` crate, against 3-node clusters. Loopback ranges 127.21.20–24.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -315,6 +317,12 @@ fn etcdctl_works_against_a_three_node_cluster() {
         before,
         "nothing changed"
     );
+    // Just under the limit is accepted and replicated, and writes go on after it.
+    let near = "y".repeat(1_400_000);
+    let accepted = on1.run_with_input(&["put", "/e/near-limit"], &near);
+    assert!(accepted.ok, "{}", accepted.stderr);
+    let after = on1.run(&["put", "/e/after-big", "ok"]);
+    assert!(after.ok, "{}", after.stderr);
 
     // Cluster and maintenance.
     let members = on2.json(&["member", "list"]);
