@@ -210,17 +210,12 @@ async fn add_node(
     };
     registry::put_token(&node.store, &record).await?;
     let fingerprint = node.identity.fingerprint();
+    // The node's one configured address; every port binds to it.
     let addresses = vec![node.config.address.to_string()];
-    let join_strings = addresses
-        .iter()
-        .map(|a| {
-            format!(
-                "{}/{token}/{fingerprint}",
-                crate::config::socket(node.config.address, crate::config::JOIN_PORT)
-                    .replace(&node.config.address.to_string(), a)
-            )
-        })
-        .collect();
+    let join_strings = vec![format!(
+        "{}/{token}/{fingerprint}",
+        crate::config::socket(node.config.address, crate::config::JOIN_PORT)
+    )];
     Ok(Json(AddNodeResponse {
         token,
         fingerprint,
