@@ -95,7 +95,10 @@ impl Node {
         let raft = Raft::new(
             identity.node_id,
             raft_config(&config)?,
-            RaftNetwork::new(client.clone()),
+            RaftNetwork::new(
+                client.clone(),
+                Duration::from_millis(config.heartbeat_interval_ms * 2),
+            ),
             log_store,
             machine.clone(),
         )

@@ -31,11 +31,18 @@ pub const TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
 #[derive(Clone)]
 pub struct RaftNetwork {
     client: PeerClient,
+    minimum_timeout: Duration,
 }
 
 impl RaftNetwork {
-    pub fn new(client: PeerClient) -> Self {
-        Self { client }
+    /// `minimum_timeout` bounds every RPC from below: openraft's soft TTL for a heartbeat is a
+    /// fraction of the heartbeat interval, and on a loaded machine a reply that takes a little
+    /// longer is still a good reply (timing it out starves the leader of acknowledgements).
+    pub fn new(client: PeerClient, minimum_timeout: Duration) -> Self {
+        Self {
+            client,
+            minimum_timeout,
+        }
     }
 }
 
@@ -46,6 +53,7 @@ impl RaftNetworkFactory<TypeConfig> for RaftNetwork {
         PeerConnection {
             client: self.client.clone(),
             address: node.peer_address.clone(),
+            minimum_timeout: self.minimum_timeout,
         }
     }
 }
@@ -53,6 +61,7 @@ impl RaftNetworkFactory<TypeConfig> for RaftNetwork {
 pub struct PeerConnection {
     client: PeerClient,
     address: String,
+    minimum_timeout: Duration,
 }
 
 impl PeerConnection {
@@ -66,6 +75,7 @@ impl PeerConnection {
         Req: Serialize,
         Result<Resp, RaftError<TypeConfig>>: DeserializeOwned,
     {
+        let timeout = timeout.max(self.minimum_timeout);
         let reply: Result<Resp, RaftError<TypeConfig>> = self
             .client
             .call(&self.address, path, request, timeout)

@@ -210,7 +210,10 @@ impl Store {
             Ok(Err(error)) => {
                 // Refused before the entry was appended: nothing changed.
                 if error.forward_to_leader().is_some() {
-                    return Err(self.quorum_lost_or(format!("leadership moved: {error}")));
+                    // Retryable: `write` tries the new leader.
+                    return Err(StoreError::LeaderUnreachable(format!(
+                        "leadership moved: {error}"
+                    )));
                 }
                 Err(StoreError::OutcomeUnknown(error.to_string()))
             }
