@@ -129,6 +129,13 @@ impl History {
 
     /// Records an invocation; returns its id for [`History::complete`].
     pub fn invoke(&self, client: u64, node: u64, key: u64, kind: OpKind) -> usize {
+        self.invoke_at(client, node, key, kind, now())
+    }
+
+    /// [`History::invoke`] with the caller's clock (for histories recorded outside turmoil, such
+    /// as the real-process chaos test): `at` is only displayed; real-time order comes from the
+    /// shared sequence number.
+    pub fn invoke_at(&self, client: u64, node: u64, key: u64, kind: OpKind, at: Duration) -> usize {
         let mut state = self.lock();
         state.sequence += 1;
         let id = state.ops.len();
@@ -141,7 +148,7 @@ impl History {
             kind,
             invoked,
             completed: None,
-            invoked_at: now(),
+            invoked_at: at,
             completed_at: None,
             outcome: Outcome::Pending,
         });
@@ -149,12 +156,17 @@ impl History {
     }
 
     pub fn complete(&self, id: usize, outcome: Outcome) {
+        self.complete_at(id, outcome, now());
+    }
+
+    /// [`History::complete`] with the caller's clock (see [`History::invoke_at`]).
+    pub fn complete_at(&self, id: usize, outcome: Outcome, at: Duration) {
         let mut state = self.lock();
         state.sequence += 1;
         let sequence = state.sequence;
         if let Some(op) = state.ops.get_mut(id) {
             op.completed = Some(sequence);
-            op.completed_at = Some(now());
+            op.completed_at = Some(at);
             op.outcome = outcome;
         }
     }

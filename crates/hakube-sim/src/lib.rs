@@ -7,6 +7,10 @@
 //! Run: `cargo test -p hakube-sim` (200 seeds by default). `HAKUBE_SIM_SEEDS=N` sets the count,
 //! `HAKUBE_SIM_SEED=S` the first seed; long mode: `HAKUBE_SIM_SEEDS=10000 cargo test -p
 //! hakube-sim --release -- --nocapture`. A failing seed prints the command that replays it.
+//!
+//! The history and the per-key checker are reusable outside turmoil: `crates/hakube/tests/chaos.rs`
+//! records real processes through the etcd API with [`History::invoke_at`] and checks each key
+//! with [`check_key`].
 
 pub mod checker;
 pub mod client;
@@ -18,4 +22,6 @@ pub mod node;
 pub mod rng;
 pub mod scenario;
 
+pub use checker::{Verdict, check_key};
+pub use history::{History, OpKind, OpRecord, Outcome};
 pub use scenario::{RunReport, SimConfig, run};
