@@ -1,6 +1,6 @@
 //! The seeded simulation runs.
 //!
-//! - `seeds_3_nodes`: `HAKUBE_SIM_SEEDS` seeds (default 100) from `HAKUBE_SIM_SEED` (default 1)
+//! - `seeds_3_nodes`: `HAKUBE_SIM_SEEDS` seeds (default 200) from `HAKUBE_SIM_SEED` (default 1)
 //!   on 3 nodes; a few more seeds on 5 nodes (`seeds_5_nodes`, a tenth of the count).
 //! - Long mode: `HAKUBE_SIM_SEEDS=10000 cargo test -p hakube-sim --release -- --nocapture`.
 //! - Replay one seed: `HAKUBE_SIM_SEED=1234 HAKUBE_SIM_SEEDS=1 cargo test -p hakube-sim --release
@@ -95,7 +95,7 @@ fn seeds_3_nodes() {
     run_seeds(
         nodes,
         env_u64("HAKUBE_SIM_SEED", 1),
-        env_u64("HAKUBE_SIM_SEEDS", 100),
+        env_u64("HAKUBE_SIM_SEEDS", 200),
     );
 }
 
@@ -104,7 +104,7 @@ fn seeds_5_nodes() {
     if std::env::var("HAKUBE_SIM_NODES").is_ok() {
         return; // one explicit node count at a time
     }
-    let count = (env_u64("HAKUBE_SIM_SEEDS", 100) / 10).max(1);
+    let count = (env_u64("HAKUBE_SIM_SEEDS", 200) / 10).max(1);
     run_seeds(5, env_u64("HAKUBE_SIM_SEED", 1) + 1_000_000, count);
 }
 
