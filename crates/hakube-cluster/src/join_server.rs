@@ -91,6 +91,11 @@ fn minor_version(version: &str) -> Option<(u64, u64)> {
 
 async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<CertifyResponse> {
     validate_token_format(&request.token).map_err(|e| anyhow!("{e}"))?;
+    if crate::restore::seal_pending(node) {
+        bail!(
+            "this cluster was just restored from a backup and is still sealing it into a snapshot: retry in a few seconds"
+        );
+    }
     let ca = node
         .identity
         .certificate_authority()

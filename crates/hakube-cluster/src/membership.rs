@@ -123,6 +123,11 @@ pub async fn admit(node: &Node, request: AdmitRequest) -> anyhow::Result<AdmitRe
     if let Some(reply) = forward_to_leader(node, ADMIT_PATH, &request).await? {
         return Ok(reply);
     }
+    if crate::restore::seal_pending(node) {
+        bail!(
+            "this cluster was just restored from a backup and is still sealing it into a snapshot: retry in a few seconds"
+        );
+    }
     let record = NodeRecord {
         name: request.member.name.clone(),
         node_id: request.node_id,

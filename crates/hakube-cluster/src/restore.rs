@@ -12,6 +12,18 @@ use openraft::type_config::async_runtime::WatchReceiver;
 
 use hakube_store::backup::{self, RESTORE_FILE_NAME};
 
+/// Present from the restore until the restored state is sealed in a snapshot with the log
+/// purged behind it; while it is, the node admits no new member (a member joining earlier
+/// would replay the log onto an empty state and miss the restored data).
+pub const SEAL_PENDING_FILE_NAME: &str = "restore.pending";
+
+/// Whether this node still has a restored state to seal.
+pub fn seal_pending(node: &Node) -> bool {
+    store_directory(&node.config)
+        .join(SEAL_PENDING_FILE_NAME)
+        .exists()
+}
+
 use crate::config::DaemonConfig;
 use crate::identity::{Identity, new_node_id};
 use crate::node::{Node, store_directory};
@@ -45,6 +57,8 @@ pub fn restore_offline(data_dir: &Path, file: &Path) -> anyhow::Result<String> {
         &backup_file.kv,
         backup_file.created_unix_ms,
     )?;
+    std::fs::write(store.join(SEAL_PENDING_FILE_NAME), b"")
+        .context("writing the restore marker")?;
     Ok(format!(
         "Restored revision {} ({} keys) into {}: start it with 'hakube start --data-dir {}'; it is a one-node cluster that other nodes can join.",
         summary.revision,
@@ -77,8 +91,8 @@ fn forget_cluster_records(kv: &mut hakube_store::mvcc::KeyValueState) -> anyhow:
 /// After a restore, the state exists only in memory and in the backup copy: snapshot it and
 /// purge the log, so that members joining later catch up by snapshot and get the state.
 pub async fn seal_restored_state(node: Arc<Node>) {
-    let restore = store_directory(&node.config).join(RESTORE_FILE_NAME);
-    if !restore.exists() {
+    let pending = store_directory(&node.config).join(SEAL_PENDING_FILE_NAME);
+    if !pending.exists() {
         return;
     }
     let raft = node.store.raft().clone();
@@ -104,6 +118,18 @@ pub async fn seal_restored_state(node: Arc<Node>) {
         if let Some(log_id) = snapshot {
             if let Err(error) = raft.trigger().purge_log(log_id.index()).await {
                 tracing::warn!(%error, "purging the log after restore");
+                return;
+            }
+            // Joins may proceed once the purge has reached the log.
+            let _ = raft
+                .wait(Some(Duration::from_secs(30)))
+                .metrics(
+                    |m| m.purged.is_some_and(|p| p.index() >= log_id.index()),
+                    "log purged after restore",
+                )
+                .await;
+            if let Err(error) = std::fs::remove_file(&pending) {
+                tracing::warn!(%error, "removing the restore marker");
             }
             tracing::info!(
                 index = log_id.index(),

@@ -63,9 +63,15 @@ fn a_backup_restores_into_a_new_cluster_that_others_can_join() {
     // A new node joining it gets the data by snapshot.
     let dir5 = cluster.node_dir_str(5);
     cluster.start_alone(5);
-    let join = cluster.join_string(4);
-    let joined = hakube(&["join", &join, "--data-dir", &dir5]);
-    assert!(joined.ok(), "{}\n{}", joined.stderr, cluster.logs());
+    // Joins wait until the restored state is sealed in a snapshot (refused, changing nothing).
+    let mut last = String::new();
+    let joined = wait_until(Duration::from_secs(30), || {
+        let run = hakube(&["join", &cluster.join_string(4), "--data-dir", &dir5]);
+        last = run.stderr.clone();
+        assert!(run.ok() || run.stderr.contains("sealing"), "{}", run.stderr);
+        run.ok()
+    });
+    assert!(joined, "{last}\n{}", cluster.logs());
     assert!(wait_until(Duration::from_secs(20), || {
         hakube(&["dbctl", "get", "/b/7", "--local", "--data-dir", &dir5])
             .stdout
