@@ -76,6 +76,13 @@ async fn certify(State(state): State<JoinState>, body: Bytes) -> Response {
             "too many failed join attempts in the last minute; wait and try again".into(),
         ));
     }
+    // Not a failed attempt: the cluster is busy, the joiner did nothing wrong.
+    if crate::restore::seal_pending(&state.node) {
+        return rpc::reply(&Err::<CertifyResponse, String>(
+            "this cluster was just restored from a backup and is still sealing it into a snapshot: retry in a few seconds"
+                .into(),
+        ));
+    }
     let result = handle(&state.node, &request).await;
     if let Err(error) = &result {
         state.record_failure();
@@ -91,11 +98,7 @@ fn minor_version(version: &str) -> Option<(u64, u64)> {
 
 async fn handle(node: &Node, request: &CertifyRequest) -> anyhow::Result<CertifyResponse> {
     validate_token_format(&request.token).map_err(|e| anyhow!("{e}"))?;
-    if crate::restore::seal_pending(node) {
-        bail!(
-            "this cluster was just restored from a backup and is still sealing it into a snapshot: retry in a few seconds"
-        );
-    }
+
     let ca = node
         .identity
         .certificate_authority()

@@ -99,7 +99,12 @@ pub async fn seal_restored_state(node: Arc<Node>) {
     if raft
         .wait(Some(Duration::from_secs(30)))
         .metrics(
-            |m| m.current_leader == Some(node.node_id()),
+            // Leading, with its own first entry applied: a snapshot of nothing would be empty.
+            |m| {
+                m.current_leader == Some(node.node_id())
+                    && m.last_applied.is_some()
+                    && m.last_applied.map(|id| id.index()) == m.last_log_index
+            },
             "restored node leads",
         )
         .await

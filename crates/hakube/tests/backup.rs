@@ -69,6 +69,9 @@ fn a_backup_restores_into_a_new_cluster_that_others_can_join() {
         let run = hakube(&["join", &cluster.join_string(4), "--data-dir", &dir5]);
         last = run.stderr.clone();
         assert!(run.ok() || run.stderr.contains("sealing"), "{}", run.stderr);
+        if !run.ok() {
+            std::thread::sleep(Duration::from_millis(400));
+        }
         run.ok()
     });
     assert!(joined, "{last}\n{}", cluster.logs());
