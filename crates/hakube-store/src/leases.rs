@@ -473,7 +473,10 @@ mod tests {
         );
         // A new term without a tick in between also starts afresh.
         assert_eq!(s.remaining(t0 + secs(21), Some(5), &lease), Ok(secs(10)));
-        assert_eq!(s.tick(t0 + secs(30), Some(5), &[lease]).revoke, vec![]);
+        assert_eq!(
+            s.tick(t0 + secs(30), Some(5), &[lease]).revoke,
+            Vec::<i64>::new()
+        );
         assert_eq!(s.tick(t0 + secs(31), Some(5), &[lease]).revoke, vec![1]);
     }
 }

@@ -493,3 +493,6 @@ mod tests;
 
 #[cfg(test)]
 mod txn_tests;
+
+#[cfg(test)]
+mod range_tests;
