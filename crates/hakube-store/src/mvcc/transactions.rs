@@ -133,16 +133,7 @@ impl KeyValueState {
                 },
                 events,
             ),
-            Err(error) => (
-                CommandResponse {
-                    revision: self.revision,
-                    succeeded: false,
-                    failure: Some(error.to_string()),
-                    txn_error: Some(error),
-                    ..Default::default()
-                },
-                Vec::new(),
-            ),
+            Err(error) => self.rejected(error),
         }
     }
 
@@ -471,21 +462,23 @@ impl KeyValueState {
         }
     }
 
+    /// The answer to an operation rejected as a whole: nothing applied, revision unchanged.
+    pub(super) fn rejected(&self, error: TxnError) -> (CommandResponse, Vec<Event>) {
+        let response = CommandResponse {
+            revision: self.revision,
+            succeeded: false,
+            failure: Some(error.to_string()),
+            txn_error: Some(error),
+            ..Default::default()
+        };
+        (response, Vec::new())
+    }
+
     /// Deletes every key attached to the lease, in key order and in one revision, then the
     /// lease (the revision is unchanged when it had no keys).
     pub(super) fn lease_revoke(&mut self, id: i64) -> (CommandResponse, Vec<Event>) {
         let Some(keys) = self.leases.get(&id).map(|lease| lease.keys.clone()) else {
-            let error = TxnError::LeaseNotFound(id);
-            return (
-                CommandResponse {
-                    revision: self.revision,
-                    succeeded: false,
-                    failure: Some(error.to_string()),
-                    txn_error: Some(error),
-                    ..Default::default()
-                },
-                Vec::new(),
-            );
+            return self.rejected(TxnError::LeaseNotFound(id));
         };
         let mut run = TxnRun {
             revision: self.revision + 1,
