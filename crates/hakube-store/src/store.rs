@@ -381,7 +381,9 @@ impl Store {
 
     /// A leader may accept a write only while a quorum acknowledged it recently.
     fn leader_has_quorum(&self) -> bool {
-        let metrics = self.raft.metrics().borrow_watched().clone();
+        // Called for every write: read the metrics in place rather than cloning them.
+        let receiver = self.raft.metrics();
+        let metrics = receiver.borrow_watched();
         if metrics.state != ServerState::Leader {
             return false;
         }
