@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod api;
 pub mod compactor;
 pub mod config;
 pub mod daemon;
@@ -10,13 +11,16 @@ pub mod endpoints;
 pub mod etcd;
 pub mod forwarder;
 pub mod health;
+pub mod host_facts;
 pub mod identity;
 pub mod join_client;
 pub mod join_server;
+pub mod kube_client;
 pub mod kubeconfig;
 pub mod membership;
 pub mod metrics;
 pub mod node;
+pub mod node_agent;
 pub mod peer_client;
 pub mod peer_server;
 pub mod pki;

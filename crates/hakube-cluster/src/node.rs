@@ -162,6 +162,7 @@ impl Node {
                 );
             }
             crate::etcd::start(&node).await?;
+            crate::api::start(&node).await?;
         }
 
         if bootstrap && !raft.is_initialized().await.unwrap_or(true) {
@@ -181,6 +182,7 @@ impl Node {
         tokio::spawn(crate::compactor::run(node.clone()));
         tokio::spawn(crate::restore::seal_restored_state(node.clone()));
         tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
+        tokio::spawn(crate::node_agent::run(node.clone()));
         Ok(node)
     }
 

@@ -131,6 +131,63 @@ impl PeerClient {
     }
 }
 
+impl PeerClient {
+    /// One HTTPS request with any method and content type; answers every status with its
+    /// body (the Kubernetes API client reads Status bodies of failures).
+    pub async fn request(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(u16, Bytes), PeerError> {
+        let address = url.to_string();
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", content_type)
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| PeerError::Refused {
+                address: address.clone(),
+                reason: e.to_string(),
+            })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                let reason = error_chain(&e);
+                if e.is_connect() {
+                    PeerError::Unreachable {
+                        address: address.clone(),
+                        reason,
+                    }
+                } else {
+                    PeerError::Broken {
+                        address: address.clone(),
+                        reason,
+                    }
+                }
+            })?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| PeerError::Broken {
+                    address: address.clone(),
+                    reason: e.to_string(),
+                })?
+                .to_bytes();
+            Ok((status, bytes))
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| PeerError::Timeout {
+                address: address.clone(),
+                timeout_ms: timeout.as_millis() as u64,
+            })?
+    }
+}
+
 /// The innermost cause is usually the useful one ("connection refused").
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -278,6 +278,17 @@ pub fn certificate_common_name(cert_der: &[u8]) -> Result<String, PkiError> {
         .map_err(|e| PkiError::InvalidCertificate(format!("common name is not a string: {e}")))
 }
 
+/// The organizations (O=) of a DER certificate's subject: a Kubernetes client's groups.
+pub fn certificate_organizations(cert_der: &[u8]) -> Vec<String> {
+    let Ok((_, x509)) = x509_parser::parse_x509_certificate(cert_der) else {
+        return Vec::new();
+    };
+    x509.subject()
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(str::to_owned))
+        .collect()
+}
+
 fn first_cert_der(cert_pem: &str) -> Result<Vec<u8>, PkiError> {
     CertificateDer::from_pem_slice(cert_pem.as_bytes())
         .map(|der| der.to_vec())

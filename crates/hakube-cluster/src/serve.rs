@@ -60,13 +60,27 @@ pub async fn serve_tls(
                 }
                 Err(_) => return,
             };
-            let common_name = tls_stream
+            let leaf = tls_stream
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|chain| chain.first())
-                .and_then(|cert| crate::pki::certificate_common_name(cert.as_ref()).ok());
-            let router = router.layer(axum::Extension(ClientIdentity { common_name }));
+                .map(|cert| cert.as_ref().to_vec());
+            let common_name = leaf
+                .as_deref()
+                .and_then(|cert| crate::pki::certificate_common_name(cert).ok());
+            let organizations = leaf
+                .as_deref()
+                .map(crate::pki::certificate_organizations)
+                .unwrap_or_default();
+            let router = router
+                .layer(axum::Extension(ClientIdentity {
+                    common_name: common_name.clone(),
+                }))
+                .layer(axum::Extension(hakube_apiserver::ClientCertificate {
+                    common_name,
+                    organizations,
+                }));
             let service = TowerToHyperService::new(router);
             let connection = auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)

@@ -123,6 +123,28 @@ pub fn peer_server_config(m: &NodeTlsMaterial) -> Result<Arc<ServerConfig>, TlsE
     Ok(Arc::new(config))
 }
 
+/// The Kubernetes API: clients may present a certificate signed by the cluster CA (which
+/// names the user) or none (the API then answers 401, or accepts a bearer token).
+pub fn api_server_config(m: &NodeTlsMaterial) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = provider();
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(ca_roots(&m.ca_cert_pem)?, provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(TlsError::Verifier)?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Config)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            parse_certs(&m.cert_pem, "certificate")?,
+            parse_key(&m.key_pem)?,
+        )
+        .map_err(TlsError::Config)?;
+    config.alpn_protocols = alpn();
+    Ok(Arc::new(config))
+}
+
 /// Client side of node-to-node traffic: trusts only the cluster CA and
 /// presents the node certificate.
 pub fn peer_client_config(m: &NodeTlsMaterial) -> Result<Arc<ClientConfig>, TlsError> {

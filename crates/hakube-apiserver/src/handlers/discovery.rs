@@ -1,0 +1,60 @@
+//! Discovery endpoints (`/api`, `/apis`, `/api/v1`, `/apis/<group>[/<version>]`), answered in
+//! the form the client's `Accept` asks for.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::ApiServer;
+use crate::discovery::{self, AGGREGATED_CONTENT_TYPE};
+use crate::error::{ApiError, ApiResult};
+use crate::negotiation::wants_aggregated_discovery;
+use crate::respond;
+
+fn authenticated(request: &Request) -> ApiResult<()> {
+    crate::auth::authenticate(request.extensions().get::<crate::auth::ClientCertificate>())
+        .map(|_| ())
+        .ok_or(ApiError::Unauthorized)
+}
+
+pub async fn core(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    if let Err(error) = authenticated(&request) {
+        return error.into_response();
+    }
+    if wants_aggregated_discovery(request.headers()) {
+        let body = discovery::aggregated_core(&server.registry);
+        return respond::with_type(StatusCode::OK, &body, AGGREGATED_CONTENT_TYPE, &[]);
+    }
+    respond::json(
+        StatusCode::OK,
+        &discovery::api_versions(&server.options.advertise_address),
+        &[],
+    )
+}
+
+pub async fn groups(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    if let Err(error) = authenticated(&request) {
+        return error.into_response();
+    }
+    if wants_aggregated_discovery(request.headers()) {
+        let body = discovery::aggregated_groups(&server.registry);
+        return respond::with_type(StatusCode::OK, &body, AGGREGATED_CONTENT_TYPE, &[]);
+    }
+    respond::json(
+        StatusCode::OK,
+        &discovery::api_group_list(&server.registry),
+        &[],
+    )
+}
+
+pub fn resource_list(server: &ApiServer, group: &str, version: &str) -> Response {
+    let body = discovery::api_resource_list(&server.registry, group, version);
+    respond::json(StatusCode::OK, &body, &[])
+}
+
+pub fn group(server: &ApiServer, group: &str) -> ApiResult<Response> {
+    let body = discovery::api_group(&server.registry, group).ok_or(ApiError::UnknownPath)?;
+    Ok(respond::json(StatusCode::OK, &body, &[]))
+}

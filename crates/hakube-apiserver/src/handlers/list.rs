@@ -1,0 +1,152 @@
+//! LIST: every object of a type (in a namespace or across all), filtered by label and field
+//! selectors, in pages (`limit`/`continue`) read at one revision, as a List or a Table.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::Call;
+use crate::handlers::get::freshness;
+use crate::negotiation::{Representation, representation};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::storage::{self, Freshness};
+use crate::{objects, respond, table};
+
+/// The selectors of a list or watch request.
+pub struct Selection {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+}
+
+impl Selection {
+    pub fn from_call(call: &Call) -> ApiResult<Self> {
+        let labels = LabelSelector::parse(call.query.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let fields = FieldSelector::parse(call.query.get("fieldSelector").unwrap_or(""))
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(Selection { labels, fields })
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.labels.matches(&objects::labels(object)) && self.fields.matches(object)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+}
+
+/// Where a page continues: the revision of the first page and the key to start from.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    v: String,
+    rv: u64,
+    start: String,
+}
+
+fn encode_continue(revision: u64, start: &str) -> String {
+    let token = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv: revision,
+        start: start.to_string(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
+fn decode_continue(text: &str) -> ApiResult<ContinueToken> {
+    let invalid = || {
+        ApiError::BadRequest(format!(
+            "invalid continue token {text:?}: it was not issued by this server"
+        ))
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|_| invalid())?;
+    let token: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    // The start is appended to the listed prefix, so no token can reach outside the list.
+    if token.v != "meta.k8s.io/v1" {
+        return Err(invalid());
+    }
+    Ok(token)
+}
+
+/// The key range to scan: the namespace's when the request or a field selector names one.
+fn scan_prefix(call: &Call, selection: &Selection) -> Vec<u8> {
+    let namespace = call
+        .target
+        .namespace
+        .as_deref()
+        .or_else(|| selection.fields.required_value("metadata.namespace"));
+    storage::prefix(&call.target.resource, namespace)
+}
+
+pub async fn list(call: Call) -> ApiResult<Response> {
+    let selection = Selection::from_call(&call)?;
+    let limit = call.query.number("limit")?.unwrap_or(0) as usize;
+    let prefix = scan_prefix(&call, &selection);
+    let end = storage::prefix_end(&prefix);
+    let (read_freshness, mut start) = match call.query.get("continue").filter(|c| !c.is_empty()) {
+        Some(text) => {
+            let token = decode_continue(text)?;
+            let mut start = prefix.clone();
+            start.extend_from_slice(token.start.as_bytes());
+            (Freshness::Exact(token.rv), start)
+        }
+        None => (freshness(&call)?, prefix.clone()),
+    };
+    let (items, read) = call
+        .server
+        .storage
+        .range(&start, &end, read_freshness)
+        .await
+        .map_err(|error| match error {
+            ApiError::Expired(_) => ApiError::Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into()),
+            other => other,
+        })?;
+    let mut objects = Vec::new();
+    let mut next = None;
+    let mut scanned = 0;
+    for kv in &items {
+        scanned += 1;
+        let object = storage::decode(kv)?;
+        if !selection.matches(&object) {
+            continue;
+        }
+        objects.push(object);
+        if limit > 0 && objects.len() == limit {
+            if scanned < items.len() {
+                next = Some(kv.key.clone());
+            }
+            break;
+        }
+    }
+    let mut metadata = json!({"resourceVersion": read.revision.to_string()});
+    if let Some(last_key) = next {
+        start = last_key;
+        start.push(0);
+        let suffix = String::from_utf8_lossy(&start[prefix.len()..]).into_owned();
+        metadata["continue"] = json!(encode_continue(read.revision, &suffix));
+        if selection.is_empty() {
+            metadata["remainingItemCount"] = json!(items.len() - scanned);
+        }
+    }
+    let warnings = respond::read_warnings(read.stale);
+    let resource = &call.target.resource;
+    Ok(match representation(&call.headers) {
+        Representation::Table => {
+            let table = table::build(resource, &objects, &call.query, metadata);
+            respond::table(StatusCode::OK, &table, &warnings)
+        }
+        Representation::Object => {
+            let list = json!({
+                "kind": resource.list_kind(),
+                "apiVersion": resource.api_version(),
+                "metadata": metadata,
+                "items": objects,
+            });
+            respond::json(StatusCode::OK, &list, &warnings)
+        }
+    })
+}

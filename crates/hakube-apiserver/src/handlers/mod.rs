@@ -1,0 +1,121 @@
+//! Routing a resource request to its verb: one file per verb (get, list, watch, create,
+//! update, patch, delete), like kine's. Each handler takes a [`Call`] and returns a response
+//! or an [`ApiError`] that becomes a Status.
+
+pub mod create;
+pub mod delete;
+pub mod discovery;
+pub mod get;
+pub mod list;
+pub mod patch;
+pub mod reviews;
+pub mod scale;
+pub mod update;
+pub mod watch;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+
+use crate::ApiServer;
+use crate::auth::{ClientCertificate, User};
+use crate::error::{ApiError, ApiResult};
+use crate::request::{ApiPath, Query, Target, parse_path};
+
+/// One resource request, parsed.
+pub struct Call {
+    pub server: Arc<ApiServer>,
+    pub target: Target,
+    pub query: Query,
+    pub headers: HeaderMap,
+    pub user: User,
+}
+
+/// Every path the fixed routes do not take: `/api/v1/…` and `/apis/…`.
+pub async fn dispatch(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    match route(server, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> {
+    let (parts, body) = request.into_parts();
+    let user = crate::auth::authenticate(parts.extensions.get::<ClientCertificate>())
+        .ok_or(ApiError::Unauthorized)?;
+    let path = parts.uri.path().to_string();
+    if path.starts_with("/openapi/") {
+        return Err(ApiError::UnknownPath);
+    }
+    let query = Query::parse(parts.uri.query());
+    match parse_path(&path, &server.registry)? {
+        ApiPath::GroupVersion { group, version } => {
+            Ok(discovery::resource_list(&server, &group, &version))
+        }
+        ApiPath::Group(group) => discovery::group(&server, &group),
+        ApiPath::Resource(target) => {
+            let call = Call {
+                server,
+                target,
+                query,
+                headers: parts.headers,
+                user,
+            };
+            by_verb(call, parts.method, body).await
+        }
+    }
+}
+
+async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> {
+    let has_name = call.target.name.is_some();
+    let subresource = call.target.subresource.clone();
+    match (method, has_name, subresource.as_deref()) {
+        (Method::GET, false, None) if call.query.flag("watch") => watch::watch(call).await,
+        (Method::GET, false, None) => list::list(call).await,
+        (Method::GET, true, None | Some("status")) => get::get(call).await,
+        (Method::GET, true, Some("scale")) => scale::get(call).await,
+        (Method::POST, false, None) => create::create(call, body).await,
+        (Method::PUT, true, None | Some("status")) => update::update(call, body).await,
+        (Method::PUT, true, Some("scale")) => scale::update(call, body).await,
+        (Method::PATCH, true, None | Some("status")) => patch::patch(call, body).await,
+        (Method::PATCH, true, Some("scale")) => scale::patch(call, body).await,
+        (Method::DELETE, true, None) => delete::delete(call, body).await,
+        (Method::DELETE, false, None) => delete::delete_collection(call, body).await,
+        (method, _, subresource) => Err(not_allowed(&call, &method, subresource)),
+    }
+}
+
+fn not_allowed(call: &Call, method: &Method, subresource: Option<&str>) -> ApiError {
+    let resource = &call.target.resource;
+    let status_missing = subresource == Some("status") && !resource.subresources.status;
+    let scale_missing = subresource == Some("scale") && !resource.subresources.scale;
+    let known_extra = subresource.is_some_and(|name| {
+        resource
+            .extra_subresources
+            .iter()
+            .any(|extra| extra.name == name)
+    });
+    if (subresource.is_some()
+        && !known_extra
+        && subresource != Some("status")
+        && subresource != Some("scale"))
+        || status_missing
+        || scale_missing
+    {
+        return ApiError::UnknownPath;
+    }
+    if known_extra {
+        return ApiError::ServiceUnavailable(format!(
+            "{} of {} is served by the node agent, which this cluster does not run yet",
+            subresource.unwrap_or_default(),
+            resource.plural
+        ));
+    }
+    ApiError::MethodNotAllowed(format!(
+        "the server does not allow this method on the requested resource ({method} {})",
+        resource.plural
+    ))
+}

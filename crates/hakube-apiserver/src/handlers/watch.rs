@@ -1,0 +1,316 @@
+//! WATCH: a chunked stream of `{"type":…,"object":…}` lines for the objects a list would
+//! return, from a resourceVersion on (or the current state as ADDED events first when none is
+//! given), filtered by selectors, as objects or one-row Tables. Bounded: each stream has a
+//! bounded queue, a client may hold [`MAX_WATCHES_PER_USER`] streams, a lagging stream or a
+//! compacted start ends with a 410 Expired event (the client re-lists), and streams close
+//! after `timeoutSeconds` or [`MAX_WATCH_SECONDS`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use hakube_store::{EventKind, StoreError};
+
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::Call;
+use crate::handlers::get::freshness;
+use crate::handlers::list::Selection;
+use crate::negotiation::{Representation, TABLE_CONTENT_TYPE, representation};
+use crate::resources::ResourceType;
+use crate::storage::{self, Freshness};
+use crate::table;
+
+pub const MAX_WATCHES_PER_USER: usize = 1_000;
+/// Upstream closes watches after 30–60 minutes; clients re-establish them.
+pub const MAX_WATCH_SECONDS: u64 = 3_600;
+const QUEUE_EVENTS: usize = 256;
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Open watch streams per user.
+#[derive(Default)]
+pub struct WatchBudget {
+    open: Mutex<HashMap<String, usize>>,
+}
+
+pub struct WatchSlot {
+    budget: Arc<WatchBudget>,
+    user: String,
+}
+
+impl WatchBudget {
+    pub fn acquire(self: &Arc<Self>, user: &str) -> ApiResult<WatchSlot> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(user.to_string()).or_default();
+        if *count >= MAX_WATCHES_PER_USER {
+            return Err(ApiError::TooManyRequests {
+                message: format!(
+                    "too many open watches for user {user:?} (limit {MAX_WATCHES_PER_USER})"
+                ),
+                causes: Vec::new(),
+            });
+        }
+        *count += 1;
+        Ok(WatchSlot {
+            budget: self.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .budget
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// How events are written.
+#[derive(Clone)]
+struct Encoder {
+    resource: Arc<ResourceType>,
+    table: bool,
+    include: String,
+}
+
+impl Encoder {
+    fn line(&self, event_type: &str, object: &Value) -> bytes::Bytes {
+        let object = if self.table && event_type != "ERROR" && event_type != "BOOKMARK" {
+            json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
+                "columnDefinitions": [],
+                "rows": table::rows(&self.resource, std::slice::from_ref(object), &self.include)})
+        } else {
+            object.clone()
+        };
+        let mut bytes =
+            serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes::Bytes::from(bytes)
+    }
+
+    fn expired(&self, message: String) -> bytes::Bytes {
+        self.line("ERROR", &ApiError::Expired(message).status())
+    }
+
+    fn bookmark(&self, revision: u64) -> bytes::Bytes {
+        self.line(
+            "BOOKMARK",
+            &json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(),
+            "metadata": {"resourceVersion": revision.to_string()}}),
+        )
+    }
+}
+
+pub async fn watch(call: Call) -> ApiResult<Response> {
+    let selection = Selection::from_call(&call)?;
+    let slot = call.server.watches.acquire(&call.user.name)?;
+    let resource = call.target.resource.clone();
+    let namespace = call.target.namespace.clone().or_else(|| {
+        selection
+            .fields
+            .required_value("metadata.namespace")
+            .map(str::to_string)
+    });
+    let prefix = storage::prefix(&resource, namespace.as_deref());
+    let end = storage::prefix_end(&prefix);
+    let timeout = call
+        .query
+        .number("timeoutSeconds")?
+        .unwrap_or(MAX_WATCH_SECONDS)
+        .min(MAX_WATCH_SECONDS);
+    let table = representation(&call.headers) == Representation::Table;
+    let encoder = Encoder {
+        resource: resource.clone(),
+        table,
+        include: call
+            .query
+            .get("includeObject")
+            .unwrap_or("Metadata")
+            .to_string(),
+    };
+    let bookmarks = call.query.flag("allowWatchBookmarks");
+    let requested = call.query.get("resourceVersion").unwrap_or("");
+    let (sender, receiver) = mpsc::channel::<bytes::Bytes>(QUEUE_EVENTS);
+
+    // "" and "0": the current state as ADDED events, then changes after it.
+    let mut initial = Vec::new();
+    let after_revision = if requested.is_empty() || requested == "0" {
+        let read_freshness = if requested.is_empty() {
+            Freshness::Latest
+        } else {
+            freshness(&call)?
+        };
+        let (items, read) = call
+            .server
+            .storage
+            .range(&prefix, &end, read_freshness)
+            .await?;
+        for kv in &items {
+            let object = storage::decode(kv)?;
+            if selection.matches(&object) {
+                initial.push(object);
+            }
+        }
+        read.revision
+    } else {
+        requested.parse().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid resourceVersion {requested:?}: not a number"
+            ))
+        })?
+    };
+    let stream = Stream {
+        selection,
+        encoder: encoder.clone(),
+        sender,
+        timeout: Duration::from_secs(timeout),
+        bookmarks,
+        _slot: slot,
+    };
+    match call
+        .server
+        .storage
+        .store()
+        .watch(&prefix, Some(&end), after_revision)
+    {
+        Ok(store_watch) => {
+            tokio::spawn(stream.forward(initial, store_watch));
+        }
+        Err(StoreError::Read(error)) => {
+            let _ = stream.sender.try_send(encoder.expired(format!(
+                "too old resource version: {after_revision} ({error})"
+            )));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let body = Body::from_stream(futures::stream::unfold(
+        receiver,
+        |mut receiver| async move {
+            receiver
+                .recv()
+                .await
+                .map(|bytes| (Ok::<_, std::io::Error>(bytes), receiver))
+        },
+    ));
+    let mut response = (StatusCode::OK, body).into_response();
+    let content_type = if table {
+        TABLE_CONTENT_TYPE
+    } else {
+        "application/json"
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+/// One client's stream: its filter, encoding, queue and limits.
+struct Stream {
+    selection: Selection,
+    encoder: Encoder,
+    sender: mpsc::Sender<bytes::Bytes>,
+    timeout: Duration,
+    bookmarks: bool,
+    _slot: WatchSlot,
+}
+
+impl Stream {
+    /// Sends the initial objects, then copies store events into the client's queue until the
+    /// client leaves, the timeout passes, or the watch falls behind. A full queue (a slow
+    /// client) makes it wait, bounded by the deadline.
+    async fn forward(self, initial: Vec<Value>, mut store_watch: hakube_store::watch::Watch) {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        for object in initial {
+            if self
+                .sender
+                .send(self.encoder.line("ADDED", &object))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let mut bookmark = tokio::time::interval_at(
+            tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+            BOOKMARK_INTERVAL,
+        );
+        loop {
+            let event = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = self.sender.closed() => return,
+                _ = bookmark.tick(), if self.bookmarks => {
+                    if self.sender.send(self.encoder.bookmark(store_watch.last_revision())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                event = store_watch.next() => event,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(error) => {
+                    let _ = self
+                        .sender
+                        .send(self.encoder.expired(error.to_string()))
+                        .await;
+                    return;
+                }
+            };
+            let Some((event_type, object)) = convert(&event, &self.selection) else {
+                continue;
+            };
+            if self
+                .sender
+                .send(self.encoder.line(event_type, &object))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// The Kubernetes event for a store event, seen through the selectors: an object that starts
+/// matching is ADDED, one that stops matching is DELETED.
+fn convert(event: &hakube_store::Event, selection: &Selection) -> Option<(&'static str, Value)> {
+    let previous = event
+        .previous
+        .as_ref()
+        .and_then(|kv| storage::decode(kv).ok());
+    let previous_matches = previous.as_ref().is_some_and(|p| selection.matches(p));
+    match event.kind {
+        EventKind::Delete => {
+            let mut object = previous?;
+            storage::set_resource_version(&mut object, event.kv.mod_revision);
+            previous_matches.then_some(("DELETED", object))
+        }
+        EventKind::Put => {
+            let object = storage::decode(&event.kv).ok()?;
+            let matches = selection.matches(&object);
+            match (previous_matches, matches) {
+                (false, true) => Some(("ADDED", object)),
+                (true, true) => Some(("MODIFIED", object)),
+                (true, false) => Some(("DELETED", object)),
+                (false, false) => None,
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! hakube's Kubernetes API server: the REST API kubectl and controllers use, served from the
+//! replicated store. Any node answers; writes go through Raft (the store forwards them to the
+//! leader). The crate owns request routing, discovery, the generic object verbs (get, list,
+//! watch, create, update, patch, delete) with Kubernetes semantics, and their Status errors.
+
+pub mod auth;
+mod body;
+pub mod bootstrap;
+mod builtin;
+pub mod discovery;
+pub mod error;
+mod handlers;
+mod negotiation;
+pub mod objects;
+mod patch;
+mod printers;
+mod protobuf;
+mod request;
+pub mod resources;
+mod respond;
+mod selectors;
+pub mod storage;
+mod strategic_merge;
+mod table;
+pub mod version;
+mod write;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use auth::{ClientCertificate, User};
+pub use error::{ApiError, ApiResult};
+pub use resources::Registry;
+pub use storage::Storage;
+
+/// Settings of one API server.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// `host:port` clients reach this server at (legacy discovery reports it).
+    pub advertise_address: String,
+}
+
+pub struct ApiServer {
+    pub storage: Storage,
+    pub registry: Registry,
+    pub options: ApiOptions,
+    pub watches: Arc<handlers::watch::WatchBudget>,
+}
+
+impl ApiServer {
+    pub fn new(store: hakube_store::Store, options: ApiOptions) -> Arc<Self> {
+        Arc::new(ApiServer {
+            storage: Storage::new(store),
+            registry: Registry::with_builtin(),
+            options,
+            watches: Arc::default(),
+        })
+    }
+}
+
+/// The HTTP routes of the API. Requests need a user (see [`auth`]), placed in the request's
+/// extensions by the TLS layer as a [`ClientCertificate`].
+pub fn router(server: Arc<ApiServer>) -> Router {
+    Router::new()
+        .route("/version", get(version_info))
+        .route("/healthz", get(health))
+        .route("/livez", get(health))
+        .route("/readyz", get(ready))
+        .route("/api", get(handlers::discovery::core))
+        .route("/apis", get(handlers::discovery::groups))
+        .fallback(handlers::dispatch)
+        .with_state(server)
+}
+
+async fn version_info() -> Response {
+    axum::Json(version::info()).into_response()
+}
+
+async fn health() -> Response {
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// Ready while this node can serve consistent reads (it has a leader it can reach).
+async fn ready(State(server): State<Arc<ApiServer>>, _request: Request) -> Response {
+    if server.storage.store().has_quorum() {
+        (StatusCode::OK, "ok").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the datastore has lost quorum: the API is read-only",
+        )
+            .into_response()
+    }
+}
