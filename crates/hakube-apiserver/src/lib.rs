@@ -12,6 +12,7 @@ pub mod error;
 mod handlers;
 mod negotiation;
 pub mod objects;
+mod openapi;
 mod patch;
 mod printers;
 mod protobuf;
@@ -73,6 +74,11 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/readyz", get(ready))
         .route("/api", get(handlers::discovery::core))
         .route("/apis", get(handlers::discovery::groups))
+        .route("/openapi/v3", get(handlers::discovery::openapi_root))
+        .route(
+            "/openapi/v3/{*path}",
+            get(handlers::discovery::openapi_group_version),
+        )
         .fallback(handlers::dispatch)
         .with_state(server)
 }

@@ -4,14 +4,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use k8s_openapi::api::{
-    apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
-    coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-    events::v1 as events, networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
-    scheduling::v1 as scheduling, storage::v1 as storage,
-};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
-
 use crate::unknown_fields::unknown_fields;
 
 /// A built-in object in canonical form, and the fields of the input the type does not have.
@@ -36,56 +28,19 @@ fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, 
     serde_json::to_value(&typed).map_err(|e| KindError::Decode(e.to_string()))
 }
 
-/// The normaliser of `group`/`kind`, when hakube knows the kind's type.
-fn normalizer(group: &str, kind: &str) -> Option<Normalizer> {
-    let found: Normalizer = match (group, kind) {
-        ("", "Namespace") => round_trip::<core::Namespace>,
-        ("", "Node") => round_trip::<core::Node>,
-        ("", "Pod") => round_trip::<core::Pod>,
-        ("", "PodTemplate") => round_trip::<core::PodTemplate>,
-        ("", "Service") => round_trip::<core::Service>,
-        ("", "Endpoints") => round_trip::<core::Endpoints>,
-        ("", "ConfigMap") => round_trip::<core::ConfigMap>,
-        ("", "Secret") => round_trip::<core::Secret>,
-        ("", "ServiceAccount") => round_trip::<core::ServiceAccount>,
-        ("", "Event") => round_trip::<core::Event>,
-        ("", "ResourceQuota") => round_trip::<core::ResourceQuota>,
-        ("", "LimitRange") => round_trip::<core::LimitRange>,
-        ("", "PersistentVolume") => round_trip::<core::PersistentVolume>,
-        ("", "PersistentVolumeClaim") => round_trip::<core::PersistentVolumeClaim>,
-        ("", "ReplicationController") => round_trip::<core::ReplicationController>,
-        ("apps", "Deployment") => round_trip::<apps::Deployment>,
-        ("apps", "ReplicaSet") => round_trip::<apps::ReplicaSet>,
-        ("apps", "DaemonSet") => round_trip::<apps::DaemonSet>,
-        ("apps", "StatefulSet") => round_trip::<apps::StatefulSet>,
-        ("apps", "ControllerRevision") => round_trip::<apps::ControllerRevision>,
-        ("batch", "Job") => round_trip::<batch::Job>,
-        ("batch", "CronJob") => round_trip::<batch::CronJob>,
-        ("autoscaling", "HorizontalPodAutoscaler") => {
-            round_trip::<autoscaling::HorizontalPodAutoscaler>
+macro_rules! normalizer_table {
+    ($(($group:literal, $version:literal, $kind:literal, $type:ty),)*) => {
+        /// The normaliser of `group`/`kind`, when hakube knows the kind's type.
+        fn normalizer(group: &str, kind: &str) -> Option<Normalizer> {
+            match (group, kind) {
+                $(($group, $kind) => Some(round_trip::<$type>),)*
+                _ => None,
+            }
         }
-        ("coordination.k8s.io", "Lease") => round_trip::<coordination::Lease>,
-        ("discovery.k8s.io", "EndpointSlice") => round_trip::<discovery::EndpointSlice>,
-        ("events.k8s.io", "Event") => round_trip::<events::Event>,
-        ("networking.k8s.io", "Ingress") => round_trip::<networking::Ingress>,
-        ("networking.k8s.io", "IngressClass") => round_trip::<networking::IngressClass>,
-        ("networking.k8s.io", "NetworkPolicy") => round_trip::<networking::NetworkPolicy>,
-        ("policy", "PodDisruptionBudget") => round_trip::<policy::PodDisruptionBudget>,
-        ("rbac.authorization.k8s.io", "Role") => round_trip::<rbac::Role>,
-        ("rbac.authorization.k8s.io", "RoleBinding") => round_trip::<rbac::RoleBinding>,
-        ("rbac.authorization.k8s.io", "ClusterRole") => round_trip::<rbac::ClusterRole>,
-        ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
-            round_trip::<rbac::ClusterRoleBinding>
-        }
-        ("scheduling.k8s.io", "PriorityClass") => round_trip::<scheduling::PriorityClass>,
-        ("storage.k8s.io", "StorageClass") => round_trip::<storage::StorageClass>,
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            round_trip::<apiextensions::CustomResourceDefinition>
-        }
-        _ => return None,
     };
-    Some(found)
 }
+
+crate::kinds::for_each_kind!(normalizer_table);
 
 /// Whether hakube decodes `group`/`kind` strictly.
 pub fn is_typed(group: &str, kind: &str) -> bool {

