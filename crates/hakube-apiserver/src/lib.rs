@@ -13,6 +13,7 @@ mod handlers;
 mod negotiation;
 pub mod objects;
 mod openapi;
+mod openapi_v2;
 mod patch;
 mod printers;
 mod protobuf;
@@ -74,6 +75,7 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/readyz", get(ready))
         .route("/api", get(handlers::discovery::core))
         .route("/apis", get(handlers::discovery::groups))
+        .route("/openapi/v2", get(handlers::discovery::openapi_v2))
         .route("/openapi/v3", get(handlers::discovery::openapi_root))
         .route(
             "/openapi/v3/{*path}",

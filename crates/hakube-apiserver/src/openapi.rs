@@ -68,6 +68,27 @@ fn operations(resource: &ResourceType, schema: Option<&str>) -> Value {
     })
 }
 
+/// The content type of `/openapi/v2` (kube-openapi's spelling: Go's media-type parser rejects
+/// the `@` of the Accept header's form).
+pub const V2_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// `/openapi/v2` as protobuf: paths only (kubectl 1.28 checks it for `fieldValidation`
+/// support before `apply`/`create -f`; newer kubectl reads v3).
+pub fn v2_document(registry: &Registry) -> Vec<u8> {
+    let kinds: Vec<crate::openapi_v2::KindPath> = registry
+        .all()
+        .iter()
+        .filter(|resource| resource.stored)
+        .map(|resource| crate::openapi_v2::KindPath {
+            path: object_path(resource),
+            group: resource.group.clone(),
+            version: resource.version.clone(),
+            kind: resource.kind.clone(),
+        })
+        .collect();
+    crate::openapi_v2::document(&kinds, crate::version::KUBERNETES_GIT_VERSION)
+}
+
 fn object_path(resource: &ResourceType) -> String {
     let base = resource.group_version_path();
     if resource.namespaced {

@@ -118,14 +118,6 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn all(&self, key: &str) -> Vec<&str> {
-        self.pairs
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }
@@ -241,7 +233,7 @@ mod tests {
             "fieldSelector=spec.nodeName%3Dnode1&command=echo&command=hi+there&limit=500",
         ));
         assert_eq!(query.get("fieldSelector"), Some("spec.nodeName=node1"));
-        assert_eq!(query.all("command"), vec!["echo", "hi there"]);
+        assert_eq!(query.get("command"), Some("echo"));
         assert_eq!(query.number("limit").unwrap(), Some(500));
     }
 }

@@ -218,10 +218,11 @@ fn set_create_metadata(resource: &ResourceType, object: &mut Value) {
         metadata.remove("generation");
     }
     // A new object's status is the server's to set (except Nodes, whose agent reports it).
-    if resource.subresources.status && resource.kind != "Node" {
-        if let Some(map) = object.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
+    if resource.subresources.status
+        && resource.kind != "Node"
+        && let Some(map) = object.as_object_mut()
+    {
+        map.insert("status".into(), json!({}));
     }
 }
 

@@ -465,6 +465,10 @@ fn walkthrough(cluster: &Cluster, version: &str) {
     ]);
     assert_eq!(names(&pending), ["single"]);
     contains(&kubectl.ok(&["api-resources"]), "deployments");
+    assert_eq!(
+        kubectl.ok(&["auth", "can-i", "create", "pods"]).trim(),
+        "yes"
+    );
     contains(
         &kubectl.ok(&["explain", "deployment.spec.replicas"]),
         "replicas",

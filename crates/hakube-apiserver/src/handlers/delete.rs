@@ -183,9 +183,9 @@ fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value
     }
     let mut marked = current.clone();
     let metadata = objects::metadata_mut(&mut marked);
-    if !metadata
+    if metadata
         .get("deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
+        .is_none_or(|t| t.is_null())
     {
         metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));

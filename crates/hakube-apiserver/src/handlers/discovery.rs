@@ -84,3 +84,16 @@ pub async fn openapi_group_version(
         None => ApiError::UnknownPath.into_response(),
     }
 }
+
+pub async fn openapi_v2(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    if let Err(error) = authenticated(&request) {
+        return error.into_response();
+    }
+    let bytes = crate::openapi::v2_document(&server.registry);
+    let mut response = (StatusCode::OK, bytes).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(crate::openapi::V2_CONTENT_TYPE),
+    );
+    response
+}

@@ -26,6 +26,15 @@ impl Selection {
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let fields = FieldSelector::parse(call.query.get("fieldSelector").unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let resource = &call.target.resource;
+        if let Some(field) = fields
+            .fields()
+            .find(|f| !field_supported(&resource.group, &resource.plural, f))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "field label not supported: {field}"
+            )));
+        }
         Ok(Selection { labels, fields })
     }
 
@@ -36,6 +45,47 @@ impl Selection {
     fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }
+}
+
+/// The fields a field selector may test, per resource (upstream's field label conversions).
+fn field_supported(group: &str, plural: &str, field: &str) -> bool {
+    if matches!(field, "metadata.name" | "metadata.namespace") {
+        return true;
+    }
+    let extra: &[&str] = match (group, plural) {
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ],
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "nodes") => &["spec.unschedulable"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "secrets") => &["type"],
+        ("", "services") => &["spec.clusterIP", "spec.type"],
+        ("", "replicationcontrollers") | ("apps", "replicasets") => &["status.replicas"],
+        ("batch", "jobs") => &["status.successful"],
+        ("certificates.k8s.io", _) => &["spec.signerName"],
+        _ => &[],
+    };
+    extra.contains(&field)
 }
 
 /// Where a page continues: the revision of the first page and the key to start from.

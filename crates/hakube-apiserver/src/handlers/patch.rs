@@ -47,11 +47,8 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
         let pinned = patch_body
             .pointer("/metadata/resourceVersion")
             .is_some_and(|v| !v.is_null());
-        if !pinned {
-            if let Some(version) = objects::resource_version(&current).map(str::to_string) {
-                objects::metadata_mut(&mut patched)
-                    .insert("resourceVersion".into(), json!(version));
-            }
+        if !pinned && let Some(version) = objects::resource_version(&current).map(str::to_string) {
+            objects::metadata_mut(&mut patched).insert("resourceVersion".into(), json!(version));
         }
         match crate::handlers::update::replace(&call, &current, patched).await {
             Err(ApiError::Conflict { .. }) if !pinned && attempt < MAX_ATTEMPTS => continue,

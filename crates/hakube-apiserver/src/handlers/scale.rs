@@ -133,10 +133,10 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
     let object = current(&call).await?;
     let mut scale = patch::apply(&scale_of(&object), &patch_body, patch_type, "Scale", false)?;
     // The patch is applied to the version just read; a race is retried by the client.
-    if patch_body.pointer("/metadata/resourceVersion").is_none() {
-        if let Some(version) = objects::resource_version(&object) {
-            objects::metadata_mut(&mut scale).insert("resourceVersion".into(), json!(version));
-        }
+    if patch_body.pointer("/metadata/resourceVersion").is_none()
+        && let Some(version) = objects::resource_version(&object)
+    {
+        objects::metadata_mut(&mut scale).insert("resourceVersion".into(), json!(version));
     }
     write_scale(call, object, scale).await
 }

@@ -29,6 +29,7 @@ mod tests;
 
 use serde_json::Value;
 
+#[cfg(test)]
 pub use duration::{age, human_duration};
 
 /// One column definition of a meta.k8s.io/v1 Table.

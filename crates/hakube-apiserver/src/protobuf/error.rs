@@ -64,6 +64,13 @@ pub enum ProtobufError {
         at: usize,
         seconds: i64,
     },
+    #[error("field {field} of {message} is not a finite number ({value}) at byte {at}")]
+    NonFiniteNumber {
+        message: &'static str,
+        field: u32,
+        at: usize,
+        value: String,
+    },
     #[error("objects nest deeper than {limit} levels at byte {at}")]
     TooDeep { at: usize, limit: usize },
     #[error("protobuf body names no kind (its typeMeta.kind is empty)")]

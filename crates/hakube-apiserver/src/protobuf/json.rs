@@ -9,13 +9,14 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 
 use super::error::ProtobufError;
-use super::schema::{Field, Kind, Message, Zero};
+use super::schema::{Field, Kind, Message, SchemaOr, Zero};
 use super::wire::{Reader, WireType};
 
-/// Deepest nesting accepted. The covered schemas nest about 12 levels; the
-/// limit only stops hostile bodies (via nested RawExtensions) from
-/// exhausting the stack.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest nesting accepted. Built-in kinds nest about 12 levels; a
+/// CustomResourceDefinition's schema adds one per nested property (two per
+/// `items`), so real CRDs stay well below this. The limit stops hostile
+/// bodies (deep schemas, nested RawExtensions) from exhausting the stack.
+pub const MAX_DEPTH: usize = 100;
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +67,10 @@ static TIMESTAMP: Message = Message {
 static DURATION: Message = Message {
     name: "Duration",
     fields: &[Field::keep(1, "duration", Kind::Int64)],
+};
+static STRING_LIST: Message = Message {
+    name: "ExtraValue",
+    fields: &[Field::keep(1, "items", Kind::String).repeated()],
 };
 
 /// Decodes one message into a JSON object.
@@ -150,20 +155,18 @@ fn decode_repeated(
     ctx: Ctx,
     depth: usize,
 ) -> Result<Vec<Value>, ProtobufError> {
-    let packable = matches!(kind, Kind::Int32 | Kind::Int64 | Kind::Bool);
-    if !(packable && wire == WireType::Len) {
+    let element_wire = match kind {
+        Kind::Int32 | Kind::Int64 | Kind::Bool => WireType::Varint,
+        Kind::Double => WireType::Fixed64,
+        _ => return Ok(vec![decode_value(kind, wire, reader, ctx, depth)?]),
+    };
+    if wire != WireType::Len {
         return Ok(vec![decode_value(kind, wire, reader, ctx, depth)?]);
     }
     let mut packed = reader.len_delimited()?;
     let mut values = Vec::new();
     while !packed.is_empty() {
-        values.push(decode_value(
-            kind,
-            WireType::Varint,
-            &mut packed,
-            ctx,
-            depth,
-        )?);
+        values.push(decode_value(kind, element_wire, &mut packed, ctx, depth)?);
     }
     Ok(values)
 }
@@ -188,6 +191,11 @@ fn decode_value(
                 Kind::Int64 => Value::from(raw as i64),
                 _ => Value::Bool(raw != 0),
             })
+        }
+        Kind::Double => {
+            ctx.check_wire(wire, WireType::Fixed64)?;
+            let at = reader.offset();
+            double(f64::from_bits(reader.fixed64()?), Ctx { at, ..ctx })
         }
         _ => {
             ctx.check_wire(wire, WireType::Len)?;
@@ -226,9 +234,64 @@ fn decode_payload(
         }
         Kind::RawJson => raw_json(payload, ctx, depth),
         Kind::Map(value_kind) => map_entry(value_kind, payload, ctx, depth),
-        // Varint kinds are handled by `decode_value` before the payload is read.
-        Kind::Int32 | Kind::Int64 | Kind::Bool => Ok(Value::Null),
+        Kind::StringList => {
+            let mut fields = decode_message(&STRING_LIST, payload, depth + 1)?;
+            Ok(fields
+                .remove("items")
+                .unwrap_or_else(|| Value::Array(Vec::new())))
+        }
+        Kind::SchemaOr(which, message) => schema_or(which, message, payload, depth),
+        // Varint and fixed64 kinds are handled by `decode_value` before a
+        // payload is read.
+        Kind::Int32 | Kind::Int64 | Kind::Bool | Kind::Double => Ok(Value::Null),
     }
+}
+
+/// Integers up to 2^53 are exact in a double and Go's JSON writes them
+/// without a fraction, so they become JSON integers here too.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+fn double(value: f64, ctx: Ctx) -> Result<Value, ProtobufError> {
+    if value.fract() == 0.0 && value.abs() <= MAX_EXACT_INTEGER {
+        // In range and integral, so the cast is exact.
+        return Ok(Value::from(value as i64));
+    }
+    serde_json::Number::from_f64(value)
+        .map(Value::Number)
+        .ok_or_else(|| ProtobufError::NonFiniteNumber {
+            message: ctx.message,
+            field: ctx.field,
+            at: ctx.at,
+            value: value.to_string(),
+        })
+}
+
+/// What the Go `MarshalJSON` of a `JSONSchemaPropsOr*` writes.
+fn schema_or(
+    which: SchemaOr,
+    message: &'static Message,
+    payload: Reader<'_>,
+    depth: usize,
+) -> Result<Value, ProtobufError> {
+    let mut fields = decode_message(message, payload, depth + 1)?;
+    let non_empty =
+        |value: Option<Value>| value.filter(|v| v.as_array().is_some_and(|a| !a.is_empty()));
+    Ok(match which {
+        SchemaOr::Array => non_empty(fields.remove("jSONSchemas"))
+            .or_else(|| fields.remove("schema"))
+            .unwrap_or(Value::Null),
+        SchemaOr::Bool => fields.remove("schema").unwrap_or_else(|| {
+            Value::Bool(
+                fields
+                    .get("allows")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )
+        }),
+        SchemaOr::StringArray => non_empty(fields.remove("property"))
+            .or_else(|| fields.remove("schema"))
+            .unwrap_or(Value::Null),
+    })
 }
 
 fn utf8(payload: Reader<'_>, ctx: Ctx) -> Result<String, ProtobufError> {
@@ -415,11 +478,13 @@ fn map_entry(
 fn zero_value(kind: Kind) -> Value {
     match kind {
         Kind::String | Kind::Bytes => Value::from(""),
-        Kind::Int32 | Kind::Int64 | Kind::IntOrString => Value::from(0),
-        Kind::Bool => Value::Bool(false),
+        Kind::Int32 | Kind::Int64 | Kind::Double | Kind::IntOrString => Value::from(0),
+        Kind::Bool | Kind::SchemaOr(SchemaOr::Bool, _) => Value::Bool(false),
+        Kind::StringList => Value::Array(Vec::new()),
         Kind::Quantity => Value::from("0"),
         Kind::Duration => Value::from("0s"),
         Kind::Message(_) | Kind::Map(_) => Value::Object(Map::new()),
         Kind::Time | Kind::MicroTime | Kind::RawJson => Value::Null,
+        Kind::SchemaOr(SchemaOr::Array | SchemaOr::StringArray, _) => Value::Null,
     }
 }

@@ -2,8 +2,11 @@
 //! (`Content-Type: application/vnd.kubernetes.protobuf`) into the JSON
 //! object model the rest of the server works on.
 //!
-//! kubectl 1.32+ sends protobuf for every `kubectl create <generator>` and
-//! for drain's DELETE fallback, so the server must read it. Rather than a
+//! kubectl 1.32+ sends protobuf for every `kubectl create <generator>`,
+//! `auth can-i` (SelfSubjectAccessReview), `auth whoami`
+//! (SelfSubjectReview) and drain's DELETE fallback, and client-go
+//! controllers send it for any built-in kind, so the server reads it for
+//! every built-in kind it serves. Rather than a
 //! protobuf code generator this is a hand-written wire reader (`wire`)
 //! driven by static schema tables (`schema*`) that map field numbers to
 //! JSON names with Go's `omitempty` rules (`json`).
@@ -11,7 +14,8 @@
 //! Layout:
 //! - `wire`: varints, length-delimited payloads, fixed-width values.
 //! - `schema`: the table types; `schema_<group>`: generated tables.
-//! - `kinds`: which apiVersion/kind pairs are accepted.
+//! - `kinds`: which apiVersion/kind pairs are accepted (the generated
+//!   `schema_kinds` table plus DeleteOptions in any group version).
 //! - `json`: table-driven decoding into `serde_json::Value`.
 //! - `error`: `ProtobufError`.
 
@@ -19,21 +23,33 @@ mod error;
 mod json;
 mod kinds;
 mod schema;
+mod schema_apiextensions;
 mod schema_apps;
 mod schema_authentication;
+mod schema_authorization;
+mod schema_autoscaling_v1;
+mod schema_autoscaling_v2;
 mod schema_batch;
+mod schema_coordination;
+mod schema_core_node;
 mod schema_core_objects;
 mod schema_core_pod;
 mod schema_core_volume;
+mod schema_discovery;
+mod schema_events;
+mod schema_kinds;
 mod schema_meta;
 mod schema_networking;
 mod schema_policy;
 mod schema_rbac;
 mod schema_scheduling;
+mod schema_storage;
 mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
 
 pub use error::ProtobufError;
 

@@ -81,19 +81,6 @@ pub static MANAGED_FIELDS_ENTRY: Message = Message {
     ],
 };
 
-/// meta/v1 `Condition`.
-pub static CONDITION: Message = Message {
-    name: "Condition",
-    fields: &[
-        Field::keep(1, "type", Kind::String),
-        Field::keep(2, "status", Kind::String),
-        Field::omit(3, "observedGeneration", Kind::Int64),
-        Field::keep(4, "lastTransitionTime", Kind::Time),
-        Field::keep(5, "reason", Kind::String),
-        Field::keep(6, "message", Kind::String),
-    ],
-};
-
 /// meta/v1 `LabelSelector`.
 pub static LABEL_SELECTOR: Message = Message {
     name: "LabelSelector",
@@ -108,9 +95,32 @@ pub static LABEL_SELECTOR: Message = Message {
     ],
 };
 
+/// meta/v1 `Condition`.
+pub static CONDITION: Message = Message {
+    name: "Condition",
+    fields: &[
+        Field::keep(1, "type", Kind::String),
+        Field::keep(2, "status", Kind::String),
+        Field::omit(3, "observedGeneration", Kind::Int64),
+        Field::keep(4, "lastTransitionTime", Kind::Time),
+        Field::keep(5, "reason", Kind::String),
+        Field::keep(6, "message", Kind::String),
+    ],
+};
+
 /// meta/v1 `LabelSelectorRequirement`.
 pub static LABEL_SELECTOR_REQUIREMENT: Message = Message {
     name: "LabelSelectorRequirement",
+    fields: &[
+        Field::keep(1, "key", Kind::String),
+        Field::keep(2, "operator", Kind::String),
+        Field::omit(3, "values", Kind::String).repeated(),
+    ],
+};
+
+/// meta/v1 `FieldSelectorRequirement`.
+pub static FIELD_SELECTOR_REQUIREMENT: Message = Message {
+    name: "FieldSelectorRequirement",
     fields: &[
         Field::keep(1, "key", Kind::String),
         Field::keep(2, "operator", Kind::String),

@@ -136,6 +136,18 @@ impl<'a> Reader<'a> {
         self.take(width, at).map(|_| ())
     }
 
+    /// Reads a little-endian fixed64 value (a `double`'s bits).
+    pub fn fixed64(&mut self) -> Result<u64, ProtobufError> {
+        let at = self.offset();
+        let bytes = self.take(8, at)?;
+        let word = <[u8; 8]>::try_from(bytes).map_err(|_| ProtobufError::Truncated {
+            at,
+            needed: 8,
+            remaining: bytes.len(),
+        })?;
+        Ok(u64::from_le_bytes(word))
+    }
+
     /// Steps over a field the schema does not know (e.g. one added in a
     /// newer Kubernetes release).
     pub fn skip(&mut self, wire_type: WireType) -> Result<(), ProtobufError> {

@@ -60,7 +60,7 @@ fn metadata(object: &Value, causes: &mut Vec<Cause>) {
             if field == "labels" {
                 let text = value.as_str().unwrap_or_default();
                 if text.len() > 63 || !label_value_ok(text) {
-                    causes.push(Cause::invalid(format!("metadata.labels"), format!("\"{text}\""), "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"));
+                    causes.push(Cause::invalid("metadata.labels", format!("\"{text}\""), "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"));
                 }
             }
         }
