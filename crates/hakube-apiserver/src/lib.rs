@@ -7,6 +7,7 @@ pub mod auth;
 mod body;
 pub mod bootstrap;
 mod builtin;
+pub mod controllers;
 pub mod discovery;
 pub mod error;
 mod handlers;

@@ -624,3 +624,117 @@ fn without_quorum_reads_answer_and_writes_say_read_only() {
         "{namespaces:?}"
     );
 }
+
+/// A configmap owned by `owner` (its uid) in namespace `ns`.
+fn dependent_manifest(name: &str, ns: &str, owner: &str, owner_uid: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {owner}\n    uid: {owner_uid}\ndata:\n  a: b\n"
+    )
+}
+
+#[test]
+fn deletion_cascades_by_owner_references_and_namespaces_empty_themselves() {
+    let cluster = Cluster::up("127.21.55", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    kubectl.ok(&["create", "namespace", "gc"]);
+    for (owner, cascade, survives) in [
+        ("bg", "background", false),
+        ("fg", "foreground", false),
+        ("or", "orphan", true),
+    ] {
+        kubectl.ok(&["create", "configmap", owner, "-n", "gc"]);
+        let uid = kubectl.ok(&[
+            "get",
+            "configmap",
+            owner,
+            "-n",
+            "gc",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ]);
+        let dependent = format!("{owner}-child");
+        kubectl.apply(
+            &["create"],
+            &dependent_manifest(&dependent, "gc", owner, &uid),
+        );
+        // kubectl waits until the owner is gone (foreground: after its dependents).
+        kubectl.ok(&[
+            "delete",
+            "configmap",
+            owner,
+            "-n",
+            "gc",
+            &format!("--cascade={cascade}"),
+            "--timeout=60s",
+        ]);
+        let gone = wait_until(Duration::from_secs(30), || {
+            !kubectl
+                .run(&["get", "configmap", &dependent, "-n", "gc"])
+                .ok()
+        });
+        if survives {
+            let refs = kubectl.ok(&[
+                "get",
+                "configmap",
+                &dependent,
+                "-n",
+                "gc",
+                "-o",
+                "jsonpath={.metadata.ownerReferences}",
+            ]);
+            assert!(
+                refs.is_empty(),
+                "orphaned dependent still references its owner: {refs}"
+            );
+        } else {
+            assert!(gone, "{cascade}: the dependent of a deleted owner stays");
+        }
+    }
+    // A namespace with contents (one held by a finalizer) empties itself, then goes.
+    kubectl.ok(&["create", "configmap", "held", "-n", "gc"]);
+    kubectl.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "gc",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
+    kubectl.ok(&["delete", "namespace", "gc", "--wait=false"]);
+    contains(&kubectl.ok(&["get", "namespace", "gc"]), "Terminating");
+    let refused = kubectl.fails(&["create", "configmap", "late", "-n", "gc"]);
+    contains(&refused, "because it is being terminated");
+    assert!(wait_until(Duration::from_secs(30), || !kubectl
+        .run(&["get", "configmap", "or-child", "-n", "gc"])
+        .ok()));
+    contains(
+        &kubectl.ok(&[
+            "get",
+            "configmap",
+            "held",
+            "-n",
+            "gc",
+            "-o",
+            "jsonpath={.metadata.deletionTimestamp}",
+        ]),
+        "T",
+    );
+    kubectl.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "gc",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(30), || !kubectl
+            .run(&["get", "namespace", "gc"])
+            .ok()),
+        "the namespace stays"
+    );
+}

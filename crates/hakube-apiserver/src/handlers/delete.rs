@@ -80,6 +80,15 @@ async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
     })
 }
 
+/// Whether a namespace's spec finalizers still hold it (until it is emptied).
+pub fn held_by_spec(object: &Value) -> bool {
+    object.get("kind") == Some(&json!("Namespace"))
+        && object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+}
+
 /// True when `object` is being deleted and nothing holds it any more.
 pub fn finalized(object: &Value) -> bool {
     let deleting = object
