@@ -12,6 +12,7 @@ pub mod discovery;
 pub mod error;
 mod handlers;
 mod negotiation;
+pub mod nodes;
 pub mod objects;
 mod openapi;
 mod openapi_v2;
@@ -53,6 +54,8 @@ pub struct ApiServer {
     pub registry: Registry,
     pub options: ApiOptions,
     pub watches: Arc<handlers::watch::WatchBudget>,
+    /// Deleting a Node removes its node from the cluster (when set).
+    pub node_removal: Option<Arc<dyn nodes::NodeRemoval>>,
 }
 
 impl ApiServer {
@@ -62,6 +65,22 @@ impl ApiServer {
             registry: Registry::with_builtin(),
             options,
             watches: Arc::default(),
+            node_removal: None,
+        })
+    }
+
+    /// The same server, with a hook that removes a node when its Node is deleted.
+    pub fn with_node_removal(
+        store: hakube_store::Store,
+        options: ApiOptions,
+        removal: Arc<dyn nodes::NodeRemoval>,
+    ) -> Arc<Self> {
+        Arc::new(ApiServer {
+            storage: Storage::new(store),
+            registry: Registry::with_builtin(),
+            options,
+            watches: Arc::default(),
+            node_removal: Some(removal),
         })
     }
 }

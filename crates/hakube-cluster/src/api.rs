@@ -21,11 +21,14 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
             format!("cannot listen on {address} for the Kubernetes API: is another API server (or hakube) using it?")
         })?;
     let tls = crate::tls::api_server_config(&node.identity.tls_material())?;
-    let server = ApiServer::new(
+    let server = ApiServer::with_node_removal(
         node.store.clone(),
         ApiOptions {
             advertise_address: socket(node.config.address, API_PORT),
         },
+        Arc::new(RemoveOnDelete {
+            node: Arc::downgrade(node),
+        }),
     );
     tokio::spawn(crate::serve::serve_tls(
         listener,
@@ -42,4 +45,34 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
     ));
     tracing::info!(%address, "serving the Kubernetes API");
     Ok(server)
+}
+
+/// `kubectl delete node`: the node leaves the cluster (datastore membership and record), as
+/// `hakube remove-node` does; refused while it is reachable (run `hakube leave` on it) or when
+/// its removal would lose quorum.
+struct RemoveOnDelete {
+    node: std::sync::Weak<Node>,
+}
+
+impl hakube_apiserver::nodes::NodeRemoval for RemoveOnDelete {
+    fn remove(&self, name: String) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        let node = self.node.clone();
+        Box::pin(async move {
+            let node = node.upgrade().ok_or("the node is stopping")?;
+            let records = crate::registry::list_nodes(&node.store)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(record) = records.iter().find(|r| r.name == name) else {
+                // Not a cluster node (an object created by hand): just its objects.
+                return hakube_apiserver::nodes::forget(&node.store, &name)
+                    .await
+                    .map_err(|e| e.to_string());
+            };
+            crate::membership::removal_keeps_quorum(&node, record.node_id)?;
+            crate::membership::remove(&node, &name, false)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
 }

@@ -247,8 +247,35 @@ pub async fn remove(node: &Node, name: &str, force: bool) -> anyhow::Result<Stri
         change(node, ChangeMembers::RemoveNodes(ids), false).await?;
     }
     registry::delete_node(&node.store, &record.name).await?;
+    // Its Node and Lease go too, so `kubectl get nodes` keeps no ghost.
+    hakube_apiserver::nodes::forget(&node.store, &record.name).await?;
     node.health.forget(record.node_id);
     Ok(format!("Removed node {} from the cluster.", record.name))
+}
+
+/// Whether removing `target` keeps a quorum: the voters left (plus a reachable standby the
+/// removal promotes) must have a reachable majority. `Err` says why not.
+pub fn removal_keeps_quorum(node: &Node, target: NodeId) -> Result<(), String> {
+    let status = node.store.status();
+    if !status.voters.contains(&target) {
+        return Ok(());
+    }
+    let reachable = |id: &NodeId| *id == node.node_id() || node.health.is_reachable(*id);
+    let reachable_others = status
+        .voters
+        .iter()
+        .filter(|v| **v != target && reachable(v))
+        .count();
+    let promoted = usize::from(status.learners.iter().any(reachable));
+    let voters_after = status.voters.len() - 1 + promoted;
+    let needed = voters_after / 2 + 1;
+    if voters_after == 0 || reachable_others + promoted < needed {
+        return Err(format!(
+            "removing its datastore vote would lose quorum ({} of {voters_after} remaining voters reachable, {needed} needed)",
+            reachable_others + promoted
+        ));
+    }
+    Ok(())
 }
 
 /// A voter that stops gracefully gives its vote to a reachable standby, and stays as a standby.

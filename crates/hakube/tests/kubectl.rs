@@ -738,3 +738,44 @@ fn deletion_cascades_by_owner_references_and_namespaces_empty_themselves() {
         "the namespace stays"
     );
 }
+
+#[test]
+fn nodes_and_datastore_members_stay_in_step() {
+    let cluster = Cluster::up("127.21.56", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    let reachable = |name: &str| common::node_entry(&cluster.status(1), name)["reachable"] == true;
+
+    // node3 unreachable: deleting node2 as well would leave one of two voters.
+    cluster.signal(3, "STOP");
+    assert!(wait_until(Duration::from_secs(20), || !reachable("node3")));
+    contains(
+        &kubectl.fails(&["delete", "node", "node2"]),
+        "would lose quorum",
+    );
+    cluster.signal(3, "KILL");
+
+    // A dead node's Node goes with its membership.
+    contains(&kubectl.ok(&["delete", "node", "node3"]), "deleted");
+    assert_eq!(names(&kubectl.ok(&["get", "nodes"])), ["node1", "node2"]);
+    assert_eq!(cluster.status(1)["nodes"].as_array().unwrap().len(), 2);
+    assert!(
+        !names(&kubectl.ok(&["get", "lease", "-n", "kube-node-lease"]))
+            .contains(&"node3".to_string())
+    );
+
+    // A live member is not deleted behind its back; `hakube leave` takes its Node too.
+    contains(
+        &kubectl.fails(&["delete", "node", "node2"]),
+        "reachable and still a member",
+    );
+    let leave = cluster.on(2, &["leave"]);
+    assert!(leave.ok(), "{}", leave.stderr);
+    assert!(wait_until(Duration::from_secs(20), || names(
+        &kubectl.ok(&["get", "nodes"])
+    ) == ["node1"]));
+}

@@ -112,6 +112,18 @@ pub async fn delete(call: Call, request_body: Body) -> ApiResult<Response> {
     let key = object_key(&call);
     let (current, _) = call.server.storage.get(&key, Freshness::Latest).await?;
     let current = current.ok_or_else(|| not_found(&call))?;
+    if call.target.resource.kind == "Node"
+        && !options.dry_run
+        && let Some(removal) = &call.server.node_removal
+    {
+        // The node leaves the cluster first; that also deletes its Node and Lease.
+        let name = call.target.name.clone().unwrap_or_default();
+        removal
+            .remove(name.clone())
+            .await
+            .map_err(|why| ApiError::Forbidden(format!("nodes \"{name}\" is forbidden: {why}")))?;
+        return Ok(respond::json(StatusCode::OK, &current, &[]));
+    }
     let (code, object) = delete_object(&call, &key, current, &options).await?;
     Ok(respond::json(code, &object, &[]))
 }
