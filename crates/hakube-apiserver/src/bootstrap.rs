@@ -51,6 +51,47 @@ async fn ensure_namespace(server: &ApiServer, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The `kubernetes` Service (the API at 10.152.183.1:443) with its address allocation.
+async fn ensure_kubernetes_service(server: &ApiServer) -> ApiResult<()> {
+    let key = b"/registry/core/services/default/kubernetes".to_vec();
+    if server
+        .storage
+        .get(&key, storage::Freshness::Any)
+        .await?
+        .0
+        .is_some()
+    {
+        return Ok(());
+    }
+    let ip = crate::services::KUBERNETES_SERVICE_IP.to_string();
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "uid": objects::new_uid(),
+            "creationTimestamp": objects::now_rfc3339(),
+            "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip], "sessionAffinity": "None",
+            "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                "targetPort": crate::controllers::api_endpoints::API_PORT}]},
+        "status": {"loadBalancer": {}},
+    });
+    let writes = [
+        storage::Write::Put {
+            key,
+            object: service,
+            condition: Condition::Absent,
+        },
+        storage::Write::Put {
+            key: format!("{}{ip}", crate::services::IP_PREFIX).into_bytes(),
+            object: json!({"namespace": "default", "name": "kubernetes"}),
+            condition: Condition::Absent,
+        },
+    ];
+    server.storage.transact(&writes).await?;
+    Ok(())
+}
+
 /// Runs until the system namespaces exist.
 pub async fn ensure_system_objects(server: std::sync::Arc<ApiServer>) {
     for name in SYSTEM_NAMESPACES {
@@ -58,5 +99,9 @@ pub async fn ensure_system_objects(server: std::sync::Arc<ApiServer>) {
             tracing::debug!(%error, namespace = name, "cannot create a system namespace yet");
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+    while let Err(error) = ensure_kubernetes_service(&server).await {
+        tracing::debug!(%error, "cannot create the kubernetes service yet");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

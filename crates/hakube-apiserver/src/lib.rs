@@ -3,6 +3,7 @@
 //! leader). The crate owns request routing, discovery, the generic object verbs (get, list,
 //! watch, create, update, patch, delete) with Kubernetes semantics, and their Status errors.
 
+pub mod admission;
 pub mod auth;
 mod body;
 pub mod bootstrap;
@@ -19,10 +20,12 @@ mod openapi_v2;
 mod patch;
 mod printers;
 mod protobuf;
+pub mod quantity;
 mod request;
 pub mod resources;
 mod respond;
 mod selectors;
+pub mod services;
 pub mod storage;
 mod strategic_merge;
 mod table;

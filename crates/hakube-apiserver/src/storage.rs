@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use hakube_store::txn::{Compare, CompareResult, CompareTarget, DeleteRangeOp, PutOp, Txn, TxnOp};
 use hakube_store::{Condition, Consistency, KeyValue, Operation, Store};
 
 use crate::error::{ApiError, ApiResult};
@@ -194,6 +195,76 @@ impl Storage {
         }
         let deleted = response.previous.as_ref().map(decode).transpose()?;
         Ok(Ok((response.revision, deleted)))
+    }
+}
+
+/// One write of a transaction ([`Storage::transact`]).
+#[derive(Debug, Clone)]
+pub enum Write {
+    Put {
+        key: Vec<u8>,
+        object: Value,
+        condition: Condition,
+    },
+    Delete {
+        key: Vec<u8>,
+        condition: Condition,
+    },
+}
+
+fn compare(key: &[u8], condition: Condition) -> Option<Compare> {
+    let target = match condition {
+        Condition::Always => return None,
+        // A missing key has version 0.
+        Condition::Absent => CompareTarget::Version(0),
+        Condition::ModRevision(revision) => CompareTarget::ModRevision(revision as i64),
+    };
+    Some(Compare {
+        key: key.to_vec(),
+        range_end: Vec::new(),
+        target,
+        result: CompareResult::Equal,
+    })
+}
+
+impl Storage {
+    /// Applies every write, or none when any condition fails: `Ok(Some(revision))` when
+    /// applied (every written object has that resourceVersion), `Ok(None)` when a condition
+    /// failed. Used where an object and its accounting change together (quota, eviction).
+    pub async fn transact(&self, writes: &[Write]) -> ApiResult<Option<u64>> {
+        let mut txn = Txn::default();
+        for write in writes {
+            match write {
+                Write::Put {
+                    key,
+                    object,
+                    condition,
+                } => {
+                    txn.compares.extend(compare(key, *condition));
+                    txn.success.push(TxnOp::Put(PutOp {
+                        key: key.clone(),
+                        value: encode(object)?,
+                        ..PutOp::default()
+                    }));
+                }
+                Write::Delete { key, condition } => {
+                    txn.compares.extend(compare(key, *condition));
+                    txn.success.push(TxnOp::DeleteRange(DeleteRangeOp {
+                        key: key.clone(),
+                        range_end: Vec::new(),
+                        prev_kv: false,
+                    }));
+                }
+            }
+        }
+        let response = self.store.write(Operation::Txn(txn)).await?;
+        if let Some(error) = response.txn_error {
+            return Err(ApiError::Internal(format!(
+                "the store refused a transaction: {error}"
+            )));
+        }
+        let succeeded = response.txn.as_ref().is_some_and(|t| t.succeeded);
+        Ok(succeeded.then_some(response.revision))
     }
 }
 

@@ -243,6 +243,9 @@ pub fn prepare_update(
         split_status(current, new, subresource == Some("status"));
     }
     keep_server_metadata(current, new);
+    if resource.group.is_empty() && resource.kind == "Service" {
+        crate::services::keep_addresses(current, new);
+    }
     bump_generation(current, new);
     defaults::apply(resource, new);
     validate(resource, new, Some(current))?;

@@ -779,3 +779,171 @@ fn nodes_and_datastore_members_stay_in_step() {
         &kubectl.ok(&["get", "nodes"])
     ) == ["node1"]));
 }
+
+fn pod_on_node(name: &str, ns: &str, node: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: web\nspec:\n  nodeName: {node}\n  containers:\n  - name: c\n    image: nginx:1.27\n"
+    )
+}
+
+#[test]
+fn quotas_limit_ranges_service_addresses_and_disruption_budgets_are_enforced() {
+    let cluster = Cluster::up("127.21.57", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    kubectl.ok(&["create", "namespace", "ops"]);
+
+    // ResourceQuota: counted on create, recounted after deletes.
+    kubectl.ok(&[
+        "create",
+        "quota",
+        "q",
+        "--hard=pods=2,configmaps=5",
+        "-n",
+        "ops",
+    ]);
+    kubectl.ok(&["run", "a", "--image=nginx:1.27", "-n", "ops"]);
+    kubectl.ok(&["run", "b", "--image=nginx:1.27", "-n", "ops"]);
+    let refused = kubectl.fails(&["run", "c", "--image=nginx:1.27", "-n", "ops"]);
+    contains(
+        &refused,
+        "exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2",
+    );
+    assert!(wait_until(Duration::from_secs(20), || kubectl
+        .ok(&["get", "quota", "q", "-n", "ops"])
+        .contains("pods: 2/2")));
+    kubectl.ok(&["delete", "pod", "a", "-n", "ops"]);
+    assert!(wait_until(Duration::from_secs(20), || kubectl
+        .run(&["run", "c", "--image=nginx:1.27", "-n", "ops"])
+        .ok()));
+
+    // LimitRange defaults for containers that declare nothing.
+    kubectl.apply(&["apply"], "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: limits\n  namespace: ops\nspec:\n  limits:\n  - type: Container\n    default:\n      cpu: 500m\n    defaultRequest:\n      cpu: 250m\n");
+    kubectl.ok(&["delete", "pod", "b", "-n", "ops"]);
+    assert!(wait_until(Duration::from_secs(20), || kubectl
+        .run(&["run", "d", "--image=nginx:1.27", "-n", "ops"])
+        .ok()));
+    assert_eq!(kubectl.ok(&["get", "pod", "d", "-n", "ops", "-o", "jsonpath={.spec.containers[0].resources.requests.cpu} {.spec.containers[0].resources.limits.cpu}"]), "250m 500m");
+
+    // Service addresses: the API's own, then distinct ClusterIPs and node ports.
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "service",
+            "kubernetes",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.spec.clusterIP}"
+        ]),
+        "10.152.183.1"
+    );
+    kubectl.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "one",
+        "--tcp=80:8080",
+        "-n",
+        "ops",
+    ]);
+    kubectl.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "two",
+        "--tcp=80:8080",
+        "-n",
+        "ops",
+    ]);
+    let one = kubectl.ok(&[
+        "get",
+        "service",
+        "one",
+        "-n",
+        "ops",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    let two = kubectl.ok(&[
+        "get",
+        "service",
+        "two",
+        "-n",
+        "ops",
+        "-o",
+        "jsonpath={.spec.clusterIP} {.spec.ports[0].nodePort}",
+    ]);
+    assert!(
+        one.starts_with("10.152.183.") && one != "10.152.183.1",
+        "{one}"
+    );
+    let (two_ip, node_port) = two.split_once(' ').unwrap();
+    assert!(two_ip.starts_with("10.152.183.") && two_ip != one, "{two}");
+    assert!(
+        (30000..=32767).contains(&node_port.parse::<u16>().unwrap()),
+        "{two}"
+    );
+    contains(
+        &kubectl.ok(&["get", "services", "-n", "ops"]),
+        &format!("{node_port}/TCP"),
+    );
+    assert!(wait_until(Duration::from_secs(20), || kubectl
+        .ok(&["get", "endpoints", "kubernetes", "-n", "default"])
+        .contains(":16443")));
+
+    // A disruption budget stops drain at its minimum.
+    kubectl.ok(&["create", "namespace", "drained"]);
+    for name in ["w1", "w2", "w3"] {
+        kubectl.apply(&["apply"], &pod_on_node(name, "drained", "node2"));
+        kubectl.ok(&[
+            "patch",
+            "pod",
+            name,
+            "-n",
+            "drained",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#,
+        ]);
+    }
+    kubectl.apply(&["apply"], "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web-pdb\n  namespace: drained\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: web\n");
+    assert!(wait_until(Duration::from_secs(20), || kubectl.ok(&[
+        "get",
+        "pdb",
+        "web-pdb",
+        "-n",
+        "drained",
+        "-o",
+        "jsonpath={.status.disruptionsAllowed}"
+    ]) == "1"));
+    let drain = kubectl.run(&[
+        "drain",
+        "node2",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--force",
+        "--timeout=15s",
+    ]);
+    assert!(
+        !drain.ok(),
+        "drain passed a budget that allows one disruption:\n{}",
+        drain.stdout
+    );
+    contains(
+        &drain.stderr,
+        "Cannot evict pod as it would violate the pod's disruption budget",
+    );
+    contains(&drain.stdout, "evicted");
+    assert_eq!(
+        names(&kubectl.ok(&["get", "pods", "-n", "drained"])).len(),
+        2
+    );
+    contains(&kubectl.ok(&["get", "node", "node2"]), "SchedulingDisabled");
+    kubectl.ok(&["uncordon", "node2"]);
+}

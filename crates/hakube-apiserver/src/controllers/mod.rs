@@ -5,8 +5,12 @@
 //! ([`namespaces::plan`], [`garbage::plan`]) and acts through the store; only the datastore
 //! leader runs them, so one instance acts cluster-wide.
 
+pub mod api_endpoints;
+pub mod disruption;
 pub mod garbage;
 pub mod namespaces;
+pub mod quotas;
+pub mod service_accounts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +45,26 @@ pub enum Action {
         revision: u64,
         object: Value,
     },
+    /// Create the object (if absent).
+    Create { key: Vec<u8>, object: Value },
+}
+
+/// `(group, plural, namespace, name)` of a storage key (`/registry/<group>/<plural>/…`; the
+/// core group is stored as "core").
+pub fn key_parts(key: &[u8]) -> Option<(&str, &str, Option<&str>, &str)> {
+    let text = std::str::from_utf8(key).ok()?;
+    let parts: Vec<&str> = text.strip_prefix("/registry/")?.split('/').collect();
+    match parts.as_slice() {
+        [group, plural, namespace, name] => {
+            Some((core_as_empty(group), plural, Some(namespace), name))
+        }
+        [group, plural, name] => Some((core_as_empty(group), plural, None, name)),
+        _ => None,
+    }
+}
+
+fn core_as_empty(group: &str) -> &str {
+    if group == "core" { "" } else { group }
 }
 
 /// Every stored object of every type.
@@ -81,6 +105,13 @@ async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
                 .await?
                 .ok();
         }
+        Action::Create { key, object } => {
+            server
+                .storage
+                .put(&key, &object, Condition::Absent)
+                .await?
+                .ok();
+        }
     }
     Ok(())
 }
@@ -89,6 +120,13 @@ async fn round(server: &ApiServer) -> ApiResult<usize> {
     let objects = snapshot(server).await?;
     let mut actions = namespaces::plan(&objects);
     actions.extend(garbage::plan(&objects));
+    actions.extend(quotas::plan(&objects));
+    actions.extend(disruption::plan(&objects));
+    actions.extend(service_accounts::plan(&objects));
+    actions.extend(api_endpoints::plan(&objects));
+    for (key, revision) in crate::services::stale_allocations(server).await? {
+        actions.push(Action::Delete { key, revision });
+    }
     let count = actions.len();
     tracing::debug!(objects = objects.len(), actions = count, "controller round");
     for action in actions {

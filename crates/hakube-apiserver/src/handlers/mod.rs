@@ -5,6 +5,7 @@
 pub mod create;
 pub mod delete;
 pub mod discovery;
+pub mod eviction;
 pub mod get;
 pub mod list;
 pub mod patch;
@@ -78,6 +79,10 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::GET, true, None | Some("status")) => get::get(call).await,
         (Method::GET, true, Some("scale")) => scale::get(call).await,
         (Method::POST, false, None) => create::create(call, body).await,
+        (Method::POST, true, Some("eviction")) if is_pod(&call) => {
+            eviction::evict(call, body).await
+        }
+        (Method::POST, true, Some("binding")) if is_pod(&call) => eviction::bind(call, body).await,
         (Method::PUT, true, None | Some("status")) => update::update(call, body).await,
         (Method::PUT, true, Some("scale")) => scale::update(call, body).await,
         (Method::PATCH, true, None | Some("status")) => patch::patch(call, body).await,
@@ -86,6 +91,10 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::DELETE, false, None) => delete::delete_collection(call, body).await,
         (method, _, subresource) => Err(not_allowed(&call, &method, subresource)),
     }
+}
+
+fn is_pod(call: &Call) -> bool {
+    call.target.resource.group.is_empty() && call.target.resource.plural == "pods"
 }
 
 fn not_allowed(call: &Call, method: &Method, subresource: Option<&str>) -> ApiError {

@@ -96,18 +96,14 @@ async fn create_by_apply(call: Call, mut object: Value) -> ApiResult<Response> {
     if call.query.dry_run()? {
         return Ok(respond::json(StatusCode::CREATED, &object, &warnings));
     }
-    let key = object_key(&call);
-    match call
-        .server
-        .storage
-        .put(&key, &object, hakube_store::Condition::Absent)
-        .await?
-    {
+    crate::admission::mutate_create(&call.server, &resource, &mut object).await?;
+    match crate::handlers::create::store_new(&call.server, &resource, object).await {
         Ok(stored) => Ok(respond::json(StatusCode::CREATED, &stored, &warnings)),
-        Err(_) => Err(ApiError::Conflict {
+        Err(ApiError::AlreadyExists(_)) => Err(ApiError::Conflict {
             subject: resource.subject(&url_name),
             message: "the object was created concurrently; apply again".into(),
         }),
+        Err(error) => Err(error),
     }
 }
 

@@ -1,0 +1,66 @@
+//! Admission: what a cluster enforces on writes beyond validation. LimitRange defaults and
+//! bounds for pods, and ResourceQuota charging (usage counted in the quota's status, updated
+//! in the same store transaction as the object, so concurrent creates cannot overrun a quota).
+//! NamespaceLifecycle lives with the write path ([`crate::write::admit_namespace`]).
+
+pub mod limit_ranges;
+pub mod quota;
+
+use serde_json::Value;
+
+use crate::ApiServer;
+use crate::error::ApiResult;
+use crate::resources::ResourceType;
+use crate::storage::{self, Freshness};
+
+/// The stored objects of one type in one namespace (with their keys and revisions).
+pub async fn namespace_objects(
+    server: &ApiServer,
+    group: &str,
+    plural: &str,
+    namespace: &str,
+) -> ApiResult<Vec<crate::controllers::Stored>> {
+    let Some(resource) = server
+        .registry
+        .all()
+        .into_iter()
+        .find(|r| r.group == group && r.plural == plural)
+    else {
+        return Ok(Vec::new());
+    };
+    let prefix = storage::prefix(&resource, Some(namespace));
+    let end = storage::prefix_end(&prefix);
+    let (items, _) = server
+        .storage
+        .range(&prefix, &end, Freshness::Latest)
+        .await?;
+    Ok(items
+        .iter()
+        .filter_map(|kv| {
+            storage::decode(kv)
+                .ok()
+                .map(|object| crate::controllers::Stored {
+                    key: kv.key.clone(),
+                    revision: kv.mod_revision,
+                    object,
+                })
+        })
+        .collect())
+}
+
+/// Mutating admission of a new object (LimitRange defaults), then its checks.
+pub async fn mutate_create(
+    server: &ApiServer,
+    resource: &ResourceType,
+    object: &mut Value,
+) -> ApiResult<()> {
+    if resource.group.is_empty()
+        && resource.kind == "Pod"
+        && let Some(namespace) = crate::objects::namespace(object).map(str::to_string)
+    {
+        let ranges = namespace_objects(server, "", "limitranges", &namespace).await?;
+        let ranges: Vec<Value> = ranges.into_iter().map(|s| s.object).collect();
+        limit_ranges::apply(&ranges, object)?;
+    }
+    Ok(())
+}

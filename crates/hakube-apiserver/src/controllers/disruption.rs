@@ -1,0 +1,157 @@
+//! PodDisruptionBudget status, as upstream's disruption controller keeps it: the pods its
+//! selector matches (expected), those Ready (current healthy), the healthy count the budget
+//! demands (desired, from minAvailable or maxUnavailable, integer or percentage), and how many
+//! may be disrupted now. The eviction subresource decides from this status.
+
+use serde_json::{Value, json};
+
+use super::{Action, Stored, is_deleting, key_parts};
+use crate::selectors::LabelSelector;
+
+/// A pod counts as healthy when its Ready condition is True.
+pub fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
+}
+
+/// An int-or-percentage of `total` (percentages round up, as upstream's for minAvailable).
+fn scaled(value: &Value, total: i64, round_up: bool) -> i64 {
+    match value {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(text) => match text.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+            Some(percent) if round_up => (percent * total + 99) / 100,
+            Some(percent) => percent * total / 100,
+            None => text.parse().unwrap_or(0),
+        },
+        _ => 0,
+    }
+}
+
+/// The status a budget should have for `pods` (those of its namespace).
+pub fn status(budget: &Value, pods: &[&Value]) -> Value {
+    let selector = budget
+        .pointer("/spec/selector")
+        .map(LabelSelector::from_label_selector_object)
+        .and_then(Result::ok);
+    let matching: Vec<&&Value> = pods
+        .iter()
+        .filter(|pod| !is_deleting(pod))
+        .filter(|pod| {
+            selector
+                .as_ref()
+                .is_some_and(|s| !s.is_empty() && s.matches(&crate::objects::labels(pod)))
+        })
+        .collect();
+    let expected = matching.len() as i64;
+    let healthy = matching.iter().filter(|pod| is_ready(pod)).count() as i64;
+    let desired = match (
+        budget.pointer("/spec/minAvailable"),
+        budget.pointer("/spec/maxUnavailable"),
+    ) {
+        (Some(min), _) => scaled(min, expected, true),
+        (None, Some(max)) => (expected - scaled(max, expected, false)).max(0),
+        (None, None) => expected,
+    };
+    let allowed = (healthy - desired).max(0);
+    let generation = budget
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
+    let (condition, reason) = if allowed > 0 {
+        ("True", "SufficientPods")
+    } else {
+        ("False", "InsufficientPods")
+    };
+    let previous = budget.pointer("/status/conditions/0");
+    let since = previous
+        .filter(|c| c.get("status") == Some(&json!(condition)))
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| json!(crate::objects::now_rfc3339()));
+    json!({
+        "observedGeneration": generation,
+        "disruptionsAllowed": allowed,
+        "currentHealthy": healthy,
+        "desiredHealthy": desired,
+        "expectedPods": expected,
+        "conditions": [{"type": "DisruptionAllowed", "status": condition, "reason": reason,
+            "message": "", "observedGeneration": generation, "lastTransitionTime": since}],
+    })
+}
+
+pub fn plan(objects: &[Stored]) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for budget in objects {
+        let Some(("policy", "poddisruptionbudgets", Some(namespace), _)) = key_parts(&budget.key)
+        else {
+            continue;
+        };
+        let pods: Vec<&Value> = objects
+            .iter()
+            .filter(
+                |s| matches!(key_parts(&s.key), Some(("", "pods", Some(ns), _)) if ns == namespace),
+            )
+            .map(|s| &s.object)
+            .collect();
+        let mut wanted = status(&budget.object, &pods);
+        // Evictions just granted stay counted until the pods are gone.
+        if let Some(disrupted) = budget
+            .object
+            .pointer("/status/disruptedPods")
+            .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
+        {
+            wanted["disruptedPods"] = disrupted.clone();
+        }
+        if budget.object.get("status") != Some(&wanted) {
+            let mut updated = budget.object.clone();
+            updated["status"] = wanted;
+            actions.push(Action::Update {
+                key: budget.key.clone(),
+                revision: budget.revision,
+                object: updated,
+            });
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, ready: bool) -> Value {
+        json!({"metadata":{"name":name,"labels":{"app":"web"}},
+            "status":{"conditions":[{"type":"Ready","status": if ready {"True"} else {"False"}}]}})
+    }
+
+    #[test]
+    fn min_available_leaves_the_surplus_disruptable() {
+        let budget = json!({"metadata":{"generation":1},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}});
+        let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
+        let wanted = status(&budget, &[&a, &b, &c]);
+        assert_eq!(
+            (
+                wanted["expectedPods"].as_i64(),
+                wanted["currentHealthy"].as_i64(),
+                wanted["desiredHealthy"].as_i64(),
+                wanted["disruptionsAllowed"].as_i64()
+            ),
+            (Some(3), Some(3), Some(2), Some(1))
+        );
+        let unready = pod("c", false);
+        assert_eq!(
+            status(&budget, &[&a, &b, &unready])["disruptionsAllowed"],
+            0
+        );
+    }
+
+    #[test]
+    fn max_unavailable_percentages_round_down() {
+        let budget =
+            json!({"spec":{"maxUnavailable":"50%","selector":{"matchLabels":{"app":"web"}}}});
+        let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
+        assert_eq!(status(&budget, &[&a, &b, &c])["desiredHealthy"], 2);
+    }
+}
