@@ -1,6 +1,14 @@
 //! Who is asking: the user of a request, from the client certificate the TLS layer verified
-//! against the cluster CA (common name = user, organizations = groups). Requests without one
-//! are anonymous and get 401, as on a cluster with anonymous auth off.
+//! against the cluster CA (common name = user, organizations = groups), or from a service
+//! account bearer token ([`crate::tokens`]). Requests with neither are anonymous and get 401,
+//! as on a cluster with anonymous auth off.
+
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use crate::ApiServer;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::Freshness;
 
 /// The verified client certificate of a connection, placed in each request's extensions by
 /// the TLS server (absent fields: no certificate).
@@ -16,11 +24,54 @@ pub struct User {
     pub groups: Vec<String>,
 }
 
-/// The user of a request, or `None` when it is anonymous.
-pub fn authenticate(certificate: Option<&ClientCertificate>) -> Option<User> {
+fn from_certificate(certificate: Option<&ClientCertificate>) -> Option<User> {
     let certificate = certificate?;
     let name = certificate.common_name.clone()?;
     let mut groups = certificate.organizations.clone();
     groups.push("system:authenticated".into());
     Some(User { name, groups })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The user of a request: its certificate's, else its valid token's; 401 otherwise.
+pub async fn authenticate(server: &ApiServer, parts: &Parts) -> ApiResult<User> {
+    if let Some(user) = from_certificate(parts.extensions.get::<ClientCertificate>()) {
+        return Ok(user);
+    }
+    let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+    let key = server
+        .options
+        .token_key
+        .as_ref()
+        .ok_or(ApiError::Unauthorized)?;
+    let subject = key
+        .verify(token, crate::objects::now_unix_seconds())
+        .ok_or(ApiError::Unauthorized)?;
+    // Bound to the account: a token outlives neither its account nor a recreated one.
+    let account_key = format!(
+        "/registry/core/serviceaccounts/{}/{}",
+        subject.namespace, subject.name
+    );
+    let (account, _) = server
+        .storage
+        .get(account_key.as_bytes(), Freshness::Any)
+        .await?;
+    let current_uid = account
+        .as_ref()
+        .and_then(|a| crate::objects::text(a, &["metadata", "uid"]));
+    if current_uid != Some(subject.uid.as_str()) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(User {
+        name: subject.user_name(),
+        groups: subject.groups(),
+    })
 }

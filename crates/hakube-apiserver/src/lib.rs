@@ -29,6 +29,7 @@ pub mod services;
 pub mod storage;
 mod strategic_merge;
 mod table;
+pub mod tokens;
 pub mod version;
 mod write;
 
@@ -50,6 +51,8 @@ pub use storage::Storage;
 pub struct ApiOptions {
     /// `host:port` clients reach this server at (legacy discovery reports it).
     pub advertise_address: String,
+    /// Signs and verifies service account tokens (none: bearer tokens are refused).
+    pub token_key: Option<tokens::TokenKey>,
 }
 
 pub struct ApiServer {

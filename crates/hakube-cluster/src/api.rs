@@ -25,6 +25,12 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
         node.store.clone(),
         ApiOptions {
             advertise_address: socket(node.config.address, API_PORT),
+            // Every control-plane node holds the CA key, so all derive the same token key.
+            token_key: node
+                .identity
+                .ca_key_pem
+                .as_deref()
+                .map(|key| hakube_apiserver::tokens::TokenKey::derive(key.as_bytes())),
         },
         Arc::new(RemoveOnDelete {
             node: Arc::downgrade(node),

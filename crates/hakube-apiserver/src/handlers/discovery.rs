@@ -13,16 +13,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::negotiation::wants_aggregated_discovery;
 use crate::respond;
 
-fn authenticated(request: &Request) -> ApiResult<()> {
-    crate::auth::authenticate(request.extensions().get::<crate::auth::ClientCertificate>())
-        .map(|_| ())
-        .ok_or(ApiError::Unauthorized)
+/// Checks the request's user and gives the request back (discovery needs no more).
+async fn authenticated(server: &ApiServer, request: Request) -> ApiResult<Request> {
+    let (parts, body) = request.into_parts();
+    crate::auth::authenticate(server, &parts).await?;
+    Ok(Request::from_parts(parts, body))
 }
 
 pub async fn core(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
-    if let Err(error) = authenticated(&request) {
-        return error.into_response();
-    }
+    let request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
     if wants_aggregated_discovery(request.headers()) {
         let body = discovery::aggregated_core(&server.registry);
         return respond::with_type(StatusCode::OK, &body, AGGREGATED_CONTENT_TYPE, &[]);
@@ -35,9 +37,10 @@ pub async fn core(State(server): State<Arc<ApiServer>>, request: Request) -> Res
 }
 
 pub async fn groups(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
-    if let Err(error) = authenticated(&request) {
-        return error.into_response();
-    }
+    let request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
     if wants_aggregated_discovery(request.headers()) {
         let body = discovery::aggregated_groups(&server.registry);
         return respond::with_type(StatusCode::OK, &body, AGGREGATED_CONTENT_TYPE, &[]);
@@ -60,9 +63,10 @@ pub fn group(server: &ApiServer, group: &str) -> ApiResult<Response> {
 }
 
 pub async fn openapi_root(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
-    if let Err(error) = authenticated(&request) {
-        return error.into_response();
-    }
+    let _request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
     respond::json(StatusCode::OK, &crate::openapi::root(&server.registry), &[])
 }
 
@@ -70,9 +74,10 @@ pub async fn openapi_group_version(
     State(server): State<Arc<ApiServer>>,
     request: Request,
 ) -> Response {
-    if let Err(error) = authenticated(&request) {
-        return error.into_response();
-    }
+    let request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
     let path = request
         .uri()
         .path()
@@ -86,9 +91,10 @@ pub async fn openapi_group_version(
 }
 
 pub async fn openapi_v2(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
-    if let Err(error) = authenticated(&request) {
-        return error.into_response();
-    }
+    let _request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
     let bytes = crate::openapi::v2_document(&server.registry);
     let mut response = (StatusCode::OK, bytes).into_response();
     response.headers_mut().insert(

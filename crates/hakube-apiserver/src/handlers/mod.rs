@@ -11,6 +11,7 @@ pub mod list;
 pub mod patch;
 pub mod reviews;
 pub mod scale;
+pub mod token;
 pub mod update;
 pub mod watch;
 
@@ -22,7 +23,7 @@ use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use crate::ApiServer;
-use crate::auth::{ClientCertificate, User};
+use crate::auth::User;
 use crate::error::{ApiError, ApiResult};
 use crate::request::{ApiPath, Query, Target, parse_path};
 
@@ -45,8 +46,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, request: Request) ->
 
 async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
-    let user = crate::auth::authenticate(parts.extensions.get::<ClientCertificate>())
-        .ok_or(ApiError::Unauthorized)?;
+    let user = crate::auth::authenticate(&server, &parts).await?;
     let path = parts.uri.path().to_string();
     if path.starts_with("/openapi/") {
         return Err(ApiError::UnknownPath);
@@ -79,6 +79,9 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::GET, true, None | Some("status")) => get::get(call).await,
         (Method::GET, true, Some("scale")) => scale::get(call).await,
         (Method::POST, false, None) => create::create(call, body).await,
+        (Method::POST, true, Some("token")) if call.target.resource.plural == "serviceaccounts" => {
+            token::create(call, body).await
+        }
         (Method::POST, true, Some("eviction")) if is_pod(&call) => {
             eviction::evict(call, body).await
         }
