@@ -495,6 +495,7 @@ pub fn types() -> Vec<ResourceType> {
                     ALL_VERBS.to_vec()
                 },
                 stored: !create_only,
+                custom_schema: None,
             }
         })
         .collect()

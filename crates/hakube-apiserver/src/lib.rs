@@ -9,6 +9,8 @@ mod body;
 pub mod bootstrap;
 mod builtin;
 pub mod controllers;
+mod crd_schema;
+pub mod crds;
 pub mod discovery;
 pub mod error;
 mod handlers;

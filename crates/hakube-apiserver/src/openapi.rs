@@ -105,6 +105,7 @@ fn object_path(resource: &ResourceType) -> String {
 pub fn group_version(registry: &Registry, path: &str) -> Option<Value> {
     let mut paths = Map::new();
     let mut names = Vec::new();
+    let mut custom_schemas = Map::new();
     let mut found = false;
     for resource in registry.all() {
         if group_version_key(&resource.group, &resource.version) != path {
@@ -112,6 +113,14 @@ pub fn group_version(registry: &Registry, path: &str) -> Option<Value> {
         }
         found = true;
         if !resource.stored {
+            continue;
+        }
+        if let Some(custom) = &resource.custom_schema {
+            let name = format!("{}.{}.{}", resource.group, resource.version, resource.kind);
+            let mut schema = (**custom).clone();
+            schema["x-kubernetes-group-version-kind"] = json!([{"group": resource.group, "version": resource.version, "kind": resource.kind}]);
+            paths.insert(object_path(&resource), operations(&resource, Some(&name)));
+            custom_schemas.insert(name, schema);
             continue;
         }
         let schema = schema_name(&resource);
@@ -124,11 +133,13 @@ pub fn group_version(registry: &Registry, path: &str) -> Option<Value> {
     if !found {
         return None;
     }
+    let mut schemas = hakube_kinds::schemas::closure(&names);
+    schemas.extend(custom_schemas);
     Some(json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": crate::version::KUBERNETES_GIT_VERSION},
         "paths": paths,
-        "components": {"schemas": hakube_kinds::schemas::closure(&names)},
+        "components": {"schemas": schemas},
     }))
 }
 

@@ -30,6 +30,9 @@ pub struct ResourceType {
     pub verbs: Vec<&'static str>,
     /// Whether objects of the type are stored (reviews are computed and not stored).
     pub stored: bool,
+    /// A custom resource's `openAPIV3Schema` (None for built-in types, checked through
+    /// their k8s-openapi types instead).
+    pub custom_schema: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,14 @@ impl ResourceType {
             plural: self.plural.clone(),
             kind: self.kind.clone(),
             name: name.to_string(),
+        }
+    }
+
+    /// A stored custom object as this version presents it (conversion "None": the same
+    /// object under this version's apiVersion).
+    pub fn present(&self, object: &mut serde_json::Value) {
+        if self.custom_schema.is_some() {
+            object["apiVersion"] = serde_json::Value::String(self.api_version());
         }
     }
 

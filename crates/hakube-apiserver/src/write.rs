@@ -96,11 +96,55 @@ pub fn check_namespace(
 
 /// Decodes a built-in kind strictly and puts it in canonical form; returns the warnings
 /// (unknown fields under `Warn`).
+/// A custom resource: defaults and pruning from its definition's schema, then validation.
+fn decode_custom(
+    resource: &ResourceType,
+    schema: &Value,
+    object: &mut Value,
+    mode: FieldValidation,
+) -> ApiResult<Vec<String>> {
+    let pruned = crate::crd_schema::default_and_prune(object, schema);
+    let unknown: Vec<String> = pruned
+        .iter()
+        .map(|path| format!("unknown field \"{path}\""))
+        .collect();
+    if mode == FieldValidation::Strict && !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            resource.kind,
+            resource.version,
+            resource.kind,
+            unknown.join(", ")
+        )));
+    }
+    let problems = crate::crd_schema::validate(object, schema);
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            subject: resource.subject(objects::name(object).unwrap_or_default()),
+            causes: problems
+                .into_iter()
+                .map(|p| crate::error::Cause {
+                    reason: p.reason,
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect(),
+        });
+    }
+    Ok(match mode {
+        FieldValidation::Warn => unknown.iter().map(|w| crate::respond::warning(w)).collect(),
+        _ => Vec::new(),
+    })
+}
+
 pub fn decode_strictly(
     resource: &ResourceType,
     object: &mut Value,
     mode: FieldValidation,
 ) -> ApiResult<Vec<String>> {
+    if let Some(schema) = &resource.custom_schema {
+        return decode_custom(resource, schema, object, mode);
+    }
     let Some(outcome) = hakube_kinds::normalize(&resource.group, &resource.kind, object) else {
         return Ok(Vec::new());
     };
@@ -172,6 +216,9 @@ pub async fn prepare_create(
     set_create_metadata(resource, object);
     defaults::apply(resource, object);
     validate(resource, object, None)?;
+    if resource.kind == "CustomResourceDefinition" {
+        accept_definition(resource, object)?;
+    }
     let name = objects::name(object).unwrap_or_default().to_string();
     admit_namespace(server, resource, objects::namespace(object), &name).await?;
     Ok(warnings)
@@ -218,11 +265,16 @@ fn set_create_metadata(resource: &ResourceType, object: &mut Value) {
         metadata.remove("generation");
     }
     // A new object's status is the server's to set (except Nodes, whose agent reports it).
+    // Custom resources start without one, as upstream's do.
     if resource.subresources.status
         && resource.kind != "Node"
         && let Some(map) = object.as_object_mut()
     {
-        map.insert("status".into(), json!({}));
+        if resource.custom_schema.is_some() {
+            map.remove("status");
+        } else {
+            map.insert("status".into(), json!({}));
+        }
     }
 }
 
@@ -249,6 +301,10 @@ pub fn prepare_update(
     bump_generation(current, new);
     defaults::apply(resource, new);
     validate(resource, new, Some(current))?;
+    if resource.kind == "CustomResourceDefinition" && subresource != Some("status") {
+        check_definition(resource, new)?;
+        new["status"] = crate::crds::accepted_status(new);
+    }
     Ok(warnings)
 }
 
@@ -322,4 +378,33 @@ fn bump_generation(current: &Value, new: &mut Value) {
     if strip(current) != strip(new) {
         metadata_mut(new).insert("generation".into(), json!(generation + 1));
     }
+}
+
+fn check_definition(resource: &ResourceType, crd: &Value) -> ApiResult<()> {
+    let causes = crate::crds::check(crd);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Invalid {
+        subject: resource.subject(objects::name(crd).unwrap_or_default()),
+        causes,
+    })
+}
+
+/// A new CustomResourceDefinition: checked, accepted (status), and held by the cleanup
+/// finalizer so its custom objects go with it.
+fn accept_definition(resource: &ResourceType, crd: &mut Value) -> ApiResult<()> {
+    check_definition(resource, crd)?;
+    crd["status"] = crate::crds::accepted_status(crd);
+    let metadata = metadata_mut(crd);
+    let mut finalizers: Vec<Value> = metadata
+        .get("finalizers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !finalizers.contains(&json!(crate::crds::CLEANUP_FINALIZER)) {
+        finalizers.push(json!(crate::crds::CLEANUP_FINALIZER));
+    }
+    metadata.insert("finalizers".into(), json!(finalizers));
+    Ok(())
 }

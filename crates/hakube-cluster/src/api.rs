@@ -45,6 +45,10 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
     tokio::spawn(hakube_apiserver::bootstrap::ensure_system_objects(
         server.clone(),
     ));
+    tokio::spawn(hakube_apiserver::crds::sync(
+        server.clone(),
+        node.shutdown.clone(),
+    ));
     tokio::spawn(hakube_apiserver::controllers::run(
         server.clone(),
         node.shutdown.clone(),

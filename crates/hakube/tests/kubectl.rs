@@ -996,8 +996,124 @@ fn service_account_tokens_authenticate_until_their_account_goes() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    contains(&String::from_utf8_lossy(&output.stderr), "provide credentials");
+    contains(
+        &String::from_utf8_lossy(&output.stderr),
+        "provide credentials",
+    );
     kubectl.ok(&["delete", "serviceaccount", "robot"]);
     let (still, said) = as_robot(&["get", "namespaces"]);
     assert!(!still, "a token outlived its service account: {said}");
+}
+
+const CRONTAB_DEFINITION: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names:
+    plural: crontabs
+    singular: crontab
+    kind: CronTab
+    shortNames: [ct]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              cronSpec:
+                type: string
+                pattern: '^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$'
+              replicas:
+                type: integer
+                minimum: 1
+                maximum: 10
+                default: 1
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+"#;
+
+#[test]
+fn custom_resources_are_served_from_their_definitions() {
+    let cluster = Cluster::up("127.21.59", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.37");
+    contains(&kubectl.apply(&["apply"], CRONTAB_DEFINITION), "created");
+    contains(&kubectl.ok(&["get", "crd"]), "crontabs.stable.example.com");
+    let cron = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: nightly\nspec:\n  cronSpec: \"0 3 * * *\"\n";
+    assert!(wait_until(Duration::from_secs(20), || kubectl
+        .apply(&["apply"], cron)
+        .contains("nightly")));
+    assert_eq!(names(&kubectl.ok(&["get", "ct"])), ["nightly"]);
+    // Defaults from the schema; the status subresource; validation; strict fields.
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "crontab",
+            "nightly",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "1"
+    );
+    kubectl.ok(&[
+        "patch",
+        "ct",
+        "nightly",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"lastRun":"today"}}"#,
+    ]);
+    assert_eq!(
+        kubectl.ok(&["get", "ct", "nightly", "-o", "jsonpath={.status.lastRun}"]),
+        "today"
+    );
+    let invalid = kubectl.fails(&[
+        "patch",
+        "ct",
+        "nightly",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"replicas":30}}"#,
+    ]);
+    contains(
+        &invalid,
+        "spec.replicas in body should be less than or equal to 10",
+    );
+    let unknown = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: odd\nspec:\n  cronSpec: \"0 3 * * *\"\n  bogus: 1\n";
+    let path = kubectl.cache.path().join("odd.yaml");
+    std::fs::write(&path, unknown).unwrap();
+    contains(
+        &kubectl.fails(&["create", "-f", path.to_str().unwrap()]),
+        "unknown field \"spec.bogus\"",
+    );
+    contains(&kubectl.ok(&["explain", "crontab.spec"]), "cronSpec");
+    // Deleting the definition takes its objects with it.
+    kubectl.ok(&[
+        "delete",
+        "crd",
+        "crontabs.stable.example.com",
+        "--timeout=60s",
+    ]);
+    assert!(wait_until(Duration::from_secs(20), || !kubectl
+        .run(&["get", "crd", "crontabs.stable.example.com"])
+        .ok()));
+    contains(
+        &kubectl.fails(&[
+            "get",
+            "--raw",
+            "/apis/stable.example.com/v1/namespaces/default/crontabs",
+        ]),
+        "NotFound",
+    );
 }

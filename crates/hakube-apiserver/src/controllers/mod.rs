@@ -6,6 +6,7 @@
 //! leader runs them, so one instance acts cluster-wide.
 
 pub mod api_endpoints;
+pub mod definitions;
 pub mod disruption;
 pub mod garbage;
 pub mod namespaces;
@@ -124,6 +125,7 @@ async fn round(server: &ApiServer) -> ApiResult<usize> {
     actions.extend(disruption::plan(&objects));
     actions.extend(service_accounts::plan(&objects));
     actions.extend(api_endpoints::plan(&objects));
+    actions.extend(definitions::plan(&objects));
     for (key, revision) in crate::services::stale_allocations(server).await? {
         actions.push(Action::Delete { key, revision });
     }

@@ -55,7 +55,8 @@ pub async fn get(call: Call) -> ApiResult<Response> {
         .storage
         .get(&object_key(&call), freshness(&call)?)
         .await?;
-    let object = object.ok_or_else(|| not_found(&call))?;
+    let mut object = object.ok_or_else(|| not_found(&call))?;
+    call.target.resource.present(&mut object);
     let warnings = respond::read_warnings(read.stale);
     Ok(match representation(&call.headers) {
         Representation::Table => {

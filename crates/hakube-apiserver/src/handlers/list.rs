@@ -160,10 +160,11 @@ pub async fn list(call: Call) -> ApiResult<Response> {
     let mut scanned = 0;
     for kv in &items {
         scanned += 1;
-        let object = storage::decode(kv)?;
+        let mut object = storage::decode(kv)?;
         if !selection.matches(&object) {
             continue;
         }
+        call.target.resource.present(&mut object);
         objects.push(object);
         if limit > 0 && objects.len() == limit {
             if scanned < items.len() {

@@ -92,6 +92,11 @@ struct Encoder {
 
 impl Encoder {
     fn line(&self, event_type: &str, object: &Value) -> bytes::Bytes {
+        let mut presented = object.clone();
+        if event_type != "ERROR" && event_type != "BOOKMARK" {
+            self.resource.present(&mut presented);
+        }
+        let object = &presented;
         let object = if self.table && event_type != "ERROR" && event_type != "BOOKMARK" {
             json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {},
                 "columnDefinitions": [],
@@ -107,6 +112,16 @@ impl Encoder {
 
     fn expired(&self, message: String) -> bytes::Bytes {
         self.line("ERROR", &ApiError::Expired(message).status())
+    }
+
+    /// The bookmark that ends a streaming list's initial events.
+    fn initial_events_end(&self, revision: u64) -> bytes::Bytes {
+        self.line(
+            "BOOKMARK",
+            &json!({"kind": self.resource.kind, "apiVersion": self.resource.api_version(),
+            "metadata": {"resourceVersion": revision.to_string(),
+                "annotations": {"k8s.io/initial-events-end": "true"}}}),
+        )
     }
 
     fn bookmark(&self, revision: u64) -> bytes::Bytes {
@@ -149,12 +164,19 @@ pub async fn watch(call: Call) -> ApiResult<Response> {
     let requested = call.query.get("resourceVersion").unwrap_or("");
     let (sender, receiver) = mpsc::channel::<bytes::Bytes>(QUEUE_EVENTS);
 
-    // "" and "0": the current state as ADDED events, then changes after it.
+    // "" and "0" (and `sendInitialEvents=true`, the streaming list of kubectl 1.37): the
+    // current state as ADDED events, then changes after it.
+    let send_initial = call.query.flag("sendInitialEvents");
     let mut initial = Vec::new();
-    let after_revision = if requested.is_empty() || requested == "0" {
-        let read_freshness = if requested.is_empty() {
-            Freshness::Latest
+    let after_revision = if requested.is_empty() || requested == "0" || send_initial {
+        let read_freshness = if requested.is_empty() || requested == "0" && !send_initial {
+            if requested.is_empty() {
+                Freshness::Latest
+            } else {
+                freshness(&call)?
+            }
         } else {
+            // NotOlderThan the given version: this replica's state if it has caught up.
             freshness(&call)?
         };
         let (items, read) = call
@@ -182,6 +204,7 @@ pub async fn watch(call: Call) -> ApiResult<Response> {
         sender,
         timeout: Duration::from_secs(timeout),
         bookmarks,
+        initial_events_end: send_initial,
         _slot: slot,
     };
     match call
@@ -228,6 +251,8 @@ struct Stream {
     sender: mpsc::Sender<bytes::Bytes>,
     timeout: Duration,
     bookmarks: bool,
+    /// Mark the end of the initial events with a bookmark (`sendInitialEvents=true`).
+    initial_events_end: bool,
     _slot: WatchSlot,
 }
 
@@ -244,6 +269,12 @@ impl Stream {
                 .await
                 .is_err()
             {
+                return;
+            }
+        }
+        if self.initial_events_end {
+            let end = self.encoder.initial_events_end(store_watch.last_revision());
+            if self.sender.send(end).await.is_err() {
                 return;
             }
         }
