@@ -4,6 +4,7 @@
 //! watch, create, update, patch, delete) with Kubernetes semantics, and their Status errors.
 
 pub mod admission;
+pub mod audit;
 pub mod auth;
 mod body;
 pub mod bootstrap;
@@ -23,6 +24,7 @@ mod patch;
 mod printers;
 mod protobuf;
 pub mod quantity;
+pub mod rbac;
 mod request;
 pub mod resources;
 mod respond;
@@ -55,6 +57,10 @@ pub struct ApiOptions {
     pub advertise_address: String,
     /// Signs and verifies service account tokens (none: bearer tokens are refused).
     pub token_key: Option<tokens::TokenKey>,
+    /// RBAC authorization (off: every authenticated user may do everything).
+    pub rbac: bool,
+    /// Where write requests are audited (none: not audited).
+    pub audit: Option<audit::AuditLog>,
 }
 
 pub struct ApiServer {

@@ -31,6 +31,10 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
                 .ca_key_pem
                 .as_deref()
                 .map(|key| hakube_apiserver::tokens::TokenKey::derive(key.as_bytes())),
+            rbac: node.config.authorization_mode == crate::config::AuthorizationMode::Rbac,
+            audit: Some(hakube_apiserver::audit::AuditLog::start(
+                node.config.data_dir.join("audit.log"),
+            )),
         },
         Arc::new(RemoveOnDelete {
             node: Arc::downgrade(node),

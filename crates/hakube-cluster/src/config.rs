@@ -36,6 +36,19 @@ pub struct DaemonConfig {
     pub node_lease_duration_seconds: u64,
     /// How often the leader's role manager reconciles datastore roles.
     pub role_reconcile_interval_ms: u64,
+    /// Who may do what in the Kubernetes API.
+    pub authorization_mode: AuthorizationMode,
+}
+
+/// `--authorization-mode`: off by default, as in MicroK8s (`microk8s enable rbac`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuthorizationMode {
+    /// Every authenticated user may do everything.
+    #[default]
+    AlwaysAllow,
+    /// Kubernetes RBAC (Roles, ClusterRoles and their bindings).
+    #[serde(rename = "RBAC")]
+    Rbac,
 }
 
 impl Default for DaemonConfig {
@@ -58,6 +71,7 @@ impl Default for DaemonConfig {
             pod_eviction_timeout_seconds: 300,
             node_lease_duration_seconds: 40,
             role_reconcile_interval_ms: 1000,
+            authorization_mode: AuthorizationMode::AlwaysAllow,
         }
     }
 }

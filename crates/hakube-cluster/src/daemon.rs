@@ -75,6 +75,15 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+const ADMIT_ATTEMPTS: usize = 10;
+
+/// Whether an admission failed only because leadership moved while it ran.
+fn leadership_moved(error: &str) -> bool {
+    error.contains("has to forward request")
+        || error.contains("has no leader")
+        || error.contains("leadership")
+}
+
 fn restrict(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
@@ -201,17 +210,30 @@ impl Daemon {
             worker: request.worker,
             failure_domain: self.config.failure_domain,
         };
-        let reply: Result<AdmitResponse, String> = node
-            .client
-            .call(
-                &certified.admit_to,
-                crate::peer_server::ADMIT_PATH,
-                &admit,
-                Duration::from_secs(60),
-            )
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        let admitted = reply.map_err(|e| anyhow!("the cluster did not admit this node: {e}"))?;
+        // An election during the admission (a loaded machine) refuses the membership change
+        // without changing anything lasting: admission is idempotent, so ask again.
+        let mut attempt = 0;
+        let admitted = loop {
+            attempt += 1;
+            let reply: Result<AdmitResponse, String> = node
+                .client
+                .call(
+                    &certified.admit_to,
+                    crate::peer_server::ADMIT_PATH,
+                    &admit,
+                    Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            match reply {
+                Ok(admitted) => break admitted,
+                Err(error) if attempt < ADMIT_ATTEMPTS && leadership_moved(&error) => {
+                    tracing::info!(%error, attempt, "admission interrupted by an election; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => bail!("the cluster did not admit this node: {error}"),
+            }
+        };
         progress.push(format!("Datastore role: {}", admitted.role));
         if !request.worker {
             wait_for_leader(&node, Duration::from_secs(30)).await?;

@@ -1117,3 +1117,93 @@ fn custom_resources_are_served_from_their_definitions() {
         "NotFound",
     );
 }
+
+#[test]
+fn rbac_when_enabled_and_an_audit_log_of_writes() {
+    let cluster = Cluster::up("127.21.61", 3, &["--authorization-mode", "RBAC"]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    // The admin (system:masters) and the nodes' agents are not affected.
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "nodes"])
+    )
+    .len()
+        == 3));
+    kubectl.ok(&["create", "serviceaccount", "robot"]);
+    kubectl.ok(&["run", "web", "--image=nginx:1.27"]);
+    let token = kubectl.ok(&["create", "token", "robot"]).trim().to_string();
+    let server = format!("--server=https://{}:16443", cluster.address(1));
+    let as_robot = |args: &[&str]| {
+        let mut all = vec![
+            "--kubeconfig=/dev/null",
+            &server,
+            "--insecure-skip-tls-verify",
+            "--token",
+            &token,
+            "--cache-dir",
+        ];
+        let cache = kubectl.cache.path().join("robot");
+        all.push(cache.to_str().unwrap());
+        all.extend_from_slice(args);
+        let output = Command::new(&kubectl.binary)
+            .args(&all)
+            .env("HOME", kubectl.cache.path())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (ok, said) = as_robot(&["get", "pods"]);
+    assert!(!ok);
+    contains(
+        &said,
+        "pods is forbidden: User \"system:serviceaccount:default:robot\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\"",
+    );
+    kubectl.ok(&[
+        "create",
+        "role",
+        "pod-reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ]);
+    kubectl.ok(&[
+        "create",
+        "rolebinding",
+        "robot-reads",
+        "--role=pod-reader",
+        "--serviceaccount=default:robot",
+    ]);
+    let (ok, said) = as_robot(&["get", "pods"]);
+    assert!(ok, "{said}");
+    contains(&said, "web");
+    let (ok, said) = as_robot(&["delete", "pod", "web"]);
+    assert!(!ok, "{said}");
+    contains(&said, "cannot delete resource \"pods\"");
+    assert_eq!(as_robot(&["auth", "can-i", "list", "pods"]).1.trim(), "yes");
+    assert_eq!(
+        as_robot(&["auth", "can-i", "delete", "pods"]).1.trim(),
+        "no"
+    );
+
+    // Every write is audited on the node that served it.
+    let audit = std::fs::read_to_string(cluster.node_dir(1).join("audit.log")).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.iter().any(|r| r["verb"] == "create"
+            && r["objectRef"]["resource"] == "rolebindings"
+            && r["user"]["username"] == "admin"
+            && r["responseStatus"]["code"] == 201),
+        "{audit}"
+    );
+    assert!(
+        records.iter().any(|r| r["verb"] == "delete"
+            && r["user"]["username"] == "system:serviceaccount:default:robot"
+            && r["responseStatus"]["code"] == 403),
+        "{audit}"
+    );
+}

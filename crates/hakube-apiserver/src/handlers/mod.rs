@@ -58,6 +58,32 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
         }
         ApiPath::Group(group) => discovery::group(&server, &group),
         ApiPath::Resource(target) => {
+            let attributes = attributes(&target, &parts.method, &query);
+            let audit = server
+                .options
+                .audit
+                .clone()
+                .filter(|_| is_write(&parts.method));
+            let uri = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            if server.options.rbac && !crate::rbac::allowed(&server, &user, &attributes).await? {
+                let refused = ApiError::Forbidden(attributes.refusal(&user));
+                if let Some(audit) = audit {
+                    audit
+                        .record(audit_record(
+                            &user,
+                            &attributes,
+                            &uri,
+                            refused.code().as_u16(),
+                        ))
+                        .await;
+                }
+                return Err(refused);
+            }
+            let audited_user = user.clone();
             let call = Call {
                 server,
                 target,
@@ -65,9 +91,72 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                 headers: parts.headers,
                 user,
             };
-            by_verb(call, parts.method, body).await
+            let outcome = by_verb(call, parts.method, body).await;
+            if let Some(audit) = audit {
+                let code = match &outcome {
+                    Ok(response) => response.status().as_u16(),
+                    Err(error) => error.code().as_u16(),
+                };
+                audit
+                    .record(audit_record(&audited_user, &attributes, &uri, code))
+                    .await;
+            }
+            outcome
         }
     }
+}
+
+fn is_write(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+/// The RBAC attributes of a request (upstream's verbs: get, list, watch, create, update,
+/// patch, delete, deletecollection).
+fn attributes(target: &Target, method: &Method, query: &Query) -> crate::rbac::Attributes {
+    let named = target.name.is_some();
+    let verb = match *method {
+        Method::GET if !named && query.flag("watch") => "watch",
+        Method::GET if !named => "list",
+        Method::GET => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if !named => "deletecollection",
+        Method::DELETE => "delete",
+        _ => "unknown",
+    };
+    crate::rbac::Attributes {
+        verb: verb.into(),
+        group: target.resource.group.clone(),
+        resource: target.resource.plural.clone(),
+        subresource: target.subresource.clone(),
+        namespace: target.namespace.clone(),
+        name: target.name.clone(),
+    }
+}
+
+fn audit_record(
+    user: &User,
+    attributes: &crate::rbac::Attributes,
+    uri: &str,
+    code: u16,
+) -> serde_json::Value {
+    serde_json::json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "stage": "ResponseComplete",
+        "requestReceivedTimestamp": crate::objects::now_rfc3339(),
+        "verb": attributes.verb,
+        "requestURI": uri,
+        "user": {"username": user.name, "groups": user.groups},
+        "objectRef": {"resource": attributes.resource, "subresource": attributes.subresource,
+            "namespace": attributes.namespace, "name": attributes.name, "apiGroup": attributes.group},
+        "responseStatus": {"code": code},
+    })
 }
 
 async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> {

@@ -19,7 +19,7 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
     write::check_type_meta(&resource, &mut review)?;
     match resource.kind.as_str() {
         "SelfSubjectAccessReview" | "SubjectAccessReview" | "LocalSubjectAccessReview" => {
-            review["status"] = json!({"allowed": true, "reason": "RBAC is off: every authenticated user is allowed"});
+            review["status"] = access_review(&call, &review).await?;
         }
         "SelfSubjectRulesReview" => {
             review["status"] = json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
@@ -36,4 +36,51 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         }
     }
     Ok(respond::json(StatusCode::CREATED, &review, &[]))
+}
+
+/// The answer to an access review: RBAC's when it is on.
+async fn access_review(call: &Call, review: &serde_json::Value) -> ApiResult<serde_json::Value> {
+    if !call.server.options.rbac {
+        return Ok(
+            json!({"allowed": true, "reason": "RBAC is off: every authenticated user is allowed"}),
+        );
+    }
+    let text = |pointer: &str| {
+        review
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let user = match text("/spec/user") {
+        Some(name) => crate::auth::User {
+            name,
+            groups: review
+                .pointer("/spec/groups")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        },
+        None => call.user.clone(),
+    };
+    let Some(resource) = text("/spec/resourceAttributes/resource") else {
+        // Non-resource URLs: open to authenticated users.
+        return Ok(json!({"allowed": true}));
+    };
+    let attributes = crate::rbac::Attributes {
+        verb: text("/spec/resourceAttributes/verb").unwrap_or_default(),
+        group: text("/spec/resourceAttributes/group").unwrap_or_default(),
+        resource,
+        subresource: text("/spec/resourceAttributes/subresource").filter(|s| !s.is_empty()),
+        namespace: text("/spec/resourceAttributes/namespace").filter(|s| !s.is_empty()),
+        name: text("/spec/resourceAttributes/name").filter(|s| !s.is_empty()),
+    };
+    let allowed = crate::rbac::allowed(&call.server, &user, &attributes).await?;
+    Ok(if allowed {
+        json!({"allowed": true, "reason": "allowed by RBAC"})
+    } else {
+        json!({"allowed": false})
+    })
 }

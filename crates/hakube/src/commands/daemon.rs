@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use hakube_cluster::config::DaemonConfig;
+use hakube_cluster::config::{AuthorizationMode, DaemonConfig};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::DaemonArgs;
@@ -60,6 +60,10 @@ pub fn build_config(data_dir: &Path, args: &DaemonArgs) -> Result<DaemonConfig> 
             .node_lease_duration
             .unwrap_or(defaults.node_lease_duration_seconds),
         role_reconcile_interval_ms: defaults.role_reconcile_interval_ms,
+        authorization_mode: match args.authorization_mode.as_deref() {
+            Some("RBAC") => AuthorizationMode::Rbac,
+            _ => defaults.authorization_mode,
+        },
     })
 }
 
