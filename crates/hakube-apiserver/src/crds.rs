@@ -56,7 +56,7 @@ pub fn check(crd: &Value) -> Vec<Cause> {
         causes.push(Cause::invalid(
             "metadata.name",
             format!("\"{name}\""),
-            &format!("must be spec.names.plural+\".\"+spec.group"),
+            "must be spec.names.plural+\".\"+spec.group",
         ));
     }
     if !matches!(text(crd, "/spec/scope"), "Namespaced" | "Cluster") {

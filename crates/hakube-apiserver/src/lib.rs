@@ -15,6 +15,7 @@ pub mod crds;
 pub mod discovery;
 pub mod error;
 mod handlers;
+pub mod managed_fields;
 mod negotiation;
 pub mod nodes;
 pub mod objects;

@@ -185,7 +185,12 @@ pub async fn admit_namespace(
         return Ok(());
     };
     let key = storage::key(&namespaces, None, namespace);
-    let (found, _) = server.storage.get(&key, Freshness::Any).await?;
+    // This replica may not have a namespace created a moment ago through another node:
+    // confirm a miss with the leader before refusing.
+    let (mut found, _) = server.storage.get(&key, Freshness::Any).await?;
+    if found.is_none() {
+        found = server.storage.get(&key, Freshness::Latest).await?.0;
+    }
     let Some(found) = found else {
         return Err(ApiError::NotFound(namespaces.subject(namespace)));
     };

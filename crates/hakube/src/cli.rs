@@ -65,6 +65,9 @@ pub enum Command {
     Up(UpArgs),
     /// Stop every node of a local cluster started by `hakube up`.
     Down(DownArgs),
+    /// Benchmark the Kubernetes API: open-loop create/update/get/list/list-large/watch load,
+    /// one JSON line of latency percentiles (from each request's scheduled send time).
+    ApiBench(crate::commands::bench_api::ApiBenchArgs),
     /// Print hakube's version.
     Version,
 }
@@ -109,6 +112,10 @@ pub struct DaemonArgs {
     /// Node lease duration in seconds, renewed every quarter of it [default: 40].
     #[arg(long, value_name = "SECONDS")]
     pub node_lease_duration: Option<u64>,
+    /// Kubernetes API authorization: AlwaysAllow (every authenticated user may do
+    /// everything, as MicroK8s by default) or RBAC [default: AlwaysAllow].
+    #[arg(long, value_name = "AlwaysAllow|RBAC", value_parser = ["AlwaysAllow", "RBAC"])]
+    pub authorization_mode: Option<String>,
     /// Datastore election timeout [default: 200].
     #[arg(long, value_name = "MS")]
     pub election_timeout_ms: Option<u64>,
@@ -366,6 +373,7 @@ impl DaemonArgs {
             "node-lease-duration",
             self.node_lease_duration.map(|v| v.to_string()),
         );
+        push("authorization-mode", self.authorization_mode.clone());
         push(
             "election-timeout-ms",
             self.election_timeout_ms.map(|v| v.to_string()),

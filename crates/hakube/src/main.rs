@@ -57,6 +57,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Up(args) => block_on(up::up(args)),
         Command::Down(args) => block_on(up::down(args)),
+        Command::ApiBench(args) => commands::bench_api::run(args),
     }
 }
 

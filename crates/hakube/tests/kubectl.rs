@@ -3,6 +3,8 @@
 //! 3-node cluster: the walkthrough's commands and the ones users reach for next, checking
 //! what kubectl prints.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -1205,5 +1207,111 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
             && r["user"]["username"] == "system:serviceaccount:default:robot"
             && r["responseStatus"]["code"] == 403),
         "{audit}"
+    );
+}
+
+#[test]
+fn server_side_apply_tracks_field_owners() {
+    let cluster = Cluster::up("127.21.67", 3, &[]);
+    let kubectl = Kubectl::new(&cluster, "1.37");
+    let config = |replicas: u32, label: bool| {
+        let labels = if label {
+            "  labels:\n    team: web\n"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\n{labels}spec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n"
+        )
+    };
+    contains(
+        &kubectl.apply(
+            &["apply", "--server-side", "--field-manager=alice"],
+            &config(2, true),
+        ),
+        "serverside-applied",
+    );
+    let managers = kubectl.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert_eq!(managers, "alice");
+    // Another manager changing alice's field conflicts, unless it forces.
+    let path = kubectl.cache.path().join("bob.yaml");
+    std::fs::write(&path, config(5, true)).unwrap();
+    let refused = kubectl.fails(&[
+        "apply",
+        "--server-side",
+        "--field-manager=bob",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    contains(&refused, "conflict with \"alice\"");
+    contains(&refused, ".spec.replicas");
+    kubectl.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=bob",
+        "--force-conflicts",
+        "-f",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        kubectl.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+        "5"
+    );
+    // A field alice stops applying (and nobody else owns) goes; the same apply again changes nothing.
+    let bob_less = config(5, false);
+    kubectl.apply(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=alice",
+            "--force-conflicts",
+        ],
+        &bob_less,
+    );
+    let version = kubectl.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
+    kubectl.apply(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=alice",
+            "--force-conflicts",
+        ],
+        &bob_less,
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}"
+        ]),
+        version
+    );
+    // kubectl scale (an update) takes the replicas field: alice's next apply of another value conflicts.
+    kubectl.ok(&["scale", "deployment", "web", "--replicas=7"]);
+    let path = kubectl.cache.path().join("alice.yaml");
+    std::fs::write(&path, config(3, false)).unwrap();
+    contains(
+        &kubectl.fails(&[
+            "apply",
+            "--server-side",
+            "--field-manager=alice",
+            "-f",
+            path.to_str().unwrap(),
+        ]),
+        "conflict with",
     );
 }

@@ -32,6 +32,14 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
     )
     .await?;
     admission::mutate_create(&call.server, &resource, &mut object).await?;
+    let manager = crate::handlers::update::field_manager(&call);
+    crate::managed_fields::record_update(
+        None,
+        &mut object,
+        &manager,
+        &resource.api_version(),
+        None,
+    );
     if call.query.dry_run()? {
         return Ok(respond::json(StatusCode::CREATED, &object, &warnings));
     }

@@ -115,7 +115,13 @@ async fn write_scale(call: Call, object: Value, scale: Value) -> ApiResult<Respo
     }
     let mut main_call = call;
     main_call.target.subresource = None;
-    let (stored, warnings) = crate::handlers::update::replace(&main_call, &object, updated).await?;
+    let (stored, warnings) = crate::handlers::update::replace(
+        &main_call,
+        &object,
+        updated,
+        crate::handlers::update::Ownership::Update,
+    )
+    .await?;
     Ok(respond::json(StatusCode::OK, &scale_of(&stored), &warnings))
 }
 

@@ -32,16 +32,60 @@ pub async fn update(call: Call, request_body: Body) -> ApiResult<Response> {
         .get(&object_key(&call), Freshness::Latest)
         .await?;
     let current = current.ok_or_else(|| not_found(&call))?;
-    let (stored, warnings) = replace(&call, &current, object).await?;
+    let (stored, warnings) = replace(&call, &current, object, Ownership::Update).await?;
     Ok(respond::json(StatusCode::OK, &stored, &warnings))
 }
 
 /// Writes `new` over `current` (both whole objects), conditioned on the resourceVersion the
 /// client sent (or on `current`'s when it sent none). Used by update, patch and scale.
+/// Who owns the fields a write changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// The request's field manager takes what it changed (update, patch, scale).
+    Update,
+    /// The caller already recorded ownership (server-side apply).
+    Recorded,
+}
+
+/// The request's field manager: `fieldManager`, else the client's name from its User-Agent
+/// (`kubectl/v1.33.1 …` → `kubectl`), as upstream does.
+pub fn field_manager(call: &Call) -> String {
+    if let Some(manager) = call.query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return manager.to_string();
+    }
+    call.headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|agent| agent.split('/').next())
+        .filter(|name| !name.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// Equal but for the resourceVersion and the times in managedFields.
+fn unchanged(current: &Value, new: &Value) -> bool {
+    let strip = |object: &Value| {
+        let mut object = object.clone();
+        let metadata = objects::metadata_mut(&mut object);
+        metadata.remove("resourceVersion");
+        if let Some(entries) = metadata
+            .get_mut("managedFields")
+            .and_then(Value::as_array_mut)
+        {
+            for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                entry.remove("time");
+            }
+        }
+        object
+    };
+    strip(current) == strip(new)
+}
+
 pub async fn replace(
     call: &Call,
     current: &Value,
     mut new: Value,
+    ownership: Ownership,
 ) -> ApiResult<(Value, Vec<String>)> {
     let resource = &call.target.resource;
     let name = call.target.name.clone().unwrap_or_default();
@@ -79,6 +123,20 @@ pub async fn replace(
         call.target.subresource.as_deref(),
         &call.query,
     )?;
+    if ownership == Ownership::Update {
+        let manager = field_manager(call);
+        crate::managed_fields::record_update(
+            Some(current),
+            &mut new,
+            &manager,
+            &resource.api_version(),
+            call.target.subresource.as_deref(),
+        );
+    }
+    // A write that changes nothing keeps the version and wakes no watcher, as upstream.
+    if unchanged(current, &new) {
+        return Ok((current.clone(), warnings));
+    }
     if call.query.dry_run()? {
         return Ok((new, warnings));
     }

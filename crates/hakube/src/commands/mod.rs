@@ -3,6 +3,7 @@
 
 pub mod add_node;
 pub mod bench;
+pub mod bench_api;
 pub mod bench_etcd;
 pub mod config;
 pub mod daemon;

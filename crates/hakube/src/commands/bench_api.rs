@@ -1,0 +1,1456 @@
+//! `hakube api-bench`: an open-loop load against the Kubernetes API (issue 4's benchmark).
+//!
+//! The client reads a kubeconfig (server, inline CA, client certificate and key; the first
+//! cluster and user of the current context) and talks HTTP/2 over TLS (rustls with ring,
+//! hyper-rustls) through a small pool of connections, `--connections` of them, each its own
+//! hyper client, used round-robin. Modes:
+//!
+//! - `create`: POST a new small Pod (`bench-<run>-<N>`) per request.
+//! - `update`: PUT of the whole Pod with its current `resourceVersion` (what client-go's
+//!   get-modify-update does; not a merge PATCH), changing label `seq`, round-robin over
+//!   `--objects` Pods (`bench-0` …). The object sent is the one the previous update of that Pod
+//!   returned, so an update sent while the previous one to the same Pod is still in flight gets a
+//!   409 Conflict, counted as an error.
+//! - `get`: GET of one Pod, round-robin over `--objects` Pods.
+//! - `list`, `list-large`: LIST of the namespace's Pods, which holds `--objects` Pods (default
+//!   100 and 10,000). Missing Pods are created first (closed loop, not timed; `--prepare-only`
+//!   stops there, so a script can read memory between creating objects and using them).
+//! - `watch`: opens `--watchers` watches on the namespace's Pods (from the resourceVersion of a
+//!   LIST, so no initial events), waits until every one answered, then creates Pods at `--rate`
+//!   and measures each ADDED event's delivery latency: arrival at the watcher minus the
+//!   acknowledgement (response) of the create. An event that arrives before its create's answer
+//!   counts as 0 ms (`events_before_ack` says how many); `from_send_*` is arrival minus the
+//!   create's scheduled send time.
+//!
+//! Open loop: request `i` is scheduled at `start + i / rate` (fixed interval; `--poisson` draws
+//! exponential gaps instead) and sent then whatever the answers so far, at most
+//! `--max-in-flight` at a time. **Latency is measured from the scheduled send time**, not from
+//! when the request actually left, so a server that falls behind shows in the percentiles
+//! instead of silently slowing the load (no coordinated omission). `achieved_rate` is the
+//! successful requests divided by `--seconds`, or by the time from the first scheduled send to
+//! the last answer when that is longer; it is below `--rate` when the server cannot keep up.
+//!
+//! Output: one JSON line per run: mode, rate, achieved rate, count, errors, p50/p90/p99/max in
+//! ms (latencies in the log-bucket histogram of `dbctl bench`, < 1/64 relative error), and more
+//! (error kinds, client CPU, with `--pids` the servers' CPU per request).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{ACCEPT, CONTENT_TYPE};
+use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::commands::bench::{Histogram, parse_stat_cpu};
+
+/// Clock ticks per second of `/proc/PID/stat` (USER_HZ).
+const USER_HZ: f64 = 100.0;
+/// Largest answer read (a LIST of 10,000 small Pods is about 10 MB).
+const MAX_ANSWER_BYTES: usize = 512 * 1024 * 1024;
+/// Requests in flight while creating the objects a mode needs (closed loop).
+const PREPARE_CONCURRENCY: usize = 16;
+/// How long a watch run waits after the last write for events still on their way.
+const WATCH_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Create,
+    Update,
+    Get,
+    List,
+    ListLarge,
+    Watch,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Create => "create",
+            Mode::Update => "update",
+            Mode::Get => "get",
+            Mode::List => "list",
+            Mode::ListLarge => "list-large",
+            Mode::Watch => "watch",
+        }
+    }
+
+    /// Pods the mode needs in the namespace before it starts.
+    fn default_objects(self) -> usize {
+        match self {
+            Mode::Create | Mode::Watch => 0,
+            Mode::Update | Mode::Get => 1_000,
+            Mode::List => 100,
+            Mode::ListLarge => 10_000,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApiBenchArgs {
+    /// The kubeconfig (inline certificate-authority-data, client-certificate-data and
+    /// client-key-data, as `hakube config` writes).
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// Requests per second (open loop; watch mode: creates per second).
+    #[arg(long, default_value_t = 100.0, value_name = "N")]
+    pub rate: f64,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20.0, value_name = "S")]
+    pub seconds: f64,
+    /// Pods in the namespace before the run (update, get: 1000; list: 100; list-large: 10000).
+    #[arg(long, value_name = "N")]
+    pub objects: Option<usize>,
+    /// Watch mode: concurrent watches.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub watchers: usize,
+    /// The namespace (created when missing).
+    #[arg(long, default_value = "hakube-bench", value_name = "NAME")]
+    pub namespace: String,
+    /// HTTP/2 connections for the requests (watches have their own).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub connections: usize,
+    /// Watch mode: watches per HTTP/2 connection (hakube's server allows 200 streams).
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub watches_per_connection: usize,
+    /// Exponential gaps between sends (Poisson arrivals) instead of a fixed interval.
+    #[arg(long)]
+    pub poisson: bool,
+    /// Seconds before a request counts as failed.
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub timeout: f64,
+    /// Requests in flight at most; beyond it sends wait (their latency still counts from the
+    /// scheduled time).
+    #[arg(long, default_value_t = 5_000, value_name = "N")]
+    pub max_in_flight: usize,
+    /// Server PIDs whose CPU (utime + stime) over the run is reported.
+    #[arg(long, value_delimiter = ',', value_name = "PID,PID…")]
+    pub pids: Vec<i32>,
+    /// Only create the Pods the mode needs, print a JSON line and stop.
+    #[arg(long)]
+    pub prepare_only: bool,
+    /// API servers to spread the connections over (default: the kubeconfig's server).
+    #[arg(long, value_delimiter = ',', value_name = "URL,URL…")]
+    pub server: Vec<String>,
+    /// Client threads.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub threads: usize,
+}
+
+/// `hakube api-bench`: runs on its own multi-threaded runtime (the load generator must not be
+/// the bottleneck of 1,000 watch streams).
+pub fn run(args: &ApiBenchArgs) -> Result<()> {
+    validate(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let report = runtime.block_on(drive(args))?;
+    println!(
+        "{}",
+        serde_json::to_string(&report).context("encoding the report")?
+    );
+    if let Some(error) = &report.first_error {
+        eprintln!("api-bench: {} errors; first: {error}", report.errors);
+    }
+    Ok(())
+}
+
+fn validate(args: &ApiBenchArgs) -> Result<()> {
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        bail!("--seconds must be a positive number");
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    if args.connections == 0 || args.threads == 0 || args.max_in_flight == 0 {
+        bail!("--connections, --threads and --max-in-flight must be at least 1");
+    }
+    if args.mode == Mode::Watch && (args.watchers == 0 || args.watches_per_connection == 0) {
+        bail!("--watchers and --watches-per-connection must be at least 1");
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------ kubeconfig
+
+#[derive(Deserialize)]
+struct KubeconfigFile {
+    #[serde(default)]
+    clusters: Vec<NamedCluster>,
+    #[serde(default)]
+    users: Vec<NamedUser>,
+    #[serde(default)]
+    contexts: Vec<NamedContext>,
+    #[serde(rename = "current-context", default)]
+    current_context: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NamedCluster {
+    name: String,
+    cluster: ClusterEntry,
+}
+
+#[derive(Deserialize)]
+struct ClusterEntry {
+    server: String,
+    #[serde(rename = "certificate-authority-data")]
+    certificate_authority_data: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NamedUser {
+    name: String,
+    user: UserEntry,
+}
+
+#[derive(Deserialize)]
+struct UserEntry {
+    #[serde(rename = "client-certificate-data")]
+    client_certificate_data: Option<String>,
+    #[serde(rename = "client-key-data")]
+    client_key_data: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NamedContext {
+    name: String,
+    context: ContextEntry,
+}
+
+#[derive(Deserialize)]
+struct ContextEntry {
+    cluster: String,
+    user: String,
+}
+
+/// What the client needs from a kubeconfig: PEM texts, decoded from their base64.
+#[derive(Debug, PartialEq, Eq)]
+struct Credentials {
+    server: String,
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn parse_kubeconfig(text: &str) -> Result<Credentials> {
+    let file: KubeconfigFile = serde_saphyr::from_str(text).context("not a kubeconfig")?;
+    let context = file
+        .current_context
+        .as_deref()
+        .and_then(|name| file.contexts.iter().find(|c| c.name == name))
+        .or(file.contexts.first());
+    let cluster = match context {
+        Some(c) => file.clusters.iter().find(|x| x.name == c.context.cluster),
+        None => file.clusters.first(),
+    }
+    .ok_or_else(|| anyhow!("the kubeconfig names no cluster"))?;
+    let user = match context {
+        Some(c) => file.users.iter().find(|x| x.name == c.context.user),
+        None => file.users.first(),
+    }
+    .ok_or_else(|| anyhow!("the kubeconfig names no user"))?;
+    let decode = |field: &Option<String>, what: &str| -> Result<String> {
+        let text = field
+            .as_deref()
+            .ok_or_else(|| anyhow!("the kubeconfig has no inline {what}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .with_context(|| format!("{what} is not base64"))?;
+        String::from_utf8(bytes).with_context(|| format!("{what} is not PEM text"))
+    };
+    Ok(Credentials {
+        server: cluster.cluster.server.trim_end_matches('/').to_string(),
+        ca_pem: decode(
+            &cluster.cluster.certificate_authority_data,
+            "certificate-authority-data",
+        )?,
+        cert_pem: decode(
+            &user.user.client_certificate_data,
+            "client-certificate-data",
+        )?,
+        key_pem: decode(&user.user.client_key_data, "client-key-data")?,
+    })
+}
+
+fn tls_config(credentials: &Credentials) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(credentials.ca_pem.as_bytes()) {
+        roots
+            .add(cert.context("invalid CA certificate")?)
+            .context("the CA certificate is not a trust anchor")?;
+    }
+    let chain = CertificateDer::pem_slice_iter(credentials.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("invalid client certificate")?;
+    let key = PrivateKeyDer::from_pem_slice(credentials.key_pem.as_bytes())
+        .context("invalid client key")?;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .context("the client certificate and key do not match")
+}
+
+// ------------------------------------------------------------------------------ HTTP client
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One HTTP/2 connection: a hyper client has one pooled connection per host for HTTP/2.
+/// Windows as Go's HTTP/2 transport (client-go): 4 MiB per stream, 1 GiB per connection.
+fn connection(tls: &rustls::ClientConfig) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(5)));
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls.clone())
+        .https_only()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .http2_initial_stream_window_size(4 << 20)
+        .http2_initial_connection_window_size(1 << 30)
+        .build(connector)
+}
+
+/// Why a request failed: `kind` groups them in the report.
+#[derive(Debug, Clone)]
+struct RequestError {
+    kind: String,
+    detail: String,
+}
+
+impl RequestError {
+    fn new(kind: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// The connection pool: client `i` always talks to server `i % servers`.
+struct Api {
+    clients: Vec<HttpClient>,
+    servers: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Api {
+    fn new(tls: &rustls::ClientConfig, servers: &[String], connections: usize) -> Self {
+        Self {
+            clients: (0..connections).map(|_| connection(tls)).collect(),
+            servers: servers.to_vec(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()
+    }
+
+    /// Sends one request on connection `index` and reads the whole answer; a non-2xx status is
+    /// an error (with the Status message).
+    async fn call(
+        &self,
+        index: usize,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<Bytes, RequestError> {
+        let response = self.send(index, method, path, content_type, body).await?;
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| RequestError::new("broken", format!("reading the answer: {e}")))?
+            .to_bytes();
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let message = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+        Err(RequestError::new(
+            format!("http {}", status.as_u16()),
+            format!("{status}: {message}"),
+        ))
+    }
+
+    async fn send(
+        &self,
+        index: usize,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, RequestError> {
+        let client = &self.clients[index % self.clients.len()];
+        let server = &self.servers[index % self.servers.len()];
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{server}{path}"))
+            .header(ACCEPT, "application/json");
+        if let Some(content_type) = content_type {
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| RequestError::new("request", e.to_string()))?;
+        client.request(request).await.map_err(|e| {
+            let kind = if e.is_connect() { "connect" } else { "broken" };
+            RequestError::new(kind, error_chain(&e))
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------ objects
+
+fn pods_path(namespace: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods")
+}
+
+/// The benchmark's Pod, as the issue gives it (the namespace comes from the URL).
+fn pod_body(name: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","labels":{{"app":"bench"}}}},"spec":{{"containers":[{{"name":"c","image":"busybox"}}]}}}}"#
+    ))
+}
+
+/// Creates the namespace; one that exists already is fine.
+async fn ensure_namespace(api: &Api, namespace: &str) -> Result<()> {
+    let body = Bytes::from(
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            .to_string(),
+    );
+    match api
+        .call(
+            0,
+            Method::POST,
+            "/api/v1/namespaces",
+            Some("application/json"),
+            body,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind == "http 409" => Ok(()),
+        Err(error) => Err(anyhow!(
+            "cannot create namespace {namespace}: {}",
+            error.detail
+        )),
+    }
+}
+
+/// The namespace's Pods: (resourceVersion of the list, the items).
+async fn list_pods(api: &Api, namespace: &str) -> Result<(String, Vec<Value>)> {
+    let bytes = api
+        .call(0, Method::GET, &pods_path(namespace), None, Bytes::new())
+        .await
+        .map_err(|e| anyhow!("cannot list the pods of {namespace}: {}", e.detail))?;
+    let mut list: Value = serde_json::from_slice(&bytes).context("the pod list is not JSON")?;
+    let version = list
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let items = match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    Ok((version, items))
+}
+
+fn object_name(object: &Value) -> Option<&str> {
+    object.pointer("/metadata/name").and_then(Value::as_str)
+}
+
+/// Creates `bench-0` … `bench-(objects-1)` where missing, `PREPARE_CONCURRENCY` at a time.
+/// Returns how many were created and how long it took.
+async fn prepare(api: &Arc<Api>, namespace: &str, objects: usize) -> Result<(usize, f64)> {
+    let started = Instant::now();
+    let (_, items) = list_pods(api, namespace).await?;
+    let present: BTreeSet<String> = items
+        .iter()
+        .filter_map(object_name)
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<usize> = (0..objects)
+        .filter(|i| !present.contains(&format!("bench-{i}")))
+        .collect();
+    let created = missing.len();
+    let queue = Arc::new(Mutex::new(missing));
+    let mut workers = JoinSet::new();
+    for _ in 0..PREPARE_CONCURRENCY {
+        let api = api.clone();
+        let queue = queue.clone();
+        let path = pods_path(namespace);
+        workers.spawn(async move {
+            loop {
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                let Some(i) = next else {
+                    return Ok::<(), anyhow::Error>(());
+                };
+                let body = pod_body(&format!("bench-{i}"));
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    match api
+                        .call(
+                            api.pick(),
+                            Method::POST,
+                            &path,
+                            Some("application/json"),
+                            body.clone(),
+                        )
+                        .await
+                    {
+                        Ok(_) => break,
+                        Err(error) if error.kind == "http 409" => break,
+                        Err(error) if attempts < 5 => {
+                            eprintln!("api-bench: creating bench-{i}: {} (retrying)", error.detail);
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(error) => bail!("cannot create bench-{i}: {}", error.detail),
+                    }
+                }
+            }
+        });
+    }
+    while let Some(result) = workers.join_next().await {
+        result.context("a preparing task failed")??;
+    }
+    Ok((created, started.elapsed().as_secs_f64()))
+}
+
+// ------------------------------------------------------------------------------ open loop
+
+/// Send times: fixed interval, or exponential gaps (seeded, so runs are repeatable).
+struct Schedule {
+    rate: f64,
+    poisson: bool,
+    state: u64,
+    at: f64,
+}
+
+impl Schedule {
+    fn new(rate: f64, poisson: bool) -> Self {
+        Self {
+            rate,
+            poisson,
+            state: 0x0005_EED0_FA91,
+            at: 0.0,
+        }
+    }
+
+    /// Seconds from the start at which request `i` (called with 0, 1, 2, … in order) is due.
+    fn offset(&mut self, i: u64) -> f64 {
+        if !self.poisson {
+            return i as f64 / self.rate;
+        }
+        if i > 0 {
+            self.at += -(1.0 - self.uniform()).ln() / self.rate;
+        }
+        self.at
+    }
+
+    /// Uniform in [0, 1) (splitmix64).
+    fn uniform(&mut self) -> f64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
+    }
+}
+
+/// What the requests of a run did.
+#[derive(Default)]
+struct Tally {
+    histogram: Histogram,
+    ok: u64,
+    errors: u64,
+    kinds: BTreeMap<String, u64>,
+    /// The first message of each kind of error.
+    examples: BTreeMap<String, String>,
+    first_error: Option<String>,
+    last_done: Option<Instant>,
+}
+
+impl Tally {
+    fn record(&mut self, scheduled: Instant, done: Instant, outcome: Result<(), RequestError>) {
+        self.last_done = Some(self.last_done.map_or(done, |last| last.max(done)));
+        match outcome {
+            Ok(()) => {
+                self.ok += 1;
+                self.histogram
+                    .record(done.saturating_duration_since(scheduled));
+            }
+            Err(error) => {
+                self.errors += 1;
+                let detail = error.detail.replace('\n', " ");
+                if self.first_error.is_none() {
+                    self.first_error = Some(detail.clone());
+                }
+                self.examples.entry(error.kind.clone()).or_insert(detail);
+                *self.kinds.entry(error.kind).or_default() += 1;
+            }
+        }
+    }
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One request: given its index and scheduled time, the future that performs it.
+type MakeRequest = Box<dyn FnMut(u64, Instant) -> BoxFuture<'static, Result<(), RequestError>>>;
+
+/// Sends `total` requests on the schedule and waits for every answer. Returns the tally and the
+/// time the first request was due.
+async fn open_loop(
+    args: &ApiBenchArgs,
+    total: u64,
+    mut make: MakeRequest,
+) -> (Tally, Instant, Instant) {
+    let tally: Shared<Tally> = Arc::default();
+    let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let mut schedule = Schedule::new(args.rate, args.poisson);
+    let start = Instant::now() + Duration::from_millis(20);
+    let mut tasks = JoinSet::new();
+    for i in 0..total {
+        let scheduled = start + Duration::from_secs_f64(schedule.offset(i));
+        tokio::time::sleep_until(scheduled.into()).await;
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
+        let request = make(i, scheduled);
+        let tally = tally.clone();
+        tasks.spawn(async move {
+            let outcome = match tokio::time::timeout(timeout, request).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(RequestError::new(
+                    "timeout",
+                    format!("no answer within {} s", timeout.as_secs_f64()),
+                )),
+            };
+            let done = Instant::now();
+            lock(&tally).record(scheduled, done, outcome);
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    let dispatched = Instant::now();
+    while tasks.join_next().await.is_some() {}
+    let tally = std::mem::take(&mut *lock(&tally));
+    (tally, start, dispatched)
+}
+
+// ------------------------------------------------------------------------------ report
+
+#[derive(Serialize, Debug, Default)]
+struct Report {
+    mode: &'static str,
+    rate: f64,
+    achieved_rate: f64,
+    count: u64,
+    errors: u64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    mean_ms: f64,
+    p999_ms: f64,
+    seconds: f64,
+    arrivals: &'static str,
+    /// Requests due in the run (rate × seconds).
+    scheduled: u64,
+    /// From the first scheduled send to the last answer.
+    elapsed_s: f64,
+    /// How long sending the scheduled requests took (longer than `seconds` when
+    /// `--max-in-flight` held sends back).
+    dispatch_s: f64,
+    connections: usize,
+    servers: Vec<String>,
+    namespace: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    objects: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prepared: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prepare_s: Option<f64>,
+    /// LIST modes: items and bytes of one LIST before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list_items: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    list_bytes: Option<usize>,
+    error_kinds: BTreeMap<String, u64>,
+    /// The first message of each kind of error.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    error_examples: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_error: Option<String>,
+    client_cpu_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_cpu_ms_per_request: Option<f64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    watch: Option<WatchReport>,
+}
+
+#[derive(Serialize, Debug, Default)]
+struct WatchReport {
+    watchers: usize,
+    watch_connections: usize,
+    /// Time to open every watch (all answered 200).
+    watch_setup_ms: f64,
+    writes_ok: u64,
+    write_errors: u64,
+    write_p50_ms: f64,
+    write_p99_ms: f64,
+    events_expected: u64,
+    /// Events not delivered within `WATCH_GRACE` after the last write.
+    events_missing: u64,
+    events_before_ack: u64,
+    from_send_p50_ms: f64,
+    from_send_p99_ms: f64,
+    from_send_max_ms: f64,
+    /// Watches that ended early or sent an ERROR event.
+    watch_errors: u64,
+}
+
+/// utime + stime in ms over `pids` (`None` when one is unreadable).
+fn cpu_ms(pids: &[i32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    let mut ticks = 0;
+    for pid in pids {
+        ticks += parse_stat_cpu(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    }
+    Some(ticks as f64 * 1000.0 / USER_HZ)
+}
+
+fn self_cpu_ms() -> Option<f64> {
+    let ticks = parse_stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    Some(ticks as f64 * 1000.0 / USER_HZ)
+}
+
+fn difference(before: Option<f64>, after: Option<f64>) -> Option<f64> {
+    Some(after? - before?)
+}
+
+/// A run's identifier, for names of the Pods it creates (`bench-<run>-<N>`).
+fn run_id() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("{:x}", millis & 0xff_ffff_ffff)
+}
+
+// ------------------------------------------------------------------------------ the run
+
+async fn drive(args: &ApiBenchArgs) -> Result<Report> {
+    let text = std::fs::read_to_string(&args.kubeconfig)
+        .with_context(|| format!("cannot read {}", args.kubeconfig.display()))?;
+    let credentials =
+        parse_kubeconfig(&text).with_context(|| format!("in {}", args.kubeconfig.display()))?;
+    let tls = tls_config(&credentials)?;
+    let servers = if args.server.is_empty() {
+        vec![credentials.server.clone()]
+    } else {
+        args.server
+            .iter()
+            .map(|s| s.trim_end_matches('/').to_string())
+            .collect()
+    };
+    let api = Arc::new(Api::new(&tls, &servers, args.connections));
+    let namespace = args.namespace.clone();
+    ensure_namespace(&api, &namespace).await?;
+    // Open every connection before the clock starts.
+    for index in 0..api.clients.len() {
+        api.call(
+            index,
+            Method::GET,
+            &format!("/api/v1/namespaces/{namespace}"),
+            None,
+            Bytes::new(),
+        )
+        .await
+        .map_err(|e| anyhow!("{}: {}", servers[index % servers.len()], e.detail))?;
+    }
+
+    let objects = args.objects.unwrap_or(args.mode.default_objects());
+    let mut report = Report {
+        mode: args.mode.name(),
+        rate: args.rate,
+        seconds: args.seconds,
+        arrivals: if args.poisson { "poisson" } else { "fixed" },
+        connections: args.connections,
+        servers: servers.clone(),
+        namespace: namespace.clone(),
+        ..Report::default()
+    };
+    if objects > 0 {
+        let (created, took) = prepare(&api, &namespace, objects).await?;
+        report.objects = Some(objects);
+        report.prepared = Some(created);
+        report.prepare_s = Some(took);
+    }
+    if args.prepare_only {
+        report.rate = 0.0;
+        report.seconds = 0.0;
+        return Ok(report);
+    }
+    let total = (args.rate * args.seconds).round().max(1.0) as u64;
+    report.scheduled = total;
+    let path = pods_path(&namespace);
+    let make: MakeRequest = match args.mode {
+        Mode::Create => {
+            let run = run_id();
+            let api = api.clone();
+            Box::new(move |i, _| {
+                let api = api.clone();
+                let path = path.clone();
+                let body = pod_body(&format!("bench-{run}-{i}"));
+                Box::pin(async move {
+                    let index = api.pick();
+                    api.call(index, Method::POST, &path, Some("application/json"), body)
+                        .await
+                        .map(drop)
+                })
+            })
+        }
+        Mode::Get => {
+            let api = api.clone();
+            Box::new(move |i, _| {
+                let api = api.clone();
+                let path = format!("{path}/bench-{}", i % objects as u64);
+                Box::pin(async move {
+                    let index = api.pick();
+                    api.call(index, Method::GET, &path, None, Bytes::new())
+                        .await
+                        .map(drop)
+                })
+            })
+        }
+        Mode::List | Mode::ListLarge => {
+            let bytes = api
+                .call(0, Method::GET, &path, None, Bytes::new())
+                .await
+                .map_err(|e| anyhow!("cannot list: {}", e.detail))?;
+            let list: Value = serde_json::from_slice(&bytes).context("the list is not JSON")?;
+            report.list_items = list.get("items").and_then(Value::as_array).map(Vec::len);
+            report.list_bytes = Some(bytes.len());
+            let api = api.clone();
+            Box::new(move |_, _| {
+                let api = api.clone();
+                let path = path.clone();
+                Box::pin(async move {
+                    let index = api.pick();
+                    api.call(index, Method::GET, &path, None, Bytes::new())
+                        .await
+                        .map(drop)
+                })
+            })
+        }
+        Mode::Update => {
+            // The latest copy of each Pod, updated from every successful answer.
+            let (_, items) = list_pods(&api, &namespace).await?;
+            let mut slots: Vec<Option<Value>> = vec![None; objects];
+            for item in items {
+                let index = object_name(&item)
+                    .and_then(|name| name.strip_prefix("bench-"))
+                    .and_then(|n| n.parse::<usize>().ok());
+                if let Some(index) = index.filter(|i| *i < objects) {
+                    slots[index] = Some(item);
+                }
+            }
+            if let Some(missing) = slots.iter().position(Option::is_none) {
+                bail!("bench-{missing} is missing from {namespace}");
+            }
+            let slots: Arc<Vec<Mutex<Value>>> = Arc::new(
+                slots
+                    .into_iter()
+                    .map(|slot| Mutex::new(slot.unwrap_or(Value::Null)))
+                    .collect(),
+            );
+            let api = api.clone();
+            Box::new(move |i, _| {
+                let api = api.clone();
+                let slots = slots.clone();
+                let slot = (i % objects as u64) as usize;
+                let path = format!("{path}/bench-{slot}");
+                let mut object = lock(&slots[slot]).clone();
+                if let Some(labels) = object
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Value::as_object_mut)
+                {
+                    labels.insert("seq".into(), Value::String(i.to_string()));
+                }
+                let body = Bytes::from(serde_json::to_vec(&object).unwrap_or_default());
+                Box::pin(async move {
+                    let index = api.pick();
+                    let answer = api
+                        .call(index, Method::PUT, &path, Some("application/json"), body)
+                        .await?;
+                    let updated: Value = serde_json::from_slice(&answer)
+                        .map_err(|e| RequestError::new("decode", e.to_string()))?;
+                    *lock(&slots[slot]) = updated;
+                    Ok(())
+                })
+            })
+        }
+        Mode::Watch => return watch_run(args, &api, &tls, &servers, report, total).await,
+    };
+
+    let server_before = cpu_ms(&args.pids);
+    let client_before = self_cpu_ms();
+    let (tally, start, dispatched) = open_loop(args, total, make).await;
+    let server_cpu = difference(server_before, cpu_ms(&args.pids));
+    report.client_cpu_ms = difference(client_before, self_cpu_ms());
+    report.server_cpu_ms = server_cpu;
+    report.server_cpu_ms_per_request = server_cpu
+        .filter(|_| tally.ok > 0)
+        .map(|cpu| cpu / tally.ok as f64);
+    fill(&mut report, &tally, start, dispatched);
+    Ok(report)
+}
+
+/// The run's length for `achieved_rate`: the scheduled window, or longer when the answers (or
+/// the sends) ran past it.
+fn run_length(seconds: f64, tally: &Tally, start: Instant, dispatched: Instant) -> f64 {
+    let end = tally.last_done.unwrap_or(start).max(dispatched);
+    end.saturating_duration_since(start)
+        .as_secs_f64()
+        .max(seconds)
+}
+
+fn fill(report: &mut Report, tally: &Tally, start: Instant, dispatched: Instant) {
+    let elapsed = run_length(report.seconds, tally, start, dispatched);
+    report.count = tally.ok;
+    report.errors = tally.errors;
+    report.elapsed_s = elapsed;
+    report.dispatch_s = dispatched.saturating_duration_since(start).as_secs_f64();
+    report.achieved_rate = if elapsed > 0.0 {
+        tally.ok as f64 / elapsed
+    } else {
+        0.0
+    };
+    let h = &tally.histogram;
+    report.p50_ms = h.percentile_ms(0.50);
+    report.p90_ms = h.percentile_ms(0.90);
+    report.p99_ms = h.percentile_ms(0.99);
+    report.p999_ms = h.percentile_ms(0.999);
+    report.max_ms = h.max_ms();
+    report.mean_ms = h.mean_ms();
+    report.error_kinds = tally.kinds.clone();
+    report.error_examples = tally.examples.clone();
+    report.first_error = tally.first_error.clone();
+}
+
+// ------------------------------------------------------------------------------ watch mode
+
+/// What one watcher saw.
+#[derive(Default)]
+struct WatcherTally {
+    /// Arrival minus acknowledgement (events that arrived after their create's answer).
+    from_ack: Histogram,
+    /// Indexes of the events that arrived before their create's answer.
+    early: Vec<u64>,
+    /// Arrival (ns from t0) of every event, by create index, for the from-send latency.
+    arrivals: Vec<(u64, u64)>,
+    events: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// The index `N` of an ADDED event of Pod `bench-<run>-N` in one watch line (`needle` is
+/// `"name":"bench-<run>-`); `Err` for an ERROR event.
+fn added_index(line: &[u8], needle: &str) -> Result<Option<u64>, String> {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Ok(None);
+    };
+    let kind = text
+        .rfind("\"type\":\"")
+        .map(|at| &text[at + 8..])
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("");
+    if kind == "ERROR" {
+        return Err(text.chars().take(300).collect());
+    }
+    if kind != "ADDED" {
+        return Ok(None);
+    }
+    let Some(at) = text.find(needle) else {
+        return Ok(None);
+    };
+    let digits: &str = text[at + needle.len()..]
+        .split('"')
+        .next()
+        .unwrap_or_default();
+    Ok(digits.parse().ok())
+}
+
+/// Shared by the writers and the watchers of a watch run.
+struct WatchShared {
+    t0: Instant,
+    /// Acknowledgement time of create `i`, ns from t0 plus 1 (0: not acknowledged yet).
+    acks: Vec<AtomicU64>,
+    /// Scheduled send time of create `i`, ns from t0.
+    sends: Vec<AtomicU64>,
+    events: AtomicU64,
+    needle: String,
+}
+
+impl WatchShared {
+    fn now_ns(&self) -> u64 {
+        u64::try_from(self.t0.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+async fn watcher(
+    api: Arc<Api>,
+    index: usize,
+    path: String,
+    shared: Arc<WatchShared>,
+    opened: tokio::sync::mpsc::Sender<Result<(), String>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> WatcherTally {
+    let mut tally = WatcherTally::default();
+    let response = match api
+        .send(index, Method::GET, &path, None, Bytes::new())
+        .await
+    {
+        Ok(response) if response.status() == StatusCode::OK => response,
+        Ok(response) => {
+            let status = response.status();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned())
+                .unwrap_or_default();
+            let _ = opened.send(Err(format!("{status}: {body}"))).await;
+            tally.errors += 1;
+            return tally;
+        }
+        Err(error) => {
+            let _ = opened.send(Err(error.detail)).await;
+            tally.errors += 1;
+            return tally;
+        }
+    };
+    let _ = opened.send(Ok(())).await;
+    drop(opened);
+    let mut body = response.into_body();
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let frame = tokio::select! {
+            _ = stop.changed() => return tally,
+            frame = body.frame() => frame,
+        };
+        let data = match frame {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Some(Err(error)) => {
+                tally.errors += 1;
+                tally.first_error.get_or_insert(error_chain(&error));
+                return tally;
+            }
+            None => {
+                if !*stop.borrow() {
+                    tally.errors += 1;
+                    tally
+                        .first_error
+                        .get_or_insert_with(|| "the server ended the watch".into());
+                }
+                return tally;
+            }
+        };
+        let arrival = shared.now_ns();
+        pending.extend_from_slice(&data);
+        let mut consumed = 0;
+        while let Some(end) = pending[consumed..].iter().position(|b| *b == b'\n') {
+            let line = &pending[consumed..consumed + end];
+            consumed += end + 1;
+            match added_index(line, &shared.needle) {
+                Ok(Some(i)) => {
+                    let Some(ack) = shared.acks.get(i as usize) else {
+                        continue;
+                    };
+                    tally.events += 1;
+                    shared.events.fetch_add(1, Ordering::Relaxed);
+                    tally.arrivals.push((i, arrival));
+                    match ack.load(Ordering::Acquire) {
+                        0 => tally.early.push(i),
+                        acked => tally
+                            .from_ack
+                            .record(Duration::from_nanos(arrival.saturating_sub(acked - 1))),
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tally.errors += 1;
+                    tally.first_error.get_or_insert(error);
+                }
+            }
+        }
+        pending.drain(..consumed);
+    }
+}
+
+async fn watch_run(
+    args: &ApiBenchArgs,
+    api: &Arc<Api>,
+    tls: &rustls::ClientConfig,
+    servers: &[String],
+    mut report: Report,
+    total: u64,
+) -> Result<Report> {
+    let namespace = &args.namespace;
+    let (version, _) = list_pods(api, namespace).await?;
+    let run = run_id();
+    let shared = Arc::new(WatchShared {
+        t0: Instant::now(),
+        acks: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        sends: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        events: AtomicU64::new(0),
+        needle: format!("\"name\":\"bench-{run}-"),
+    });
+
+    // The watches, on their own connections.
+    let watch_connections = args.watchers.div_ceil(args.watches_per_connection);
+    let watch_api = Arc::new(Api::new(tls, servers, watch_connections));
+    let path = format!(
+        "{}?watch=true&resourceVersion={version}&timeoutSeconds=3600",
+        pods_path(namespace)
+    );
+    let (opened_tx, mut opened_rx) = tokio::sync::mpsc::channel(args.watchers);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let setup = Instant::now();
+    let mut watchers = JoinSet::new();
+    for w in 0..args.watchers {
+        watchers.spawn(watcher(
+            watch_api.clone(),
+            w / args.watches_per_connection,
+            path.clone(),
+            shared.clone(),
+            opened_tx.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    drop(opened_tx);
+    let mut open = 0;
+    let mut failed = Vec::new();
+    let setup_deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while open + failed.len() < args.watchers {
+        match tokio::time::timeout_at(setup_deadline, opened_rx.recv()).await {
+            Ok(Some(Ok(()))) => open += 1,
+            Ok(Some(Err(error))) => failed.push(error),
+            Ok(None) => break,
+            Err(_) => {
+                let _ = stop_tx.send(true);
+                bail!(
+                    "only {open} of {} watches opened within 120 s ({} refused{})",
+                    args.watchers,
+                    failed.len(),
+                    failed
+                        .first()
+                        .map(|e| format!("; first: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    if let Some(error) = failed.first() {
+        let _ = stop_tx.send(true);
+        bail!(
+            "{} of {} watches were refused; first: {error}",
+            failed.len(),
+            args.watchers
+        );
+    }
+    let watch_setup_ms = setup.elapsed().as_secs_f64() * 1000.0;
+
+    // The writes.
+    let path = pods_path(namespace);
+    let writer_api = api.clone();
+    let writer_shared = shared.clone();
+    let make: MakeRequest = Box::new(move |i, scheduled| {
+        let api = writer_api.clone();
+        let shared = writer_shared.clone();
+        let path = path.clone();
+        let body = pod_body(&format!("bench-{run}-{i}"));
+        let sent = u64::try_from(scheduled.saturating_duration_since(shared.t0).as_nanos())
+            .unwrap_or(u64::MAX);
+        shared.sends[i as usize].store(sent, Ordering::Relaxed);
+        Box::pin(async move {
+            let index = api.pick();
+            api.call(index, Method::POST, &path, Some("application/json"), body)
+                .await?;
+            shared.acks[i as usize].store(shared.now_ns() + 1, Ordering::Release);
+            Ok(())
+        })
+    });
+    let server_before = cpu_ms(&args.pids);
+    let client_before = self_cpu_ms();
+    let (writes, start, dispatched) = open_loop(args, total, make).await;
+
+    // Wait for the events still on their way.
+    let expected = writes.ok * args.watchers as u64;
+    let grace = Instant::now() + WATCH_GRACE;
+    while shared.events.load(Ordering::Relaxed) < expected && Instant::now() < grace {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last_event = Instant::now();
+    let server_cpu = difference(server_before, cpu_ms(&args.pids));
+    report.client_cpu_ms = difference(client_before, self_cpu_ms());
+    let _ = stop_tx.send(true);
+
+    let mut from_ack = Histogram::new();
+    let mut from_send = Histogram::new();
+    let mut events = 0;
+    let mut before_ack = 0;
+    let mut watch_errors = 0;
+    let mut first_watch_error = None;
+    while let Some(result) = watchers.join_next().await {
+        let tally = result.context("a watcher failed")?;
+        events += tally.events;
+        watch_errors += tally.errors;
+        if first_watch_error.is_none() {
+            first_watch_error = tally.first_error.clone();
+        }
+        from_ack.merge(&tally.from_ack);
+        for i in &tally.early {
+            // Arrived before the answer to its create: 0 ms after the acknowledgement.
+            if shared.acks[*i as usize].load(Ordering::Acquire) != 0 {
+                before_ack += 1;
+                from_ack.record_us(0);
+            }
+        }
+        for (i, arrival) in &tally.arrivals {
+            let sent = shared.sends[*i as usize].load(Ordering::Relaxed);
+            from_send.record(Duration::from_nanos(arrival.saturating_sub(sent)));
+        }
+    }
+
+    report.count = events;
+    report.errors = writes.errors + watch_errors + expected.saturating_sub(events);
+    let elapsed = run_length(args.seconds, &writes, start, dispatched);
+    report.elapsed_s = last_event.saturating_duration_since(start).as_secs_f64();
+    report.dispatch_s = dispatched.saturating_duration_since(start).as_secs_f64();
+    report.achieved_rate = if elapsed > 0.0 {
+        writes.ok as f64 / elapsed
+    } else {
+        0.0
+    };
+    report.p50_ms = from_ack.percentile_ms(0.50);
+    report.p90_ms = from_ack.percentile_ms(0.90);
+    report.p99_ms = from_ack.percentile_ms(0.99);
+    report.p999_ms = from_ack.percentile_ms(0.999);
+    report.max_ms = from_ack.max_ms();
+    report.mean_ms = from_ack.mean_ms();
+    report.error_kinds = writes.kinds.clone();
+    report.error_examples = writes.examples.clone();
+    if watch_errors > 0 {
+        report.error_kinds.insert("watch".into(), watch_errors);
+        if let Some(error) = &first_watch_error {
+            report.error_examples.insert("watch".into(), error.clone());
+        }
+    }
+    if expected > events {
+        report
+            .error_kinds
+            .insert("event missing".into(), expected - events);
+        report.error_examples.insert(
+            "event missing".into(),
+            format!(
+                "not delivered within {} s after the last write",
+                WATCH_GRACE.as_secs()
+            ),
+        );
+    }
+    report.first_error = writes.first_error.clone().or(first_watch_error);
+    report.server_cpu_ms = server_cpu;
+    report.server_cpu_ms_per_request = server_cpu
+        .filter(|_| writes.ok > 0)
+        .map(|cpu| cpu / writes.ok as f64);
+    report.watch = Some(WatchReport {
+        watchers: args.watchers,
+        watch_connections,
+        watch_setup_ms,
+        writes_ok: writes.ok,
+        write_errors: writes.errors,
+        write_p50_ms: writes.histogram.percentile_ms(0.50),
+        write_p99_ms: writes.histogram.percentile_ms(0.99),
+        events_expected: expected,
+        events_missing: expected.saturating_sub(events),
+        events_before_ack: before_ack,
+        from_send_p50_ms: from_send.percentile_ms(0.50),
+        from_send_p99_ms: from_send.percentile_ms(0.99),
+        from_send_max_ms: from_send.max_ms(),
+        watch_errors,
+    });
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    #[test]
+    fn the_kubeconfig_of_hakube_config_parses() {
+        let text = format!(
+            "apiVersion: v1
+kind: Config
+clusters:
+- name: other
+  cluster:
+    server: https://10.0.0.1:6443
+    certificate-authority-data: {}
+- name: hakube
+  cluster:
+    server: https://127.50.7.11:16443/
+    certificate-authority-data: {}
+users:
+- name: admin
+  user:
+    client-certificate-data: {}
+    client-key-data: {}
+contexts:
+- name: hakube
+  context:
+    cluster: hakube
+    user: admin
+current-context: hakube
+",
+            b64("other CA"),
+            b64("CA PEM"),
+            b64("CERT PEM"),
+            b64("KEY PEM")
+        );
+        let credentials = parse_kubeconfig(&text).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            credentials,
+            Credentials {
+                server: "https://127.50.7.11:16443".into(),
+                ca_pem: "CA PEM".into(),
+                cert_pem: "CERT PEM".into(),
+                key_pem: "KEY PEM".into(),
+            }
+        );
+        assert!(parse_kubeconfig("clusters: []").is_err());
+    }
+
+    #[test]
+    fn schedules_are_fixed_or_exponential_with_the_right_mean() {
+        let mut fixed = Schedule::new(100.0, false);
+        assert_eq!(fixed.offset(0), 0.0);
+        assert!((fixed.offset(150) - 1.5).abs() < 1e-12);
+        let mut poisson = Schedule::new(1000.0, true);
+        let mut last = 0.0;
+        for i in 0..20_000 {
+            let at = poisson.offset(i);
+            assert!(at >= last);
+            last = at;
+        }
+        // 20,000 gaps of mean 1 ms: about 20 s.
+        assert!((last - 20.0).abs() < 0.6, "{last}");
+    }
+
+    #[test]
+    fn watch_lines_give_the_index_of_added_pods() {
+        let needle = "\"name\":\"bench-abc-";
+        let line = br#"{"object":{"apiVersion":"v1","kind":"Pod","metadata":{"labels":{"app":"bench"},"name":"bench-abc-42","namespace":"w"},"spec":{"containers":[{"image":"busybox","name":"c"}]}},"type":"ADDED"}"#;
+        assert_eq!(added_index(line, needle), Ok(Some(42)));
+        let modified = String::from_utf8_lossy(line).replace("ADDED", "MODIFIED");
+        assert_eq!(added_index(modified.as_bytes(), needle), Ok(None));
+        let other = String::from_utf8_lossy(line).replace("bench-abc-42", "bench-7");
+        assert_eq!(added_index(other.as_bytes(), needle), Ok(None));
+        let error = br#"{"object":{"kind":"Status","code":410},"type":"ERROR"}"#;
+        assert!(added_index(error, needle).is_err());
+    }
+
+    #[test]
+    fn a_tally_counts_successes_and_groups_errors() {
+        let mut tally = Tally::default();
+        let t = Instant::now();
+        tally.record(t, t + Duration::from_millis(5), Ok(()));
+        tally.record(
+            t,
+            t + Duration::from_millis(7),
+            Err(RequestError::new("http 409", "409 Conflict: modified")),
+        );
+        tally.record(
+            t,
+            t + Duration::from_millis(9),
+            Err(RequestError::new("http 409", "x")),
+        );
+        assert_eq!(tally.ok, 1);
+        assert_eq!(tally.errors, 2);
+        assert_eq!(tally.kinds.get("http 409"), Some(&2));
+        assert_eq!(tally.first_error.as_deref(), Some("409 Conflict: modified"));
+        assert_eq!(tally.last_done, Some(t + Duration::from_millis(9)));
+        assert!((tally.histogram.percentile_ms(0.5) - 5.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn the_pod_body_is_the_issues_pod() {
+        let pod: Value =
+            serde_json::from_slice(&pod_body("bench-3")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pod["metadata"]["name"], "bench-3");
+        assert_eq!(pod["metadata"]["labels"]["app"], "bench");
+        assert_eq!(pod["spec"]["containers"][0]["image"], "busybox");
+    }
+}
