@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::support::{Cluster, create_namespace};
+use crate::support::{Cluster, KubeClient, create_namespace};
 
 const CONFIG_MAPS: &str = "/api/v1/namespaces/e2e-apply/configmaps";
 
@@ -70,7 +70,7 @@ fn managers(object: &Value) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_apply() {
-    let cluster = Cluster::up("127.21.64", 3);
+    let cluster = Cluster::up("127.21.64", 3, &[]);
     let client = cluster.client(1).await;
     create_namespace(&client, "e2e-apply").await;
     let manager_a = PatchParams::apply("manager-a");

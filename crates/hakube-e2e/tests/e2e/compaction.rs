@@ -18,7 +18,7 @@ use kube::api::{Api, ListParams, ObjectMeta, PostParams, VersionMatch, WatchPara
 use kube::core::WatchEvent;
 use kube::runtime::watcher;
 
-use crate::support::{Cluster, api_code, create_namespace};
+use crate::support::{Cluster, KubeClient, api_code, create_namespace};
 
 /// Concurrent writers.
 const WRITERS: usize = 48;
@@ -39,7 +39,7 @@ fn small(name: String) -> ConfigMap {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow: about 21,000 writes before the first compaction (100-130 s)"]
 async fn gone_after_compaction() {
-    let cluster = Cluster::up("127.21.65", 3);
+    let cluster = Cluster::up("127.21.65", 3, &[]);
     let leader = cluster.leader(1).expect("a leader");
     let client = cluster.client(leader).await;
     create_namespace(&client, "e2e-compact").await;

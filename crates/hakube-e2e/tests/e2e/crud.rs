@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::support::{Cluster, api_code, create_namespace};
+use crate::support::{Cluster, KubeClient, api_code, create_namespace};
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -72,7 +72,7 @@ fn names<K: kube::Resource>(items: &[K]) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typed_crud_paging_and_selectors() {
-    let cluster = Cluster::up("127.21.60", 3);
+    let cluster = Cluster::up("127.21.60", 3, &[]);
     // Node 2: any node answers, writes are forwarded to the leader.
     let client = cluster.client(2).await;
     create_namespace(&client, "e2e-crud").await;
@@ -405,7 +405,7 @@ async fn typed_crud_paging_and_selectors() {
 /// "namespaces \"...\" not found".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_usable_right_after_create() {
-    let cluster = Cluster::up("127.21.66", 3);
+    let cluster = Cluster::up("127.21.66", 3, &[]);
     let leader = cluster.leader(1).expect("a leader");
     let follower = if leader == 1 { 2 } else { 1 };
     let client = cluster.client(follower).await;

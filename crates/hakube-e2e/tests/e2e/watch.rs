@@ -14,7 +14,7 @@ use kube::runtime::watcher;
 use kube::runtime::watcher::Event;
 use serde_json::json;
 
-use crate::support::{Cluster, api_code, create_namespace, eventually};
+use crate::support::{Cluster, Kill, KubeClient, api_code, create_namespace, eventually};
 
 /// A bound against hanging, not a measurement.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -85,7 +85,7 @@ fn set_counter_patch(counter: u64) -> Patch<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_events_in_order() {
-    let cluster = Cluster::up("127.21.62", 3);
+    let cluster = Cluster::up("127.21.62", 3, &[]);
     let client = cluster.client(3).await;
     create_namespace(&client, "e2e-watch").await;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "e2e-watch");
@@ -306,7 +306,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_resumes_across_a_leader_kill() {
-    let cluster = Cluster::up("127.21.63", 3);
+    let cluster = Cluster::up("127.21.63", 3, &[]);
     let leader = cluster.leader(1).expect("a leader");
     let others: Vec<usize> = (1..=3).filter(|k| *k != leader).collect();
     let (writer, resumer) = (others[0], others[1]);

@@ -10,8 +10,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The `hakube` binary: Cargo names it for this package's tests; other packages' tests (the
+/// kube-rs end-to-end tests include this kit) find it in their own target directory
+/// (`<target>/debug/deps/<test>` → `<target>/debug/hakube`), or at `HAKUBE_BINARY`.
 pub fn hakube_binary() -> &'static str {
-    env!("CARGO_BIN_EXE_hakube")
+    if let Some(path) = option_env!("CARGO_BIN_EXE_hakube") {
+        return path;
+    }
+    static FOUND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        let mut candidates: Vec<PathBuf> = std::env::var_os("HAKUBE_BINARY").map(PathBuf::from).into_iter().collect();
+        if let Ok(exe) = std::env::current_exe()
+            && let Some(profile) = exe.parent().and_then(Path::parent)
+        {
+            candidates.push(profile.join("hakube"));
+        }
+        let found = candidates.iter().find(|path| path.is_file());
+        let found = found.unwrap_or_else(|| panic!("the hakube binary is missing (looked at {candidates:?}): run `cargo build -p hakube` or set HAKUBE_BINARY"));
+        found.display().to_string()
+    })
 }
 
 pub struct Cluster {
