@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod error;
 mod handlers;
 pub mod managed_fields;
+pub mod metrics;
 mod negotiation;
 pub mod nodes;
 pub mod objects;
@@ -52,7 +53,7 @@ pub use resources::Registry;
 pub use storage::Storage;
 
 /// Settings of one API server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiOptions {
     /// `host:port` clients reach this server at (legacy discovery reports it).
     pub advertise_address: String,
@@ -62,6 +63,8 @@ pub struct ApiOptions {
     pub rbac: bool,
     /// Where write requests are audited (none: not audited).
     pub audit: Option<audit::AuditLog>,
+    /// The node's own metrics, shown on `/metrics` before the API's.
+    pub node_metrics: Option<metrics::NodeMetricsRenderer>,
 }
 
 pub struct ApiServer {
@@ -69,6 +72,7 @@ pub struct ApiServer {
     pub registry: Registry,
     pub options: ApiOptions,
     pub watches: Arc<handlers::watch::WatchBudget>,
+    pub metrics: metrics::ApiMetrics,
     /// Deleting a Node removes its node from the cluster (when set).
     pub node_removal: Option<Arc<dyn nodes::NodeRemoval>>,
 }
@@ -80,6 +84,7 @@ impl ApiServer {
             registry: Registry::with_builtin(),
             options,
             watches: Arc::default(),
+            metrics: metrics::ApiMetrics::default(),
             node_removal: None,
         })
     }
@@ -95,6 +100,7 @@ impl ApiServer {
             registry: Registry::with_builtin(),
             options,
             watches: Arc::default(),
+            metrics: metrics::ApiMetrics::default(),
             node_removal: Some(removal),
         })
     }
@@ -108,6 +114,7 @@ pub fn router(server: Arc<ApiServer>) -> Router {
         .route("/healthz", get(health))
         .route("/livez", get(health))
         .route("/readyz", get(ready))
+        .route("/metrics", get(handlers::discovery::metrics))
         .route("/api", get(handlers::discovery::core))
         .route("/apis", get(handlers::discovery::groups))
         .route("/openapi/v2", get(handlers::discovery::openapi_v2))

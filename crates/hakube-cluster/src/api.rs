@@ -35,6 +35,14 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
             audit: Some(hakube_apiserver::audit::AuditLog::start(
                 node.config.data_dir.join("audit.log"),
             )),
+            node_metrics: Some({
+                let node = Arc::downgrade(node);
+                Arc::new(move || {
+                    node.upgrade()
+                        .map(|node| crate::metrics::render(&node))
+                        .unwrap_or_default()
+                })
+            }),
         },
         Arc::new(RemoveOnDelete {
             node: Arc::downgrade(node),

@@ -467,6 +467,47 @@ fn walkthrough(cluster: &Cluster, version: &str) {
     ]);
     assert_eq!(names(&pending), ["single"]);
     contains(&kubectl.ok(&["api-resources"]), "deployments");
+    assert_eq!(kubectl.ok(&["get", "--raw", "/readyz"]), "ok");
+    let metrics = kubectl.ok(&["get", "--raw", "/metrics"]);
+    contains(
+        &metrics,
+        "apiserver_request_total{verb=\"create\",resource=\"deployments\",code=\"201\"}",
+    );
+    contains(&metrics, "hakube_datastore");
+    // kubectl edit (GET, then the editor's change as a patch) and kubectl wait.
+    let edited = kubectl
+        .command(&["edit", "configmap", "settings", "-n", ns])
+        .env("KUBE_EDITOR", "sed -i s/mode:\\ fast/mode:\\ slow/")
+        .output()
+        .unwrap();
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    assert_eq!(
+        kubectl.ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.data.mode}"
+        ]),
+        "slow"
+    );
+    contains(
+        &kubectl.ok(&[
+            "wait",
+            "--for=jsonpath={.spec.replicas}=2",
+            "deployment/nginx-test",
+            "-n",
+            ns,
+            "--timeout=30s",
+        ]),
+        "condition met",
+    );
     assert_eq!(
         kubectl.ok(&["auth", "can-i", "create", "pods"]).trim(),
         "yes"

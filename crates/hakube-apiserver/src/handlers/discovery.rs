@@ -103,3 +103,29 @@ pub async fn openapi_v2(State(server): State<Arc<ApiServer>>, request: Request) 
     );
     response
 }
+
+pub async fn metrics(State(server): State<Arc<ApiServer>>, request: Request) -> Response {
+    let _request = match authenticated(&server, request).await {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    let mut page = server
+        .options
+        .node_metrics
+        .as_ref()
+        .map(|render| render())
+        .unwrap_or_default();
+    // The node's page ends with the OpenMetrics terminator; the API's metrics go before it.
+    if let Some(stripped) = page.strip_suffix("# EOF\n") {
+        page = stripped.to_string();
+    }
+    page.push_str(&server.metrics.render());
+    let mut response = (StatusCode::OK, page).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    response
+}

@@ -91,7 +91,19 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                 headers: parts.headers,
                 user,
             };
+            let started = std::time::Instant::now();
+            let metrics_server = call.server.clone();
             let outcome = by_verb(call, parts.method, body).await;
+            let code = match &outcome {
+                Ok(response) => response.status().as_u16(),
+                Err(error) => error.code().as_u16(),
+            };
+            metrics_server.metrics.observe(
+                &attributes.verb,
+                &attributes.resource,
+                code,
+                started.elapsed().as_secs_f64(),
+            );
             if let Some(audit) = audit {
                 let code = match &outcome {
                     Ok(response) => response.status().as_u16(),
