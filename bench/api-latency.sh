@@ -15,7 +15,9 @@
 #   1. VmRSS/RssAnon of every node at idle, then 10,000 pods created in namespace `large`
 #      (closed loop, 16 in flight: `api-bench --prepare-only`), 5 s of rest, RSS again:
 #      the difference is the memory per 10,000 objects on each node (each holds a replica).
-#   2. list-large: LISTs of those 10,000 pods at $LARGE_RATE/s for $LARGE_SECONDS s.
+#   2. list-large: LISTs of those 10,000 pods at $LARGE_RATE/s for $LARGE_SECONDS s (one every
+#      2 s by default, so LISTs do not queue behind each other: a LIST of 10,000 pods costs
+#      the API node more than 0.5 s of CPU).
 #   3. For each round, mode (create, update, get, list) and rate ($RATES): $DURATION s of load.
 #      update and get use 1,000 pods in namespace `rw`, list a namespace of $LIST_OBJECTS pods,
 #      create makes new pods in a namespace per run.
@@ -27,8 +29,8 @@
 #
 # Environment (besides lib.sh's HAKUBE_BIN, BENCH_NO_BUILD, BENCH_DIR, DAEMON_FLAGS):
 #   RATES="100 1000" MODES="create update get list" DURATION=20 ROUNDS=1 FRESH=1
-#   LARGE_OBJECTS=10000 LARGE_RATE=2 LARGE_SECONDS=30 LIST_OBJECTS=100 WATCHERS=1000
-#   WATCH_RATES="10 100" CONNECTIONS=4 BASE=127.50.7
+#   LARGE_OBJECTS=10000 LARGE_RATE=0.5 LARGE_SECONDS=40 LIST_OBJECTS=100 WATCHERS=1000
+#   WATCH_RATES="10 30 100" CONNECTIONS=4 BASE=127.50.7
 #   CARGO_BUILD_JOBS=1 (the build shares two cores with other work)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -38,11 +40,11 @@ DURATION="${DURATION:-20}"
 ROUNDS="${ROUNDS:-1}"
 FRESH="${FRESH:-1}"
 LARGE_OBJECTS="${LARGE_OBJECTS:-10000}"
-LARGE_RATE="${LARGE_RATE:-2}"
-LARGE_SECONDS="${LARGE_SECONDS:-30}"
+LARGE_RATE="${LARGE_RATE:-0.5}"
+LARGE_SECONDS="${LARGE_SECONDS:-40}"
 LIST_OBJECTS="${LIST_OBJECTS:-100}"
 WATCHERS="${WATCHERS:-1000}"
-WATCH_RATES="${WATCH_RATES:-10 100}"
+WATCH_RATES="${WATCH_RATES:-10 30 100}"
 CONNECTIONS="${CONNECTIONS:-4}"
 BASE="${BASE:-127.50.7}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
@@ -88,12 +90,13 @@ rss_list() {  # "a / b / c" MB (VmRSS)
     local IFS=/
     echo "${out[*]}" | sed 's|/| / |g'
 }
-# Leader changes node1 has seen since it started (its /metrics).
-leader_changes() {
+# "LEADER_CHANGES TERM" as node1 sees them (its /metrics). The term also counts elections
+# that the old leader won again.
+raft_counters() {
     local f
     f=$(mktemp)
     scrape "$(node_dirs | head -1)" > "$f" || true
-    metric "$f" hakube_datastore_leader_changes_total | cut -d. -f1
+    echo "$(metric "$f" hakube_datastore_leader_changes_total | cut -d. -f1) $(metric "$f" hakube_datastore_term | cut -d. -f1)"
     rm -f "$f"
 }
 
@@ -123,10 +126,10 @@ start_cluster() {  # a fresh cluster; sets PIDS, KUBECONFIG_FILE
 }
 
 bench() {  # bench NAME ARGS…: one api-bench run; appends to runs.tsv
-    local out="$results/$1.json" lb la cb ca
+    local out="$results/$1.json" lb la cb ca tb ta
     shift
     lb=$(loadavg)
-    cb=$(leader_changes)
+    read -r cb tb < <(raft_counters)
     log "load $lb: api-bench $*"
     if ! "$HAKUBE_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --pids "$PIDS" \
         --connections "$CONNECTIONS" "$@" > "$out" 2> "$out.stderr"; then
@@ -134,9 +137,9 @@ bench() {  # bench NAME ARGS…: one api-bench run; appends to runs.tsv
         return 0
     fi
     la=$(loadavg)
-    ca=$(leader_changes)
-    printf '%s\t%s\t%s\t%s\t%s\n' "$out" "$lb" "$la" "$((ca - cb))" "$(rss_list)" >> "$results/runs.tsv"
-    log "  $(jq -c '{mode, rate, achieved_rate: (.achieved_rate | round), count, errors, p50_ms, p99_ms, max_ms}' "$out"); leader changes $((ca - cb)); load $la"
+    read -r ca ta < <(raft_counters)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$out" "$lb" "$la" "$((ca - cb)) / $((ta - tb))" "$(rss_list)" >> "$results/runs.tsv"
+    log "  $(jq -c '{mode, rate, achieved_rate: (.achieved_rate | round), count, errors, p50_ms, p99_ms, max_ms}' "$out"); leader changes / new terms $((ca - cb)) / $((ta - tb)); load $la"
 }
 
 trap 'exit 130' INT
@@ -190,7 +193,7 @@ keep_logs
 echo
 echo "Machine: $(grep -E '^(nproc|cpu|load average|tree|binary built|idle CPU|fresh)' "$results/machine.txt" | paste -sd';' | sed 's/;/; /g')"
 echo
-echo "| mode | objects | target req/s | achieved req/s | ok | errors | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/req (3 nodes) | leader changes | load before → after | RSS MB per node after |"
+echo "| mode | objects | target req/s | achieved req/s | ok | errors | p50 ms | p90 ms | p99 ms | max ms | server CPU ms/req (3 nodes) | leader changes / new terms | load before → after | RSS MB per node after |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
 while IFS=$'\t' read -r out lb la changes rss; do
     jq -r --arg load "$lb → $la" --arg rss "$rss" --arg changes "$changes" '
@@ -200,7 +203,7 @@ done < <(grep -v '/watch-' "$results/runs.tsv")
 
 if grep -q '/watch-' "$results/runs.tsv"; then
     echo
-    echo "| watchers | creates/s target → achieved | events (not delivered within 15 s) | delivery p50 / p90 / p99 / max ms after the create's answer | arrived before the answer | from scheduled send p50 / p99 ms | create p50 / p99 ms | watch setup ms | server CPU ms/create | leader changes | load |"
+    echo "| watchers | creates/s target → achieved | events (not delivered within 15 s) | delivery p50 / p90 / p99 / max ms after the create's answer | arrived before the answer | from scheduled send p50 / p99 ms | create p50 / p99 ms | watch setup ms | server CPU ms/create | leader changes / new terms | load |"
     echo "|---:|---|---|---|---:|---|---|---:|---:|---:|---|"
     while IFS=$'\t' read -r out lb la changes rss; do
         jq -r --arg load "$lb → $la" --arg changes "$changes" '

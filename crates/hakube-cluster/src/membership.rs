@@ -55,24 +55,45 @@ async fn forward_to_leader<Req: Serialize, Resp: DeserializeOwned>(
     }
 }
 
+/// Attempts of a membership change interrupted by an election with no leader yet.
+const ELECTION_RETRIES: usize = 25;
+
+/// Whether a refusal means "no leader right now" (an election is running): worth a retry.
+fn awaiting_leader(error: &impl std::fmt::Display) -> bool {
+    error
+        .to_string()
+        .contains("has to forward request to: None")
+}
+
 async fn change(
     node: &Node,
     change: ChangeMembers<NodeId, Member>,
     retain: bool,
 ) -> anyhow::Result<()> {
-    tokio::time::timeout(
-        MEMBERSHIP_TIMEOUT,
-        node.store.raft().change_membership(change, retain),
-    )
-    .await
-    .map_err(|_| {
-        anyhow!(
-            "membership change did not commit within {} s",
-            MEMBERSHIP_TIMEOUT.as_secs()
+    let deadline = tokio::time::Instant::now() + MEMBERSHIP_TIMEOUT;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = tokio::time::timeout_at(
+            deadline,
+            node.store.raft().change_membership(change.clone(), retain),
         )
-    })?
-    .map_err(|e| anyhow!("membership change refused: {e}"))?;
-    Ok(())
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "membership change did not commit within {} s",
+                MEMBERSHIP_TIMEOUT.as_secs()
+            )
+        })?;
+        match outcome {
+            Ok(_) => return Ok(()),
+            // An election is running on a loaded machine: this node may lead again.
+            Err(error) if awaiting_leader(&error) && attempt < ELECTION_RETRIES => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(anyhow!("membership change refused: {error}")),
+        }
+    }
 }
 
 async fn add_learner(
@@ -81,19 +102,29 @@ async fn add_learner(
     member: Member,
     blocking: bool,
 ) -> anyhow::Result<()> {
-    tokio::time::timeout(
-        MEMBERSHIP_TIMEOUT,
-        node.store.raft().add_learner(id, member, blocking),
-    )
-    .await
-    .map_err(|_| {
-        anyhow!(
-            "the new member did not catch up within {} s",
-            MEMBERSHIP_TIMEOUT.as_secs()
+    let deadline = tokio::time::Instant::now() + MEMBERSHIP_TIMEOUT;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = tokio::time::timeout_at(
+            deadline,
+            node.store.raft().add_learner(id, member.clone(), blocking),
         )
-    })?
-    .map_err(|e| anyhow!("adding the member refused: {e}"))?;
-    Ok(())
+        .await
+        .map_err(|_| {
+            anyhow!(
+                "the new member did not catch up within {} s",
+                MEMBERSHIP_TIMEOUT.as_secs()
+            )
+        })?;
+        match outcome {
+            Ok(_) => return Ok(()),
+            Err(error) if awaiting_leader(&error) && attempt < ELECTION_RETRIES => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(anyhow!("adding the member refused: {error}")),
+        }
+    }
 }
 
 fn role_of(node: &Node, id: NodeId) -> DatastoreRole {
