@@ -432,7 +432,10 @@ impl Store {
             StoreError::QuorumLost {
                 reachable, needed, ..
             } if reachable >= needed => {
-                StoreError::Internal(format!("no leader could take the request, retry: {detail}"))
+                // Nothing was proposed: retryable, like any unreachable leader.
+                StoreError::LeaderUnreachable(format!(
+                    "no leader could take the request, retry: {detail}"
+                ))
             }
             lost => lost,
         }
