@@ -79,14 +79,7 @@ pub struct ApiServer {
 
 impl ApiServer {
     pub fn new(store: hakube_store::Store, options: ApiOptions) -> Arc<Self> {
-        Arc::new(ApiServer {
-            storage: Storage::new(store),
-            registry: Registry::with_builtin(),
-            options,
-            watches: Arc::default(),
-            metrics: metrics::ApiMetrics::default(),
-            node_removal: None,
-        })
+        Self::build(store, options, None)
     }
 
     /// The same server, with a hook that removes a node when its Node is deleted.
@@ -95,13 +88,21 @@ impl ApiServer {
         options: ApiOptions,
         removal: Arc<dyn nodes::NodeRemoval>,
     ) -> Arc<Self> {
+        Self::build(store, options, Some(removal))
+    }
+
+    fn build(
+        store: hakube_store::Store,
+        options: ApiOptions,
+        node_removal: Option<Arc<dyn nodes::NodeRemoval>>,
+    ) -> Arc<Self> {
         Arc::new(ApiServer {
             storage: Storage::new(store),
             registry: Registry::with_builtin(),
             options,
             watches: Arc::default(),
             metrics: metrics::ApiMetrics::default(),
-            node_removal: Some(removal),
+            node_removal,
         })
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::ApiServer;
 use crate::auth::User;
 use crate::error::ApiResult;
-use crate::storage::{self, Freshness};
+use crate::storage::Freshness;
 
 /// What a request wants to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,13 +106,11 @@ pub fn binds(binding: &Value, user: &User) -> bool {
 }
 
 async fn objects(server: &ApiServer, prefix: String) -> ApiResult<Vec<Value>> {
-    let start = prefix.into_bytes();
-    let end = storage::prefix_end(&start);
-    let (items, _) = server.storage.range(&start, &end, Freshness::Any).await?;
-    Ok(items
-        .iter()
-        .filter_map(|kv| storage::decode(kv).ok())
-        .collect())
+    let found = server
+        .storage
+        .objects_under(prefix.as_bytes(), Freshness::Any)
+        .await?;
+    Ok(found.into_iter().map(|stored| stored.object).collect())
 }
 
 async fn role_rules(

@@ -268,6 +268,37 @@ impl Storage {
     }
 }
 
+/// One stored object with what is needed to write it back conditionally.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub key: Vec<u8>,
+    pub revision: u64,
+    pub object: Value,
+}
+
+impl Storage {
+    /// Every object under `prefix`, decoded (undecodable values are skipped).
+    pub async fn objects_under(
+        &self,
+        prefix: &[u8],
+        freshness: Freshness,
+    ) -> ApiResult<Vec<Stored>> {
+        let end = prefix_end(prefix);
+        let (items, _) = self.range(prefix, &end, freshness).await?;
+        Ok(items
+            .iter()
+            .filter_map(|kv| {
+                let object = decode(kv).ok()?;
+                Some(Stored {
+                    key: kv.key.clone(),
+                    revision: kv.mod_revision,
+                    object,
+                })
+            })
+            .collect())
+    }
+}
+
 /// What a read saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Read {

@@ -29,23 +29,10 @@ pub async fn namespace_objects(
         return Ok(Vec::new());
     };
     let prefix = storage::prefix(&resource, Some(namespace));
-    let end = storage::prefix_end(&prefix);
-    let (items, _) = server
+    server
         .storage
-        .range(&prefix, &end, Freshness::Latest)
-        .await?;
-    Ok(items
-        .iter()
-        .filter_map(|kv| {
-            storage::decode(kv)
-                .ok()
-                .map(|object| crate::controllers::Stored {
-                    key: kv.key.clone(),
-                    revision: kv.mod_revision,
-                    object,
-                })
-        })
-        .collect())
+        .objects_under(&prefix, Freshness::Latest)
+        .await
 }
 
 /// Mutating admission of a new object (LimitRange defaults), then its checks.

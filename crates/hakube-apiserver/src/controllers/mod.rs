@@ -18,22 +18,16 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use hakube_store::{Condition, KeyValue};
+use hakube_store::Condition;
 
 use crate::ApiServer;
 use crate::error::ApiResult;
-use crate::storage::{self, Freshness};
+use crate::storage::Freshness;
 
 /// How often the controllers look at the cluster.
 const ROUND_INTERVAL: Duration = Duration::from_secs(1);
 
-/// One stored object with what the controllers need to write it back.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub key: Vec<u8>,
-    pub revision: u64,
-    pub object: Value,
-}
+pub use crate::storage::Stored;
 
 /// A change a controller decided on.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,19 +64,10 @@ fn core_as_empty(group: &str) -> &str {
 
 /// Every stored object of every type.
 async fn snapshot(server: &ApiServer) -> ApiResult<Vec<Stored>> {
-    let prefix = b"/registry/".to_vec();
-    let end = storage::prefix_end(&prefix);
-    let (items, _) = server.storage.range(&prefix, &end, Freshness::Any).await?;
-    Ok(items.iter().filter_map(decode).collect())
-}
-
-fn decode(kv: &KeyValue) -> Option<Stored> {
-    let object = storage::decode(kv).ok()?;
-    Some(Stored {
-        key: kv.key.clone(),
-        revision: kv.mod_revision,
-        object,
-    })
+    server
+        .storage
+        .objects_under(b"/registry/", Freshness::Any)
+        .await
 }
 
 async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {

@@ -105,10 +105,6 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                 started.elapsed().as_secs_f64(),
             );
             if let Some(audit) = audit {
-                let code = match &outcome {
-                    Ok(response) => response.status().as_u16(),
-                    Err(error) => error.code().as_u16(),
-                };
                 audit
                     .record(audit_record(&audited_user, &attributes, &uri, code))
                     .await;
