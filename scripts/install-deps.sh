@@ -7,6 +7,8 @@ packages=(
   protobuf-compiler          # tonic/prost code generation (etcd v3 API, CRI)
   iproute2                   # network namespaces and routes in tests
   containerd runc containernetworking-plugins   # pods (containerd over CRI, CNI)
+  umoci busybox-static nginx-light   # offline test images (scripts/build-test-images.sh); busybox is also the pause image
+  docker-registry            # a plain-HTTP registry on loopback for image pull tests
   etcd-server etcd-client    # side-by-side benchmarks and etcdctl compatibility
   curl ca-certificates
   python3-venv               # kubectl 1.37 for the end-to-end tests comes from PyPI

@@ -14,7 +14,10 @@ mod crd_schema;
 pub mod crds;
 pub mod discovery;
 pub mod error;
+pub mod events;
 mod handlers;
+pub mod internal;
+pub mod leader_election;
 pub mod managed_fields;
 pub mod metrics;
 mod negotiation;
@@ -30,6 +33,7 @@ pub mod rbac;
 mod request;
 pub mod resources;
 mod respond;
+pub mod scheduling;
 mod selectors;
 pub mod services;
 pub mod storage;
@@ -65,6 +69,10 @@ pub struct ApiOptions {
     pub audit: Option<audit::AuditLog>,
     /// The node's own metrics, shown on `/metrics` before the API's.
     pub node_metrics: Option<metrics::NodeMetricsRenderer>,
+    /// This node's name (leader election identities).
+    pub node_name: String,
+    /// The controller manager's and scheduler's settings.
+    pub control: controllers::ControlOptions,
 }
 
 pub struct ApiServer {

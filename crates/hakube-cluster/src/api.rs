@@ -43,6 +43,8 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
                         .unwrap_or_default()
                 })
             }),
+            node_name: node.config.node_name.clone(),
+            control: control_options(&node.config),
         },
         Arc::new(RemoveOnDelete {
             node: Arc::downgrade(node),
@@ -65,8 +67,27 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
         server.clone(),
         node.shutdown.clone(),
     ));
+    tokio::spawn(hakube_apiserver::scheduling::run(
+        server.clone(),
+        node.shutdown.clone(),
+    ));
     tracing::info!(%address, "serving the Kubernetes API");
     Ok(server)
+}
+
+fn control_options(
+    config: &crate::config::DaemonConfig,
+) -> hakube_apiserver::controllers::ControlOptions {
+    use std::time::Duration;
+    hakube_apiserver::controllers::ControlOptions {
+        leader_lease_duration: Duration::from_secs(config.leader_elect_lease_duration_seconds),
+        node_monitor_grace_period: Duration::from_secs(config.node_monitor_grace_period_seconds),
+        pod_eviction_timeout_seconds: i64::try_from(config.pod_eviction_timeout_seconds)
+            .unwrap_or(i64::MAX),
+        // Validated at start (DaemonConfig::validate).
+        cluster_cidr: config.cluster_cidr.parse().ok(),
+        node_cidr_mask_size: 24,
+    }
 }
 
 /// `kubectl delete node`: the node leaves the cluster (datastore membership and record), as

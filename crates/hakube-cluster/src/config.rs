@@ -34,6 +34,10 @@ pub struct DaemonConfig {
     pub node_monitor_grace_period_seconds: u64,
     pub pod_eviction_timeout_seconds: u64,
     pub node_lease_duration_seconds: u64,
+    /// The Leases of kube-scheduler and kube-controller-manager.
+    pub leader_elect_lease_duration_seconds: u64,
+    /// Simulated nodes this node registers and runs (scale measurements only).
+    pub simulated_nodes: usize,
     /// How often the leader's role manager reconciles datastore roles.
     pub role_reconcile_interval_ms: u64,
     /// Who may do what in the Kubernetes API.
@@ -70,6 +74,8 @@ impl Default for DaemonConfig {
             node_monitor_grace_period_seconds: 50,
             pod_eviction_timeout_seconds: 300,
             node_lease_duration_seconds: 40,
+            leader_elect_lease_duration_seconds: 15,
+            simulated_nodes: 0,
             role_reconcile_interval_ms: 1000,
             authorization_mode: AuthorizationMode::AlwaysAllow,
         }
@@ -89,6 +95,15 @@ impl DaemonConfig {
                 "--election-timeout-ms ({}) must be at least three times --heartbeat-interval-ms ({})",
                 self.election_timeout_ms, self.heartbeat_interval_ms
             ));
+        }
+        if let Err(error) = self
+            .cluster_cidr
+            .parse::<hakube_apiserver::controllers::node_ipam::Ipv4Block>()
+        {
+            return Err(format!("--cluster-cidr: {error}"));
+        }
+        if self.leader_elect_lease_duration_seconds == 0 {
+            return Err("--leader-elect-lease-duration must be at least 1 second".into());
         }
         if self.node_name.is_empty() || !is_dns_label(&self.node_name) {
             return Err(format!(

@@ -30,5 +30,6 @@ pub mod restore;
 pub mod roles;
 pub mod rpc;
 pub mod serve;
+pub mod simulated_nodes;
 pub mod tls;
 pub mod token;

@@ -26,7 +26,7 @@ fn now_rfc3339() -> String {
 }
 
 /// Lease times are MicroTime: RFC 3339 with microseconds.
-fn now_micro() -> String {
+pub fn now_micro() -> String {
     let now = jiff::Timestamp::now();
     now.strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }

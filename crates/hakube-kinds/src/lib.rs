@@ -9,3 +9,7 @@ pub mod schemas;
 mod unknown_fields;
 
 pub use normalize::{KindError, Normalized, is_typed, normalize};
+
+/// The typed kinds themselves, for code that decides over them (controllers, the scheduler, the
+/// node agent): one k8s-openapi version for the whole workspace.
+pub use k8s_openapi;

@@ -112,6 +112,14 @@ pub struct DaemonArgs {
     /// Node lease duration in seconds, renewed every quarter of it [default: 40].
     #[arg(long, value_name = "SECONDS")]
     pub node_lease_duration: Option<u64>,
+    /// Lease duration in seconds of the scheduler's and the controller manager's leader
+    /// election; another node takes over this long after the holder stops renewing [default: 15].
+    #[arg(long, value_name = "SECONDS")]
+    pub leader_elect_lease_duration: Option<u64>,
+    /// Register and run this many simulated nodes (pods reported Running without running
+    /// anything), to measure the scheduler and the API at scale [default: 0].
+    #[arg(long, value_name = "N")]
+    pub simulated_nodes: Option<usize>,
     /// Kubernetes API authorization: AlwaysAllow (every authenticated user may do
     /// everything, as MicroK8s by default) or RBAC [default: AlwaysAllow].
     #[arg(long, value_name = "AlwaysAllow|RBAC", value_parser = ["AlwaysAllow", "RBAC"])]
@@ -372,6 +380,14 @@ impl DaemonArgs {
         push(
             "node-lease-duration",
             self.node_lease_duration.map(|v| v.to_string()),
+        );
+        push(
+            "leader-elect-lease-duration",
+            self.leader_elect_lease_duration.map(|v| v.to_string()),
+        );
+        push(
+            "simulated-nodes",
+            self.simulated_nodes.map(|v| v.to_string()),
         );
         push("authorization-mode", self.authorization_mode.clone());
         push(

@@ -89,9 +89,6 @@ pub fn start_argv(node: &NodePlan, daemon_flags: &[String]) -> Vec<String> {
 
 pub async fn up(args: &UpArgs) -> Result<()> {
     let started = Instant::now();
-    if args.simulated_nodes > 0 {
-        bail!("--simulated-nodes is not implemented yet: use 0");
-    }
     let dir = std::path::absolute(&args.dir)
         .with_context(|| format!("directory {}", args.dir.display()))?;
     let nodes = plan(&dir, &args.base_address, args.nodes, args.workers)?;
@@ -104,7 +101,7 @@ pub async fn up(args: &UpArgs) -> Result<()> {
         args.workers,
         dir.display()
     );
-    start_all(&nodes, &args.daemon_flags).await?;
+    start_all(&nodes, &args.daemon_flags, args.simulated_nodes).await?;
 
     let Some((first, joiners)) = nodes.split_first() else {
         bail!("no nodes to start")
@@ -149,11 +146,15 @@ pub async fn up(args: &UpArgs) -> Result<()> {
 }
 
 /// Runs `hakube start` for every node in parallel and reports each one's output.
-async fn start_all(nodes: &[NodePlan], daemon_flags: &[String]) -> Result<()> {
+async fn start_all(nodes: &[NodePlan], daemon_flags: &[String], simulated: usize) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the hakube executable")?;
     let starts = nodes.iter().map(|node| {
         let exe = exe.clone();
-        let argv = start_argv(node, daemon_flags);
+        let mut argv = start_argv(node, daemon_flags);
+        // The first node runs the simulated ones.
+        if simulated > 0 && node.index == 1 {
+            argv.extend(["--simulated-nodes".to_string(), simulated.to_string()]);
+        }
         async move {
             let output = tokio::process::Command::new(&exe)
                 .args(&argv)

@@ -1,8 +1,9 @@
 //! Admission: what a cluster enforces on writes beyond validation. LimitRange defaults and
-//! bounds for pods, and ResourceQuota charging (usage counted in the quota's status, updated
+//! bounds for pods, default tolerations of not-ready and unreachable nodes, and ResourceQuota charging (usage counted in the quota's status, updated
 //! in the same store transaction as the object, so concurrent creates cannot overrun a quota).
 //! NamespaceLifecycle lives with the write path ([`crate::write::admit_namespace`]).
 
+pub mod default_tolerations;
 pub mod limit_ranges;
 pub mod quota;
 
@@ -48,6 +49,7 @@ pub async fn mutate_create(
         let ranges = namespace_objects(server, "", "limitranges", &namespace).await?;
         let ranges: Vec<Value> = ranges.into_iter().map(|s| s.object).collect();
         limit_ranges::apply(&ranges, object)?;
+        default_tolerations::apply(object, server.options.control.pod_eviction_timeout_seconds);
     }
     Ok(())
 }

@@ -131,7 +131,7 @@ mod tests {
     fn orphans_of_a_deleted_owner_are_collected() {
         let dependent = stored("rs", owned_by("gone"));
         assert_eq!(
-            plan(&[dependent.clone()]),
+            plan(std::slice::from_ref(&dependent)),
             vec![Action::Delete {
                 key: dependent.key,
                 revision: 3
@@ -156,7 +156,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            plan(&[owner.clone()]),
+            plan(std::slice::from_ref(&owner)),
             vec![Action::Delete {
                 key: owner.key,
                 revision: 3

@@ -1,17 +1,21 @@
-//! Controllers that are part of the API's semantics (upstream runs them in
-//! kube-controller-manager): namespace lifecycle (a terminating namespace empties itself, then
-//! goes) and garbage collection by ownerReferences (background, foreground and orphan
-//! deletion). Each decides with a pure function over a snapshot of the objects
-//! ([`namespaces::plan`], [`garbage::plan`]) and acts through the store; only the datastore
-//! leader runs them, so one instance acts cluster-wide.
+//! The controllers upstream runs in kube-controller-manager: namespace lifecycle, garbage
+//! collection by ownerReferences, quotas, disruption budgets, service accounts, node IPAM and
+//! node lifecycle, and the workload controllers. Each decides with a pure function over a
+//! snapshot of the objects (`plan`) and acts through the store; only the node holding the
+//! `kube-controller-manager` Lease in kube-system runs them, so one instance acts
+//! cluster-wide.
 
 pub mod api_endpoints;
 pub mod definitions;
 pub mod disruption;
+pub mod event_ttl;
 pub mod garbage;
 pub mod namespaces;
+pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod quotas;
 pub mod service_accounts;
+pub mod workloads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +30,41 @@ use crate::storage::Freshness;
 
 /// How often the controllers look at the cluster.
 const ROUND_INTERVAL: Duration = Duration::from_secs(1);
+/// Time-driven decisions (node grace periods, toleration deadlines) need rounds even when
+/// nothing was written: at least this often.
+const IDLE_ROUND_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The controller manager's settings (upstream's kube-controller-manager flags).
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    /// The Leases of kube-scheduler and kube-controller-manager.
+    pub leader_lease_duration: Duration,
+    /// A node whose Lease has not changed for this long is NotReady (Unknown).
+    pub node_monitor_grace_period: Duration,
+    /// The tolerationSeconds admission gives pods for the not-ready and unreachable taints.
+    pub pod_eviction_timeout_seconds: i64,
+    /// Where node pod CIDRs come from (none: nodes get none).
+    pub cluster_cidr: Option<node_ipam::Ipv4Block>,
+    pub node_cidr_mask_size: u8,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        Self {
+            leader_lease_duration: Duration::from_secs(15),
+            node_monitor_grace_period: Duration::from_secs(50),
+            pod_eviction_timeout_seconds: 300,
+            cluster_cidr: None,
+            node_cidr_mask_size: 24,
+        }
+    }
+}
+
+/// What the controllers remember between rounds.
+#[derive(Default)]
+struct Memory {
+    node_health: node_lifecycle::NodeHealth,
+}
 
 pub use crate::storage::Stored;
 
@@ -102,48 +141,79 @@ async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
     Ok(())
 }
 
-async fn round(server: &ApiServer) -> ApiResult<usize> {
+async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
     let objects = snapshot(server).await?;
-    let mut actions = namespaces::plan(&objects);
+    let options = &server.options.control;
+    let wall = crate::objects::now_rfc3339();
+    let clock = node_lifecycle::Clock {
+        now: std::time::Instant::now(),
+        wall: &wall,
+        grace: options.node_monitor_grace_period,
+    };
+    let mut actions = node_lifecycle::plan(&objects, &mut memory.node_health, &clock);
+    if let Some(cluster) = options.cluster_cidr {
+        actions.extend(node_ipam::plan(
+            &objects,
+            cluster,
+            options.node_cidr_mask_size,
+        ));
+    }
+    actions.extend(namespaces::plan(&objects));
     actions.extend(garbage::plan(&objects));
     actions.extend(quotas::plan(&objects));
     actions.extend(disruption::plan(&objects));
     actions.extend(service_accounts::plan(&objects));
     actions.extend(api_endpoints::plan(&objects));
     actions.extend(definitions::plan(&objects));
+    actions.extend(event_ttl::plan(&objects, jiff::Timestamp::now()));
     for (key, revision) in crate::services::stale_allocations(server).await? {
         actions.push(Action::Delete { key, revision });
     }
-    let count = actions.len();
+    let mut count = actions.len();
     tracing::debug!(objects = objects.len(), actions = count, "controller round");
     for action in actions {
         act(server, action).await?;
     }
+    count += workloads::round(server, &objects).await?;
     Ok(count)
 }
 
-/// Runs the controllers while this node leads the datastore, until `shutdown`.
+/// Runs the controllers while this node holds the `kube-controller-manager` Lease, until
+/// `shutdown`.
 pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::CancellationToken) {
-    // The revision the last complete round saw: nothing changed since, nothing to decide.
-    // (Each round still reads every object; incremental controllers are the next step.)
+    let candidate = crate::leader_election::Candidate::new(
+        "kube-controller-manager",
+        &server.options.node_name,
+        server.options.control.leader_lease_duration,
+    );
+    let holding = crate::leader_election::spawn(server.clone(), candidate, shutdown.clone());
+    // The revision the last complete round saw: nothing changed since, nothing to decide
+    // until time-driven decisions are due. (Each round still reads every object; incremental
+    // controllers are the next step.)
     let mut decided_at = 0;
+    let mut decided_when = std::time::Instant::now();
+    let mut memory = Memory::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
-        let store = server.storage.store();
-        if store.status().leader != Some(store.node_id()) {
+        if !*holding.borrow() {
+            // A new term starts afresh (upstream: node grace periods restart too).
             decided_at = 0;
+            memory = Memory::default();
             continue;
         }
-        let revision = store.machine().read().kv.revision();
-        if revision == decided_at {
+        let revision = server.storage.store().machine().read().kv.revision();
+        if revision == decided_at && decided_when.elapsed() < IDLE_ROUND_INTERVAL {
             continue;
         }
-        match round(&server).await {
+        match round(&server, &mut memory).await {
             // Its own writes moved the revision: look again next round.
-            Ok(0) => decided_at = revision,
+            Ok(0) => {
+                decided_at = revision;
+                decided_when = std::time::Instant::now();
+            }
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "controller round failed; retrying"),
         }

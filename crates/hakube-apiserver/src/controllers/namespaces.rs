@@ -126,7 +126,7 @@ mod tests {
             matches!(&actions[0], Action::Update { key, object, .. } if *key == held.key && object["metadata"]["deletionTimestamp"].is_string())
         );
         assert_eq!(
-            plan(&[namespace.clone()]),
+            plan(std::slice::from_ref(&namespace)),
             vec![Action::Delete {
                 key: namespace.key,
                 revision: 7

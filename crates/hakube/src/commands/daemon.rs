@@ -59,6 +59,10 @@ pub fn build_config(data_dir: &Path, args: &DaemonArgs) -> Result<DaemonConfig> 
         node_lease_duration_seconds: args
             .node_lease_duration
             .unwrap_or(defaults.node_lease_duration_seconds),
+        leader_elect_lease_duration_seconds: args
+            .leader_elect_lease_duration
+            .unwrap_or(defaults.leader_elect_lease_duration_seconds),
+        simulated_nodes: args.simulated_nodes.unwrap_or(defaults.simulated_nodes),
         role_reconcile_interval_ms: defaults.role_reconcile_interval_ms,
         authorization_mode: match args.authorization_mode.as_deref() {
             Some("RBAC") => AuthorizationMode::Rbac,

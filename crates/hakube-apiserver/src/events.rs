@@ -1,0 +1,155 @@
+//! Events (core/v1) that the scheduler and the controllers record about objects, aggregated
+//! like upstream's recorder: the same reason and message about the same object bumps `count`
+//! and `lastTimestamp` of one Event instead of adding another. `kubectl describe` and `kubectl
+//! get events` show them; [`crate::controllers::event_ttl`] removes them after an hour.
+
+use serde_json::{Value, json};
+
+use hakube_store::Condition;
+
+use crate::ApiServer;
+use crate::error::ApiResult;
+use crate::storage::Freshness;
+
+/// Normal or Warning, upstream's two event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Normal,
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+/// One thing that happened to `involved`.
+pub struct Event<'a> {
+    pub involved: &'a Value,
+    pub event_type: EventType,
+    pub reason: &'a str,
+    pub message: &'a str,
+    /// Who reports it: `default-scheduler`, `replicaset-controller`, …
+    pub component: &'a str,
+}
+
+/// FNV-1a: a stable name for the aggregate (same on every node and across versions).
+fn fingerprint(parts: &[&str]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+impl Event<'_> {
+    fn field(&self, path: &str) -> &str {
+        self.involved
+            .pointer(path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    fn namespace(&self) -> &str {
+        match self.field("/metadata/namespace") {
+            "" => "default",
+            namespace => namespace,
+        }
+    }
+
+    fn name(&self) -> String {
+        let object = self.field("/metadata/name");
+        let hash = fingerprint(&[
+            self.field("/metadata/uid"),
+            self.reason,
+            self.message,
+            self.component,
+        ]);
+        format!("{object}.{hash:016x}")
+    }
+
+    fn new_object(&self, now: &str) -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": self.name(), "namespace": self.namespace()},
+            "involvedObject": {
+                "apiVersion": self.field("/apiVersion"),
+                "kind": self.field("/kind"),
+                "name": self.field("/metadata/name"),
+                "namespace": self.field("/metadata/namespace"),
+                "uid": self.field("/metadata/uid"),
+                "resourceVersion": self.field("/metadata/resourceVersion"),
+            },
+            "reason": self.reason,
+            "message": self.message,
+            "type": self.event_type.as_str(),
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": "",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        })
+    }
+}
+
+/// Records `event` (errors are the caller's to log: an event is never worth failing for).
+pub async fn record(server: &ApiServer, event: Event<'_>) -> ApiResult<()> {
+    let now = crate::objects::now_rfc3339();
+    let key = format!(
+        "/registry/core/events/{}/{}",
+        event.namespace(),
+        event.name()
+    );
+    let (current, _) = server.storage.get(key.as_bytes(), Freshness::Any).await?;
+    let Some(mut current) = current else {
+        crate::internal::create(server, event.new_object(&now), event.component).await?;
+        return Ok(());
+    };
+    let revision = crate::objects::resource_version(&current)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let count = current.get("count").and_then(Value::as_i64).unwrap_or(1);
+    current["count"] = json!(count + 1);
+    current["lastTimestamp"] = json!(now);
+    // A lost race means someone else counted it: good enough for an event.
+    server
+        .storage
+        .put(key.as_bytes(), &current, Condition::ModRevision(revision))
+        .await?
+        .ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_event_about_the_same_object_has_one_name() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u1"}});
+        let event = |message| Event {
+            involved: &pod,
+            event_type: EventType::Warning,
+            reason: "FailedScheduling",
+            message,
+            component: "default-scheduler",
+        };
+        assert_eq!(event("a").name(), event("a").name());
+        assert_ne!(event("a").name(), event("b").name());
+        assert!(event("a").name().starts_with("web."));
+        let object = event("a").new_object("2026-01-01T00:00:00Z");
+        assert_eq!(object["metadata"]["namespace"], "shop");
+        assert_eq!(object["involvedObject"]["kind"], "Pod");
+        assert_eq!(object["count"], 1);
+    }
+}

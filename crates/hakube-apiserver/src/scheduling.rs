@@ -1,0 +1,220 @@
+//! The scheduler's loop (upstream's kube-scheduler, in process): while this node holds the
+//! `kube-scheduler` Lease, whenever the store changed it reads the nodes and pods, lets
+//! [`hakube_workloads::scheduler::schedule`] place the pending pods, and writes the outcome
+//! as the binding subresource would: `spec.nodeName` and a True PodScheduled condition, or a
+//! False one with upstream's "0/3 nodes are available: …" message and a FailedScheduling
+//! event. An unschedulable pod is written again only when the reason changes, so a cluster
+//! with nowhere to put a pod settles instead of rewriting it every round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use hakube_kinds::k8s_openapi::api::core::v1::{Node, Pod};
+use hakube_store::Condition;
+use hakube_workloads::scheduler::{self, Outcome};
+
+use crate::ApiServer;
+use crate::controllers::Stored;
+use crate::error::ApiResult;
+use crate::events::{Event, EventType};
+use crate::storage::Freshness;
+
+const ROUND_INTERVAL: Duration = Duration::from_millis(200);
+/// Bindings written at once (each is one store write, plus its event).
+const CONCURRENT_WRITES: usize = 64;
+pub const SCHEDULER_NAME: &str = "default-scheduler";
+
+fn is_pending(pod: &Value) -> bool {
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+        && pod.pointer("/metadata/deletionTimestamp").is_none()
+}
+
+fn is_terminal(pod: &Value) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// Runs the scheduler while this node holds the `kube-scheduler` Lease, until `shutdown`.
+pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
+    let candidate = crate::leader_election::Candidate::new(
+        "kube-scheduler",
+        &server.options.node_name,
+        server.options.control.leader_lease_duration,
+    );
+    let holding = crate::leader_election::spawn(server.clone(), candidate, shutdown.clone());
+    let mut decided_at = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ROUND_INTERVAL) => {}
+        }
+        if !*holding.borrow() {
+            decided_at = 0;
+            continue;
+        }
+        let revision = server.storage.store().machine().read().kv.revision();
+        if revision == decided_at {
+            continue;
+        }
+        match round(&server).await {
+            Ok(0) => decided_at = revision,
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "scheduling round failed; retrying"),
+        }
+    }
+}
+
+/// One round; returns how many pods it wrote.
+pub async fn round(server: &ApiServer) -> ApiResult<usize> {
+    let pods = server
+        .storage
+        .objects_under(b"/registry/core/pods/", Freshness::Any)
+        .await?;
+    let pending: Vec<&Stored> = pods.iter().filter(|s| is_pending(&s.object)).collect();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let nodes = server
+        .storage
+        .objects_under(b"/registry/core/nodes/", Freshness::Any)
+        .await?;
+    let nodes: Vec<Node> = nodes
+        .into_iter()
+        .filter_map(|s| serde_json::from_value(s.object).ok())
+        .collect();
+    let assigned: Vec<Pod> = pods
+        .iter()
+        .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
+        .filter_map(|s| serde_json::from_value(s.object.clone()).ok())
+        .collect();
+    let mut typed: Vec<(Pod, &Stored)> = pending
+        .iter()
+        .filter_map(|s| Some((serde_json::from_value::<Pod>(s.object.clone()).ok()?, *s)))
+        .collect();
+    typed.sort_by_key(|(pod, _)| queue_order(pod));
+    let (order, stored): (Vec<Pod>, Vec<&Stored>) = typed.into_iter().unzip();
+    let decisions = scheduler::schedule(&order, &nodes, &assigned);
+    let writes = decisions.into_iter().filter_map(|decision| {
+        let target = stored
+            .iter()
+            .find(|s| crate::controllers::uid(&s.object) == Some(decision.uid.as_str()))?;
+        Some(write_outcome(server, target, decision.outcome))
+    });
+    let written: Vec<bool> = futures::stream::iter(writes)
+        .buffer_unordered(CONCURRENT_WRITES)
+        .collect()
+        .await;
+    Ok(written.into_iter().filter(|w| *w).count())
+}
+
+/// Upstream's queue order: higher priority first, then older first.
+fn queue_order(pod: &Pod) -> (i32, String, String) {
+    let priority = pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+    let created = pod
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_default();
+    (
+        -priority,
+        created,
+        pod.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn scheduled_condition(status: &str, reason: Option<&str>, message: Option<&str>) -> Value {
+    let mut condition = json!({"type": "PodScheduled", "status": status,
+        "lastProbeTime": null, "lastTransitionTime": crate::objects::now_rfc3339()});
+    if let Some(reason) = reason {
+        condition["reason"] = json!(reason);
+    }
+    if let Some(message) = message {
+        condition["message"] = json!(message);
+    }
+    condition
+}
+
+/// The pod with its PodScheduled condition replaced; None when it already says the same.
+fn with_scheduled_condition(pod: &Value, condition: Value) -> Option<Value> {
+    let mut pod = pod.clone();
+    let conditions = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let same = |c: &Value| {
+        c.get("type") == condition.get("type")
+            && c.get("status") == condition.get("status")
+            && c.get("message") == condition.get("message")
+    };
+    if conditions.iter().any(same) {
+        return None;
+    }
+    let mut kept: Vec<Value> = conditions
+        .into_iter()
+        .filter(|c| c.get("type") != condition.get("type"))
+        .collect();
+    kept.push(condition);
+    pod["status"]["conditions"] = json!(kept);
+    if pod["status"].get("phase").is_none() {
+        pod["status"]["phase"] = json!("Pending");
+    }
+    Some(pod)
+}
+
+async fn write_outcome(server: &ApiServer, stored: &Stored, outcome: Outcome) -> bool {
+    let (object, event) = match &outcome {
+        Outcome::Bind { node } => {
+            let mut pod = stored.object.clone();
+            pod["spec"]["nodeName"] = json!(node);
+            let pod = with_scheduled_condition(&pod, scheduled_condition("True", None, None))
+                .unwrap_or(pod);
+            let namespace = crate::objects::namespace(&pod).unwrap_or_default();
+            let name = crate::objects::name(&pod).unwrap_or_default();
+            let message = format!("Successfully assigned {namespace}/{name} to {node}");
+            (pod, (EventType::Normal, "Scheduled", message))
+        }
+        Outcome::Unschedulable { message } => {
+            let condition = scheduled_condition("False", Some("Unschedulable"), Some(message));
+            let Some(pod) = with_scheduled_condition(&stored.object, condition) else {
+                return false;
+            };
+            (
+                pod,
+                (EventType::Warning, "FailedScheduling", message.clone()),
+            )
+        }
+    };
+    let written = server
+        .storage
+        .put(
+            &stored.key,
+            &object,
+            Condition::ModRevision(stored.revision),
+        )
+        .await;
+    let Ok(Ok(written)) = written else {
+        // Changed meanwhile (or the store is busy): the next round decides again.
+        return false;
+    };
+    let (event_type, reason, message) = event;
+    let event = Event {
+        involved: &written,
+        event_type,
+        reason,
+        message: &message,
+        component: SCHEDULER_NAME,
+    };
+    if let Err(error) = crate::events::record(server, event).await {
+        tracing::debug!(%error, "cannot record a scheduling event");
+    }
+    true
+}

@@ -1,0 +1,14 @@
+//! What the workload controllers and the scheduler decide, as pure functions over typed
+//! Kubernetes objects (k8s-openapi through hakube-kinds): each takes what the cluster looks
+//! like and returns the changes to make. Reading the store, writing through the API's write
+//! path and the timing of rounds live in hakube-apiserver's controllers; keeping the decisions
+//! free of I/O lets unit tests and benchmarks drive them directly.
+
+pub mod controller_refs;
+pub mod deployments;
+pub mod label_selectors;
+pub mod pod_states;
+pub mod replica_sets;
+pub mod scheduler;
+#[cfg(test)]
+mod test_objects;
