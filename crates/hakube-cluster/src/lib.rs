@@ -24,6 +24,7 @@ pub mod node_agent;
 pub mod peer_client;
 pub mod peer_server;
 pub mod pki;
+pub mod pod_agent;
 pub mod raft_network;
 pub mod registry;
 pub mod restore;

@@ -14,13 +14,15 @@ use crate::node_paths::NodePaths;
 use crate::observe::Observer;
 use crate::pod_cleanup::cleanup_pod;
 use crate::pod_config::{SandboxContext, sandbox_config};
+use crate::probe_run::run_probe;
+use crate::probes::ProbeScheduler;
 use crate::resolved_pod::{PodReport, ResolvedPod};
 use crate::runtime_view::RuntimeView;
 use crate::status::{StatusInputs, compute_pod_status};
-use crate::sync::{Action, PodSyncer, Waiting};
+use crate::sync::{Action, ContainerSignals, PodSyncer, Waiting};
 use hakube_kinds::k8s_openapi::api::core::v1::{Container, PodStatus};
 use jiff::Timestamp;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Passes per sync: a new pod needs one for its sandbox and one for its containers.
 const MAX_PASSES: usize = 3;
@@ -52,6 +54,7 @@ pub struct Agent {
     paths: NodePaths,
     client: CriClient,
     syncer: PodSyncer,
+    probes: ProbeScheduler,
     observer: Observer,
     /// Graceful stops in flight, by container ID (at most one per container).
     stops: BTreeMap<String, tokio::task::JoinHandle<()>>,
@@ -79,6 +82,7 @@ impl Agent {
             paths,
             client,
             syncer: PodSyncer::default(),
+            probes: ProbeScheduler::default(),
             observer: Observer::default(),
             stops: BTreeMap::new(),
             last_status: BTreeMap::new(),
@@ -146,12 +150,16 @@ impl Agent {
             .collect();
         let mut fresh_failures = BTreeMap::new();
         let mut view = self.observer.observe(&self.client).await?;
+        self.run_due_probes(desired, &view).await;
         let mut waiting = BTreeMap::new();
         for _ in 0..MAX_PASSES {
-            let stopping: BTreeSet<String> = self.stops.keys().cloned().collect();
+            let signals = ContainerSignals {
+                stopping: self.stops.keys().cloned().collect(),
+                unhealthy: self.probes.unhealthy_containers(),
+            };
             let plan = self
                 .syncer
-                .plan(&desired_pods, &view, &stopping, Timestamp::now());
+                .plan(&desired_pods, &view, &signals, Timestamp::now());
             waiting = plan.waiting;
             if plan.actions.is_empty() {
                 break;
@@ -182,6 +190,22 @@ impl Agent {
         Ok(reports)
     }
 
+    /// Runs the probes due now, all at once (each bounded by its timeout).
+    async fn run_due_probes(&mut self, desired: &[ResolvedPod], view: &RuntimeView) {
+        let pods: Vec<&hakube_kinds::k8s_openapi::api::core::v1::Pod> = desired
+            .iter()
+            .filter(|resolved| resolved.pod.metadata.deletion_timestamp.is_none())
+            .map(|resolved| &resolved.pod)
+            .collect();
+        let due = self.probes.due(&pods, view, Timestamp::now());
+        let client = &self.client;
+        let results =
+            futures::future::join_all(due.iter().map(|request| run_probe(client, request))).await;
+        for (request, success) in due.iter().zip(results) {
+            self.probes.record(request, success);
+        }
+    }
+
     fn desired_pod(&self, resolved: &ResolvedPod) -> DesiredPod {
         let mut pod = resolved.pod.clone();
         if let Some(status) = self.last_status.get(resolved.uid()) {
@@ -201,7 +225,7 @@ impl Agent {
         if let Some(status) = self.last_status.get(&uid) {
             pod.status = Some(status.clone());
         }
-        let readiness = BTreeMap::new();
+        let readiness = self.probes.readiness(&[&resolved.pod]);
         let inputs = StatusInputs {
             pod: &pod,
             runtime: view,

@@ -42,6 +42,8 @@ pub struct DesiredPod {
     pub restart_policy: RestartPolicy,
     /// Set when the pod has a deletionTimestamp: the grace period its containers get.
     pub deletion_grace_period_seconds: Option<i64>,
+    /// The spec's grace period, for containers stopped while the pod lives (failed liveness).
+    pub termination_grace_period_seconds: i64,
     /// The pod's last reported phase was Succeeded or Failed: nothing starts again.
     pub previously_terminal: bool,
 }
@@ -80,6 +82,9 @@ impl DesiredPod {
                 .collect(),
             restart_policy: RestartPolicy::parse(spec.restart_policy.as_deref()),
             deletion_grace_period_seconds,
+            termination_grace_period_seconds: spec
+                .termination_grace_period_seconds
+                .unwrap_or(DEFAULT_GRACE_PERIOD_SECONDS),
             previously_terminal: matches!(phase, Some("Succeeded") | Some("Failed")),
         }
     }

@@ -106,6 +106,15 @@ impl Failure {
     }
 }
 
+/// What the agent knows about running containers beyond the runtime's view.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSignals {
+    /// Containers whose graceful stop is in flight.
+    pub stopping: BTreeSet<String>,
+    /// Containers whose liveness or startup probe failed: to be stopped and restarted.
+    pub unhealthy: BTreeSet<String>,
+}
+
 /// One round's output.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -122,12 +131,12 @@ pub struct PodSyncer {
 }
 
 impl PodSyncer {
-    /// Decides this round's actions. `stopping` holds container IDs whose stop is in flight.
+    /// Decides this round's actions.
     pub fn plan(
         &mut self,
         desired: &[DesiredPod],
         runtime: &RuntimeView,
-        stopping: &BTreeSet<String>,
+        signals: &ContainerSignals,
         now: Timestamp,
     ) -> Plan {
         let known: BTreeSet<&str> = desired.iter().map(|pod| pod.uid.as_str()).collect();
@@ -137,7 +146,7 @@ impl PodSyncer {
             .retain(|key, _| known.contains(key.pod_uid.as_str()));
         let mut plan = Plan::default();
         for pod in desired {
-            self.plan_pod(pod, runtime, stopping, now, &mut plan);
+            self.plan_pod(pod, runtime, signals, now, &mut plan);
         }
         plan_orphans(&known, runtime, &mut plan.actions);
         plan
@@ -176,7 +185,7 @@ impl PodSyncer {
         &mut self,
         pod: &DesiredPod,
         runtime: &RuntimeView,
-        stopping: &BTreeSet<String>,
+        signals: &ContainerSignals,
         now: Timestamp,
         plan: &mut Plan,
     ) {
@@ -184,7 +193,7 @@ impl PodSyncer {
             plan_termination(
                 pod,
                 runtime,
-                stopping,
+                &signals.stopping,
                 grace_period_seconds,
                 &mut plan.actions,
             );
@@ -232,6 +241,17 @@ impl PodSyncer {
         }
         for name in &pod.containers {
             self.plan_container(pod, runtime, &sandbox.id, name, now, plan);
+        }
+        // Failed liveness: stop with the pod's grace period; the restart policy does the rest.
+        for container in runtime.containers_of(&pod.uid) {
+            let unhealthy = signals.unhealthy.contains(&container.id)
+                && !signals.stopping.contains(&container.id);
+            if unhealthy && container.state == ObservedContainerState::Running {
+                plan.actions.push(Action::StopContainer {
+                    container_id: container.id.clone(),
+                    grace_period_seconds: pod.termination_grace_period_seconds,
+                });
+            }
         }
     }
 

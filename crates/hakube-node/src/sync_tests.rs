@@ -14,6 +14,7 @@ fn pod(restart_policy: RestartPolicy) -> DesiredPod {
         containers: vec!["app".to_owned()],
         restart_policy,
         deletion_grace_period_seconds: None,
+        termination_grace_period_seconds: 30,
         previously_terminal: false,
     }
 }
@@ -69,7 +70,7 @@ fn plan(
     runtime: &RuntimeView,
     now: Timestamp,
 ) -> Plan {
-    syncer.plan(pods, runtime, &BTreeSet::new(), now)
+    syncer.plan(pods, runtime, &ContainerSignals::default(), now)
 }
 
 fn create(name: &str, attempt: u32) -> Action {
@@ -315,7 +316,10 @@ fn deletion_stops_containers_gracefully_then_removes_the_sandbox() {
         grace_period_seconds: 7,
     };
     assert_eq!(plan(&mut syncer, &pods, &running, at(0)).actions, [stop]);
-    let in_flight = BTreeSet::from(["c1".to_owned()]);
+    let in_flight = ContainerSignals {
+        stopping: BTreeSet::from(["c1".to_owned()]),
+        ..ContainerSignals::default()
+    };
     assert!(
         syncer
             .plan(&pods, &running, &in_flight, at(1))
@@ -407,5 +411,31 @@ fn image_pull_failures_back_off_as_image_pull_back_off() {
     assert_eq!(
         plan(&mut syncer, &pods, &view(vec![]), at(11)).actions,
         [create("app", 0)]
+    );
+}
+
+#[test]
+fn an_unhealthy_container_is_stopped_with_the_pods_grace_period() {
+    let mut syncer = PodSyncer::default();
+    let runtime = view(vec![container(
+        "c1",
+        "app",
+        0,
+        ObservedContainerState::Running,
+        0,
+    )]);
+    let signals = ContainerSignals {
+        unhealthy: BTreeSet::from(["c1".to_owned()]),
+        ..ContainerSignals::default()
+    };
+    let actions = syncer
+        .plan(&[pod(RestartPolicy::Always)], &runtime, &signals, at(0))
+        .actions;
+    assert_eq!(
+        actions,
+        [Action::StopContainer {
+            container_id: "c1".to_owned(),
+            grace_period_seconds: 30
+        }]
     );
 }

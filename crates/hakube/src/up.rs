@@ -264,7 +264,17 @@ pub async fn down(args: &DownArgs) -> Result<()> {
         .map(|dir| async move { (dir, lifecycle::stop_daemon(dir, DOWN_ESCALATION).await) });
     let mut stopped = 0;
     let mut failed = Vec::new();
-    for (dir, outcome) in futures::future::join_all(stops).await {
+    let outcomes = futures::future::join_all(stops).await;
+    // Nothing of a local cluster keeps running after `down`: its pods and containerds go too.
+    let teardowns = dirs
+        .iter()
+        .map(|dir| hakube_cluster::pod_agent::tear_down(dir));
+    for (dir, outcome) in dirs.iter().zip(futures::future::join_all(teardowns).await) {
+        if let Err(error) = outcome {
+            println!("[{}] cannot remove its pods: {error:#}", dir.display());
+        }
+    }
+    for (dir, outcome) in outcomes {
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -2,7 +2,9 @@
 //! `propagationPolicy=Foreground`/`Orphan`, or a namespace) is only marked with a
 //! deletionTimestamp; whoever owns the finalizer removes it, and the last removal deletes the
 //! object (see [`finalized`]). Others are removed at once; their dependents are collected by
-//! the garbage collector.
+//! the garbage collector. A pod running on a node is deleted gracefully: it gets a
+//! deletionTimestamp its grace period ahead, its node agent stops it (SIGTERM, then SIGKILL at
+//! the deadline) and then removes it with a grace period of 0, as upstream's kubelet does.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -26,6 +28,7 @@ struct DeleteOptions {
     propagation: Option<String>,
     precondition_uid: Option<String>,
     precondition_version: Option<String>,
+    grace_period_seconds: Option<i64>,
     dry_run: bool,
 }
 
@@ -76,8 +79,59 @@ async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
+        grace_period_seconds: value
+            .get("gracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .or_else(|| {
+                call.query
+                    .get("gracePeriodSeconds")
+                    .and_then(|v| v.parse().ok())
+            }),
         dry_run,
     })
+}
+
+/// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
+/// node, not finished, and the grace period is not 0). Deleting it again with a shorter
+/// grace period brings the deadline forward; a longer one changes nothing.
+fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Value> {
+    if current.get("kind") != Some(&json!("Pod")) {
+        return None;
+    }
+    let bound = current
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        current.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+    let grace = requested.unwrap_or_else(|| {
+        current
+            .pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30)
+    });
+    if !bound || finished || grace <= 0 {
+        return None;
+    }
+    let current_grace = current
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64);
+    if current_grace.is_some_and(|g| g <= grace) {
+        return Some(current.clone());
+    }
+    let deadline = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(grace))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    let mut marked = current.clone();
+    let metadata = objects::metadata_mut(&mut marked);
+    metadata.insert(
+        "deletionTimestamp".into(),
+        json!(deadline.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    );
+    metadata.insert("deletionGracePeriodSeconds".into(), json!(grace));
+    Some(marked)
 }
 
 /// Whether a namespace's spec finalizers still hold it (until it is emptied).
@@ -159,7 +213,8 @@ async fn delete_object(
         )));
     }
     let revision: u64 = version.parse().unwrap_or(0);
-    let marked = mark_for_deletion(&current, options.propagation.as_deref());
+    let marked = graceful_pod_deletion(&current, options.grace_period_seconds)
+        .or_else(|| mark_for_deletion(&current, options.propagation.as_deref()));
     if options.dry_run {
         return Ok((StatusCode::OK, marked.unwrap_or(current)));
     }

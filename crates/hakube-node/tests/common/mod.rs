@@ -166,7 +166,15 @@ pub async fn sync_until(
 ) -> PodReport {
     let deadline = Instant::now() + timeout;
     loop {
-        let reports = agent.sync(desired).await.unwrap();
+        // A runtime that is down (being restarted) is retried until the deadline.
+        let reports = match agent.sync(desired).await {
+            Ok(reports) => reports,
+            Err(error) => {
+                assert!(Instant::now() < deadline, "timed out; last error: {error}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
         let report = reports
             .into_iter()
             .find(|report| report.uid == uid)

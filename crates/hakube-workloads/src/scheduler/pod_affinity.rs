@@ -579,4 +579,19 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn existing_pods_required_affinity_draws_the_incoming_pod() {
+        let nodes = zoned_nodes();
+        let assigned = vec![on_node(
+            with_affinity(pod("db-0", "db"), required_affinity("web"), None),
+            "b",
+        )];
+        let cluster = Cluster::new(&nodes, &assigned);
+        let incoming = pod("web-0", "web");
+        assert_eq!(
+            scores(&PodFacts::of(&incoming), &cluster, &[0, 1, 2]),
+            Some(vec![0, 100, 0])
+        );
+    }
 }

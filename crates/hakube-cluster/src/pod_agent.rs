@@ -1,0 +1,368 @@
+//! The node agent's pod side (upstream's kubelet, in process): once the node has a pod CIDR
+//! (node IPAM), it starts this node's own containerd (or connects to
+//! `--container-runtime-endpoint`), then every second lists the pods bound to this node,
+//! resolves what they reference (ConfigMaps, Secrets, a service account token), lets
+//! [`hakube_node::agent::Agent`] bring the runtime in line, and writes back each pod's status
+//! when it changed. A pod being deleted is removed from the API once nothing of it runs.
+//! While the API is unreachable nothing is torn down: the agent keeps its pods as they are.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use hakube_kinds::k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use hakube_node::agent::Agent;
+use hakube_node::agent_config::AgentConfig;
+use hakube_node::containerd::{Containerd, ContainerdOptions};
+use hakube_node::containerd_supervisor::ContainerdSupervisor;
+use hakube_node::cri::CriClient;
+use hakube_node::resolved_pod::{PodReport, ResolvedPod};
+
+use crate::kube_client::{self, KubeError};
+use crate::node::Node;
+
+const ROUND_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where this node's containerd and pods live: short, because the socket path is limited.
+pub fn runtime_directory(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("cri")
+}
+
+/// The node's bridge and cgroup names: unique per node on a host (test clusters and `hakube
+/// up` run many nodes named node1… side by side), derived from the node's address.
+fn host_unique_name(node: &Node) -> String {
+    match node.config.address {
+        std::net::IpAddr::V4(address) => format!("{:08x}", u32::from(address)),
+        std::net::IpAddr::V6(address) => format!("{:08x}", u128::from(address) as u32),
+    }
+}
+
+async fn pod_cidr(node: &Node) -> Option<String> {
+    let path = format!("/api/v1/nodes/{}", node.config.node_name);
+    let object = kube_client::get(node, &path).await.ok()?;
+    object
+        .pointer("/spec/podCIDR")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Connects to the runtime: the given endpoint, or this node's own supervised containerd.
+async fn connect(node: &Node) -> anyhow::Result<(CriClient, Option<ContainerdSupervisor>)> {
+    if let Some(endpoint) = &node.config.container_runtime_endpoint {
+        let socket = endpoint.trim_start_matches("unix://");
+        let client = CriClient::connect(std::path::Path::new(socket)).await?;
+        return Ok((client, None));
+    }
+    let options = ContainerdOptions::new(runtime_directory(&node.config.data_dir));
+    let containerd = Containerd::start(options).await?;
+    let client = containerd.client().clone();
+    Ok((client, Some(ContainerdSupervisor::spawn(containerd))))
+}
+
+/// Runs the pod side of the agent until the node stops (pods keep running after it).
+pub async fn run(node: Arc<Node>) {
+    let cidr = loop {
+        if let Some(cidr) = pod_cidr(&node).await {
+            break cidr;
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ROUND_INTERVAL) => {}
+        }
+    };
+    let (client, supervisor) = loop {
+        match connect(&node).await {
+            Ok(connected) => break connected,
+            Err(error) => tracing::warn!("cannot start the container runtime: {error:#}; retrying"),
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    };
+    let unique = host_unique_name(&node);
+    let mut config = AgentConfig::new(
+        &node.config.node_name,
+        runtime_directory(&node.config.data_dir),
+        &node.config.address.to_string(),
+        &cidr,
+    );
+    config.bridge_name = format!("hk{unique}");
+    config.cgroup_root = format!("hakube-{unique}");
+    write_record(&node.config.data_dir, &config);
+    let mut agent = match Agent::new(config, client) {
+        Ok(agent) => agent,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the node agent");
+            return;
+        }
+    };
+    tracing::info!(pod_cidr = %cidr, "running pods");
+    let mut written: BTreeMap<String, Value> = BTreeMap::new();
+    loop {
+        if let Err(error) = round(&node, &mut agent, &mut written).await {
+            tracing::debug!(%error, "pod sync round failed; retrying");
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(ROUND_INTERVAL) => {}
+        }
+    }
+    // containerd keeps running (and with it the pods) across a hakube restart.
+    if let Some(supervisor) = supervisor {
+        supervisor.detach();
+    }
+}
+
+async fn round(
+    node: &Node,
+    agent: &mut Agent,
+    written: &mut BTreeMap<String, Value>,
+) -> anyhow::Result<()> {
+    let path = format!(
+        "/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
+        node.config.node_name
+    );
+    let list = kube_client::get(node, &path).await?;
+    let pods: Vec<Pod> = list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|item| serde_json::from_value(item).ok())
+        .collect();
+    let mut desired = Vec::with_capacity(pods.len());
+    for pod in pods {
+        desired.push(resolve(node, pod).await);
+    }
+    let reports = agent.sync(&desired).await?;
+    written.retain(|uid, _| desired.iter().any(|d| d.uid() == uid));
+    for report in reports {
+        let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) else {
+            continue;
+        };
+        if let Err(error) = publish(node, resolved, &report, written).await {
+            tracing::debug!(%error, pod = %report.name, "cannot write the pod's status");
+        }
+    }
+    Ok(())
+}
+
+fn pod_path(namespace: &str, name: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{name}")
+}
+
+/// Writes the report's status if it differs from the stored one; removes a pod whose
+/// deletion finished.
+async fn publish(
+    node: &Node,
+    resolved: &ResolvedPod,
+    report: &PodReport,
+    written: &mut BTreeMap<String, Value>,
+) -> Result<(), KubeError> {
+    let path = pod_path(&report.namespace, &report.name);
+    if report.fully_terminated {
+        let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+            "preconditions": {"uid": report.uid}});
+        return match kube_client::request(
+            node,
+            hyper::Method::DELETE,
+            &path,
+            "application/json",
+            Some(&options),
+        )
+        .await
+        {
+            Err(error) if error.code() == Some(404) || error.code() == Some(409) => Ok(()),
+            other => other.map(|_| ()),
+        };
+    }
+    let status = serde_json::to_value(&report.status).unwrap_or(Value::Null);
+    let current = serde_json::to_value(&resolved.pod.status).unwrap_or(Value::Null);
+    if status == current || written.get(&report.uid) == Some(&status) && status == current {
+        return Ok(());
+    }
+    let mut object = serde_json::to_value(&resolved.pod).unwrap_or(Value::Null);
+    object["status"] = status.clone();
+    kube_client::replace(node, &format!("{path}/status"), &object).await?;
+    written.insert(report.uid.clone(), status);
+    Ok(())
+}
+
+/// The pod with what its env and volumes reference, read from the API (missing ones are
+/// left out: the agent reports CreateContainerConfigError for them, as the kubelet does).
+async fn resolve(node: &Node, pod: Pod) -> ResolvedPod {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let mut resolved = ResolvedPod::new(pod);
+    let (config_maps, secrets, wants_token) = references(&resolved.pod);
+    for name in config_maps {
+        let path = format!("/api/v1/namespaces/{namespace}/configmaps/{name}");
+        if let Ok(object) = kube_client::get(node, &path).await
+            && let Ok(config_map) = serde_json::from_value::<ConfigMap>(object)
+        {
+            resolved.config_maps.insert(name, config_map);
+        }
+    }
+    for name in secrets {
+        let path = format!("/api/v1/namespaces/{namespace}/secrets/{name}");
+        if let Ok(object) = kube_client::get(node, &path).await
+            && let Ok(secret) = serde_json::from_value::<Secret>(object)
+        {
+            resolved.secrets.insert(name, secret);
+        }
+    }
+    if wants_token {
+        resolved.service_account_token = service_account_token(node, &resolved.pod).await;
+    }
+    resolved
+}
+
+/// The ConfigMaps and Secrets a pod names, and whether it mounts a service account token.
+fn references(pod: &Pod) -> (Vec<String>, Vec<String>, bool) {
+    let value = serde_json::to_value(pod).unwrap_or(Value::Null);
+    let mut config_maps = Vec::new();
+    let mut secrets = Vec::new();
+    let mut token = false;
+    collect(&value["spec"], &mut config_maps, &mut secrets, &mut token);
+    config_maps.sort();
+    config_maps.dedup();
+    secrets.sort();
+    secrets.dedup();
+    (config_maps, secrets, token)
+}
+
+/// Walks the pod spec for `configMapKeyRef`, `configMapRef`, `configMap` (volumes and
+/// projections) and their Secret counterparts, and `serviceAccountToken` projections.
+fn collect(
+    value: &Value,
+    config_maps: &mut Vec<String>,
+    secrets: &mut Vec<String>,
+    token: &mut bool,
+) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                let name = inner
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                match key.as_str() {
+                    "configMapKeyRef" | "configMapRef" | "configMap" => config_maps.extend(name),
+                    "secretKeyRef" | "secretRef" => secrets.extend(name),
+                    "secret" => secrets.extend(
+                        inner
+                            .get("secretName")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .or(name),
+                    ),
+                    "serviceAccountToken" => *token = true,
+                    _ => {}
+                }
+                collect(inner, config_maps, secrets, token);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                collect(item, config_maps, secrets, token);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A token for the pod's service account, bound to the pod (TokenRequest), for projected
+/// token volumes.
+async fn service_account_token(node: &Node, pod: &Pod) -> Option<String> {
+    let namespace = pod.metadata.namespace.as_deref()?;
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.as_deref())
+        .unwrap_or("default");
+    let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token");
+    let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3607, "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+            "name": pod.metadata.name, "uid": pod.metadata.uid}}});
+    let reply = kube_client::create(node, &path, &request).await.ok()?;
+    reply
+        .pointer("/status/token")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// What teardown needs to find again: written when the agent starts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RuntimeRecord {
+    bridge_name: String,
+    cgroup_root: String,
+}
+
+fn record_path(data_dir: &std::path::Path) -> PathBuf {
+    runtime_directory(data_dir).join("agent.json")
+}
+
+fn write_record(data_dir: &std::path::Path, config: &AgentConfig) {
+    let record = RuntimeRecord {
+        bridge_name: config.bridge_name.clone(),
+        cgroup_root: config.cgroup_root.clone(),
+    };
+    if let Ok(text) = serde_json::to_vec(&record)
+        && let Err(error) = std::fs::write(record_path(data_dir), text)
+    {
+        tracing::warn!(%error, "cannot record the node's runtime names");
+    }
+}
+
+/// Removes everything the node runs (`hakube down`, after the daemon stopped): every pod
+/// sandbox, then this node's containerd (by its PID), its bridge and its cgroups. A node
+/// that never ran pods has nothing to remove.
+pub async fn tear_down(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let directory = runtime_directory(data_dir);
+    let paths = hakube_node::node_paths::NodePaths::new(&directory);
+    let socket = paths.containerd_socket();
+    if socket.exists()
+        && let Ok(Ok(client)) =
+            tokio::time::timeout(Duration::from_secs(5), CriClient::connect(&socket)).await
+    {
+        for sandbox in client.list_pod_sandboxes().await.unwrap_or_default() {
+            let _ = client.stop_pod_sandbox(&sandbox.id).await;
+            let _ = client.remove_pod_sandbox(&sandbox.id).await;
+        }
+    }
+    let pid = std::fs::read_to_string(paths.containerd_pid_file())
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+        .and_then(|pid| {
+            hakube_node::containerd_process::adoptable_pid(
+                &paths.containerd_pid_file(),
+                &paths.containerd_config(),
+            )
+            .filter(|alive| *alive == pid)
+        });
+    if let Some(pid) = pid {
+        let _ = hakube_node::containerd_process::send_signal(pid, "TERM");
+        for _ in 0..50 {
+            if !hakube_node::containerd_process::process_is_alive(pid) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if hakube_node::containerd_process::process_is_alive(pid) {
+            let _ = hakube_node::containerd_process::send_signal(pid, "KILL");
+        }
+    }
+    if let Ok(text) = std::fs::read(record_path(data_dir))
+        && let Ok(record) = serde_json::from_slice::<RuntimeRecord>(&text)
+    {
+        let _ = tokio::process::Command::new("ip")
+            .args(["link", "del", &record.bridge_name])
+            .output()
+            .await;
+        hakube_node::pod_cleanup::remove_node_cgroups(&record.cgroup_root);
+    }
+    Ok(())
+}
