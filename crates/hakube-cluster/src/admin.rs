@@ -42,6 +42,7 @@ pub fn router(daemon: Shared) -> Router {
         .route("/kubeconfig", get(kubeconfig))
         .route("/metrics", get(metrics))
         .route("/etcd-config", get(etcd_config))
+        .route("/images/import", post(images_import))
         .with_state(daemon)
 }
 
@@ -459,6 +460,17 @@ async fn backup(
             summary.revision, summary.keys, summary.bytes, request.path
         ),
     }))
+}
+
+async fn images_import(
+    State(daemon): State<Shared>,
+    Json(request): Json<crate::images::ImportRequest>,
+) -> AdminResult<crate::images::ImportReport> {
+    let node = daemon.node().await;
+    crate::images::import_everywhere(&node, std::path::Path::new(&request.path))
+        .await
+        .map(Json)
+        .map_err(|why| AdminError(StatusCode::BAD_REQUEST, why))
 }
 
 async fn kubeconfig(State(daemon): State<Shared>) -> AdminResult<KubeconfigResponse> {

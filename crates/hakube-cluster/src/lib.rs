@@ -13,6 +13,7 @@ pub mod forwarder;
 pub mod health;
 pub mod host_facts;
 pub mod identity;
+pub mod images;
 pub mod join_client;
 pub mod join_server;
 pub mod kube_client;

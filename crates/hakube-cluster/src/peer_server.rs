@@ -36,6 +36,9 @@ pub fn router(node: Arc<Node>) -> Router {
     let snapshot = Router::new()
         .route(SNAPSHOT_PATH, post(install_snapshot))
         .layer(DefaultBodyLimit::max(MAX_SNAPSHOT_BYTES));
+    let images = Router::new()
+        .route(crate::images::IMPORT_PATH, post(import_image))
+        .layer(DefaultBodyLimit::max(crate::images::MAX_ARCHIVE_BYTES));
     Router::new()
         .route(APPEND_PATH, post(append))
         .route(VOTE_PATH, post(vote))
@@ -56,7 +59,17 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
         .merge(snapshot)
+        .merge(images)
         .with_state(node)
+}
+
+/// `hakube images import` on another node: the archive's bytes, imported here.
+async fn import_image(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    use axum::response::IntoResponse;
+    match crate::images::import_bytes(&node, &body).await {
+        Ok(()) => "imported".into_response(),
+        Err(why) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, why).into_response(),
+    }
 }
 
 macro_rules! decode_or_reply {

@@ -59,7 +59,7 @@ pub enum Command {
     Inspect,
     /// Rebuild quorum from the survivors after a permanent loss (not implemented yet).
     Recover,
-    /// Container images (not implemented yet).
+    /// Container images: `images import FILE…` puts archives on every node.
     Images(ImagesArgs),
     /// Start a local multi-node cluster on loopback addresses (A.B.C.11, .12, …).
     Up(UpArgs),
@@ -298,7 +298,7 @@ pub struct ImagesArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ImagesCommand {
-    /// Import OCI/docker archives into every node's containerd (not implemented yet).
+    /// Import OCI/docker archives into every node's containerd.
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,

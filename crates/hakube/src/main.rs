@@ -53,7 +53,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect => block_on(inspect::run(dir)),
         Command::Recover => Err(not_implemented("recover")),
         Command::Images(images) => match &images.command {
-            ImagesCommand::Import { .. } => Err(not_implemented("images import")),
+            ImagesCommand::Import { files } => block_on(commands::images::import(dir, files)),
         },
         Command::Up(args) => block_on(up::up(args)),
         Command::Down(args) => block_on(up::down(args)),

@@ -8,6 +8,7 @@ pub mod bench_etcd;
 pub mod config;
 pub mod daemon;
 pub mod dbctl;
+pub mod images;
 pub mod inspect;
 pub mod join;
 pub mod lifecycle;

@@ -1,0 +1,232 @@
+//! Workloads on real containers (containerd, runc, CNI) with the real kubectl: the
+//! walkthrough's Deployment spread over three nodes, pods reachable from the host and from
+//! each other across nodes, the scheduler's and controllers' Leases, and a node's death: it
+//! turns NotReady, its pods are replaced on the live nodes, and it comes back Ready. Images
+//! are built from Debian packages (scripts/build-test-images.sh) and imported with `hakube
+//! images import`; nothing is pulled from the network.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::kubectl::{Kubectl, contains};
+use common::{Cluster, wait_until};
+
+/// The test images, built once per test process.
+fn test_images() -> &'static PathBuf {
+    static IMAGES: OnceLock<PathBuf> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let directory =
+            std::env::temp_dir().join(format!("hakube-test-images-{}", std::process::id()));
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scripts/build-test-images.sh"
+        );
+        let output = Command::new("bash")
+            .arg(script)
+            .arg(&directory)
+            .output()
+            .expect("bash");
+        assert!(
+            output.status.success(),
+            "building the test images failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        directory
+    })
+}
+
+/// Pod addresses of a test cluster exist only on this machine: a blackhole route for the
+/// cluster CIDR makes sure a missing route never sends them out of the real interface.
+fn guard_cluster_cidr(cidr: &str) {
+    let routes = Command::new("ip")
+        .args(["route", "show", cidr])
+        .output()
+        .expect("ip");
+    if !String::from_utf8_lossy(&routes.stdout).contains("blackhole") {
+        let added = Command::new("ip")
+            .args(["route", "add", "blackhole", cidr])
+            .status()
+            .expect("ip");
+        assert!(added.success(), "cannot add a blackhole route for {cidr}");
+    }
+}
+
+/// `hakube images import` of every test image, retried until every node's runtime is up.
+fn import_images(cluster: &Cluster) {
+    let images = test_images();
+    let files: Vec<String> = ["busybox.tar", "nginx.tar"]
+        .iter()
+        .map(|f| images.join(f).to_string_lossy().into_owned())
+        .collect();
+    let mut last = String::new();
+    let imported = wait_until(Duration::from_secs(90), || {
+        let mut args = vec!["images", "import"];
+        args.extend(files.iter().map(String::as_str));
+        let run = cluster.on(1, &args);
+        last = format!("{}{}", run.stdout, run.stderr);
+        run.ok()
+    });
+    assert!(
+        imported,
+        "images import never succeeded on every node:\n{last}\n{}",
+        cluster.logs()
+    );
+    contains(&last, "node3: imported");
+}
+
+/// `(name, phase, ip, node)` of every pod of `selector` that is not being deleted.
+fn pods(kubectl: &Kubectl, selector: &str) -> Vec<(String, String, String, String)> {
+    let template = "{range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}";
+    let out = kubectl.ok(&[
+        "get",
+        "pods",
+        "-l",
+        selector,
+        "-o",
+        &format!("jsonpath={template}"),
+    ]);
+    out.lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .filter(|f| f.len() == 4)
+        .map(|f| (f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone()))
+        .collect()
+}
+
+fn wget(url: &str) -> String {
+    let output = Command::new("busybox")
+        .args(["wget", "-qO-", url])
+        .output()
+        .expect("busybox");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const PROBE_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+spec:
+  restartPolicy: Never
+  nodeSelector:
+    kubernetes.io/hostname: node1
+  containers:
+  - name: probe
+    image: hakube.local/busybox:1
+    command: [\"wget\", \"-qO-\", \"http://TARGET/\"]
+";
+
+#[test]
+fn a_deployment_runs_on_every_node_and_moves_off_a_dead_one() {
+    let cidr = "10.170.0.0/16";
+    guard_cluster_cidr(cidr);
+    let cluster = Cluster::up(
+        "127.21.70",
+        3,
+        &[
+            "--cluster-cidr",
+            cidr,
+            "--node-lease-duration",
+            "4",
+            "--node-monitor-grace-period",
+            "5",
+            "--pod-eviction-timeout",
+            "3",
+            "--leader-elect-lease-duration",
+            "4",
+        ],
+    );
+    import_images(&cluster);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+
+    // The walkthrough: three replicas, one per node, serving.
+    contains(
+        &kubectl.ok(&[
+            "create",
+            "deployment",
+            "nginx-test",
+            "--image=nginx:1.27",
+            "--replicas=3",
+        ]),
+        "deployment.apps/nginx-test created",
+    );
+    contains(
+        &kubectl.ok(&[
+            "rollout",
+            "status",
+            "deployment/nginx-test",
+            "--timeout=120s",
+        ]),
+        "successfully rolled out",
+    );
+    let running = pods(&kubectl, "app=nginx-test");
+    assert_eq!(running.len(), 3, "{running:?}");
+    let mut nodes: Vec<&str> = running.iter().map(|p| p.3.as_str()).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, ["node1", "node2", "node3"], "one replica per node");
+    for (name, phase, ip, _) in &running {
+        assert_eq!(phase, "Running", "{name}");
+        assert!(ip.starts_with("10.170."), "{name} has {ip}");
+        contains(&wget(&format!("http://{ip}/")), "hello from nginx");
+    }
+    let wide = kubectl.ok(&["get", "pods", "-o", "wide"]);
+    contains(&wide, "Running");
+    contains(&wide, "10.170.");
+
+    // Pod to pod across nodes: a pod on node1 fetches the page of the replica on node2.
+    let target = running.iter().find(|p| p.3 == "node2").unwrap().2.clone();
+    kubectl.apply(&["apply"], &PROBE_POD.replace("TARGET", &target));
+    let succeeded = wait_until(Duration::from_secs(60), || {
+        kubectl.ok(&["get", "pod", "probe", "-o", "jsonpath={.status.phase}"]) == "Succeeded"
+    });
+    assert!(
+        succeeded,
+        "the probe pod did not reach the other node's pod: {}",
+        kubectl.ok(&["get", "pod", "probe", "-o", "yaml"])
+    );
+
+    // One scheduler and one controller manager, each holding its Lease.
+    let leases = kubectl.ok(&["get", "lease", "-n", "kube-system"]);
+    contains(&leases, "kube-scheduler");
+    contains(&leases, "kube-controller-manager");
+
+    // node3 dies (its containers keep running: only the agent is gone).
+    cluster.signal(3, "KILL");
+    let not_ready = wait_until(Duration::from_secs(60), || {
+        kubectl.ok(&["get", "node", "node3"]).contains("NotReady")
+    });
+    assert!(not_ready, "node3 never turned NotReady");
+    contains(
+        &kubectl.ok(&["get", "node", "node3", "-o", "jsonpath={.spec.taints}"]),
+        "node.kubernetes.io/unreachable",
+    );
+    // Its replica is replaced on a live node after the toleration (3 s here).
+    let replaced = wait_until(Duration::from_secs(90), || {
+        let now = pods(&kubectl, "app=nginx-test");
+        now.len() == 3 && now.iter().all(|p| p.1 == "Running" && p.3 != "node3")
+    });
+    assert!(
+        replaced,
+        "node3's replica was not replaced: {}",
+        kubectl.ok(&["get", "pods", "-o", "wide"])
+    );
+
+    // node3 comes back: Ready again, and what it ran for the old replica is gone.
+    cluster.start(3);
+    let ready = wait_until(Duration::from_secs(60), || {
+        let node = kubectl.ok(&["get", "node", "node3"]);
+        node.contains(" Ready") && !node.contains("NotReady")
+    });
+    assert!(ready, "node3 never became Ready again");
+    let cleaned = wait_until(Duration::from_secs(60), || {
+        !kubectl.ok(&["get", "pods", "-o", "wide"]).contains("node3")
+            || pods(&kubectl, "app=nginx-test")
+                .iter()
+                .all(|p| p.3 != "node3")
+    });
+    assert!(cleaned, "{}", kubectl.ok(&["get", "pods", "-o", "wide"]));
+}
