@@ -10,6 +10,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::images::{guard_cluster_cidr, import_images};
 use common::kubectl::{Kubectl, contains, names};
 use common::{Cluster, wait_until};
 
@@ -707,13 +708,16 @@ fn nodes_and_datastore_members_stay_in_step() {
 
 fn pod_on_node(name: &str, ns: &str, node: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: web\nspec:\n  nodeName: {node}\n  containers:\n  - name: c\n    image: nginx:1.27\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels:\n    app: web\nspec:\n  nodeName: {node}\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: hakube.local/busybox:1\n    command: [\"sleep\", \"3600\"]\n"
     )
 }
 
 #[test]
 fn quotas_limit_ranges_service_addresses_and_disruption_budgets_are_enforced() {
-    let cluster = Cluster::up("127.21.57", 3, &[]);
+    let cidr = "10.157.0.0/16";
+    guard_cluster_cidr(cidr);
+    let cluster = Cluster::up("127.21.57", 3, &["--cluster-cidr", cidr]);
+    import_images(&cluster);
     let kubectl = Kubectl::new(&cluster, "1.33");
     assert!(wait_until(Duration::from_secs(30), || names(
         &kubectl.ok(&["get", "nodes"])
@@ -825,18 +829,16 @@ fn quotas_limit_ranges_service_addresses_and_disruption_budgets_are_enforced() {
     kubectl.ok(&["create", "namespace", "drained"]);
     for name in ["w1", "w2", "w3"] {
         kubectl.apply(&["apply"], &pod_on_node(name, "drained", "node2"));
-        kubectl.ok(&[
-            "patch",
-            "pod",
-            name,
-            "-n",
-            "drained",
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#,
-        ]);
     }
+    // Real containers on node2: Ready once running.
+    assert!(wait_until(Duration::from_secs(60), || kubectl.ok(&[
+        "get",
+        "pods",
+        "-n",
+        "drained",
+        "-o",
+        "jsonpath={.items[*].status.containerStatuses[0].ready}",
+    ]) == "true true true"));
     kubectl.apply(&["apply"], "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web-pdb\n  namespace: drained\nspec:\n  minAvailable: 2\n  selector:\n    matchLabels:\n      app: web\n");
     assert!(wait_until(Duration::from_secs(20), || kubectl.ok(&[
         "get",

@@ -9,76 +9,12 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::images::{guard_cluster_cidr, import_images};
 use common::kubectl::{Kubectl, contains};
 use common::{Cluster, wait_until};
-
-/// The test images, built once per test process.
-fn test_images() -> &'static PathBuf {
-    static IMAGES: OnceLock<PathBuf> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let directory =
-            std::env::temp_dir().join(format!("hakube-test-images-{}", std::process::id()));
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../scripts/build-test-images.sh"
-        );
-        let output = Command::new("bash")
-            .arg(script)
-            .arg(&directory)
-            .output()
-            .expect("bash");
-        assert!(
-            output.status.success(),
-            "building the test images failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        directory
-    })
-}
-
-/// Pod addresses of a test cluster exist only on this machine: a blackhole route for the
-/// cluster CIDR makes sure a missing route never sends them out of the real interface.
-fn guard_cluster_cidr(cidr: &str) {
-    let routes = Command::new("ip")
-        .args(["route", "show", cidr])
-        .output()
-        .expect("ip");
-    if !String::from_utf8_lossy(&routes.stdout).contains("blackhole") {
-        let added = Command::new("ip")
-            .args(["route", "add", "blackhole", cidr])
-            .status()
-            .expect("ip");
-        assert!(added.success(), "cannot add a blackhole route for {cidr}");
-    }
-}
-
-/// `hakube images import` of every test image, retried until every node's runtime is up.
-fn import_images(cluster: &Cluster) {
-    let images = test_images();
-    let files: Vec<String> = ["busybox.tar", "nginx.tar"]
-        .iter()
-        .map(|f| images.join(f).to_string_lossy().into_owned())
-        .collect();
-    let mut last = String::new();
-    let imported = wait_until(Duration::from_secs(90), || {
-        let mut args = vec!["images", "import"];
-        args.extend(files.iter().map(String::as_str));
-        let run = cluster.on(1, &args);
-        last = format!("{}{}", run.stdout, run.stderr);
-        run.ok()
-    });
-    assert!(
-        imported,
-        "images import never succeeded on every node:\n{last}\n{}",
-        cluster.logs()
-    );
-    contains(&last, "node3: imported");
-}
 
 /// `(name, phase, ip, node)` of every pod of `selector` that is not being deleted.
 fn pods(kubectl: &Kubectl, selector: &str) -> Vec<(String, String, String, String)> {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod images;
 pub mod kubectl;
 
 use std::path::{Path, PathBuf};
@@ -59,11 +60,20 @@ impl Run {
     }
 }
 
+/// Nothing listens here (the discard port on loopback): a refused connection, at once.
+const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
+
 /// Runs `hakube ARGS` and returns its outcome.
 pub fn hakube(args: &[&str]) -> Run {
     let output = Command::new(hakube_binary())
         .args(args)
         .env_remove("HAKUBE_DATA_DIR")
+        // Registry pulls of the test clusters' containerds (which inherit this environment)
+        // go to a closed loopback port: a test can never reach out to a public registry.
+        // Test registries live on loopback, which is exempt.
+        .env("HTTPS_PROXY", OFFLINE_PROXY)
+        .env("HTTP_PROXY", OFFLINE_PROXY)
+        .env("NO_PROXY", "127.0.0.0/8,localhost")
         .output()
         .expect("run hakube");
     Run::from(output)
