@@ -21,6 +21,7 @@ pub mod leader_election;
 pub mod managed_fields;
 pub mod metrics;
 mod negotiation;
+pub mod node_agents;
 pub mod nodes;
 pub mod objects;
 mod openapi;
@@ -69,6 +70,8 @@ pub struct ApiOptions {
     pub audit: Option<audit::AuditLog>,
     /// The node's own metrics, shown on `/metrics` before the API's.
     pub node_metrics: Option<metrics::NodeMetricsRenderer>,
+    /// Reaches node agents (container logs); none: such requests answer 503.
+    pub node_agents: Option<std::sync::Arc<dyn node_agents::NodeAgentClient>>,
     /// This node's name (leader election identities).
     pub node_name: String,
     /// The controller manager's and scheduler's settings.

@@ -183,6 +183,7 @@ impl Node {
         tokio::spawn(crate::restore::seal_restored_state(node.clone()));
         tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
         tokio::spawn(crate::node_agent::run(node.clone()));
+        crate::agent_server::start(&node).await?;
         tokio::spawn(crate::pod_agent::run(node.clone()));
         if node.config.simulated_nodes > 0 {
             tokio::spawn(crate::simulated_nodes::run(

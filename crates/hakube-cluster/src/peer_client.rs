@@ -198,3 +198,32 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+impl PeerClient {
+    /// A GET whose body is streamed (container logs that follow); the connection is made
+    /// within `connect_timeout`, the body flows as long as the server sends it.
+    pub async fn get_streaming(
+        &self,
+        url: &str,
+        connect_timeout: Duration,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, PeerError> {
+        let request = hyper::Request::builder()
+            .method(hyper::Method::GET)
+            .uri(url)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| PeerError::Refused {
+                address: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        tokio::time::timeout(connect_timeout, self.client.request(request))
+            .await
+            .map_err(|_| PeerError::Timeout {
+                address: url.to_string(),
+                timeout_ms: connect_timeout.as_millis() as u64,
+            })?
+            .map_err(|e| PeerError::Unreachable {
+                address: url.to_string(),
+                reason: error_chain(&e),
+            })
+    }
+}

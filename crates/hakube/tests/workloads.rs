@@ -125,6 +125,16 @@ fn a_deployment_runs_on_every_node_and_moves_off_a_dead_one() {
         kubectl.ok(&["get", "pod", "probe", "-o", "yaml"])
     );
 
+    // Logs come from the node agents: the probe's output, and nginx's access log of the
+    // host's requests.
+    contains(&kubectl.ok(&["logs", "probe"]), "hello from nginx");
+    let first = &running[0].0;
+    contains(&kubectl.ok(&["logs", first, "--tail=5"]), "GET / HTTP");
+    contains(
+        &kubectl.fails(&["logs", first, "-c", "missing"]),
+        "container missing is not valid",
+    );
+
     // One scheduler and one controller manager, each holding its Lease.
     let leases = kubectl.ok(&["get", "lease", "-n", "kube-system"]);
     contains(&leases, "kube-scheduler");

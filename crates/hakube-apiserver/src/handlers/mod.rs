@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod eviction;
 pub mod get;
 pub mod list;
+pub mod logs;
 pub mod patch;
 pub mod reviews;
 pub mod scale;
@@ -175,6 +176,7 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::GET, false, None) => list::list(call).await,
         (Method::GET, true, None | Some("status")) => get::get(call).await,
         (Method::GET, true, Some("scale")) => scale::get(call).await,
+        (Method::GET, true, Some("log")) if is_pod(&call) => logs::logs(call).await,
         (Method::POST, false, None) => create::create(call, body).await,
         (Method::POST, true, Some("token")) if call.target.resource.plural == "serviceaccounts" => {
             token::create(call, body).await
