@@ -57,14 +57,15 @@ impl Event<'_> {
             .unwrap_or_default()
     }
 
-    fn namespace(&self) -> &str {
+    pub fn namespace(&self) -> &str {
         match self.field("/metadata/namespace") {
             "" => "default",
             namespace => namespace,
         }
     }
 
-    fn name(&self) -> String {
+    /// The aggregate's name: the same reason and message about the same object share it.
+    pub fn name(&self) -> String {
         let object = self.field("/metadata/name");
         let hash = fingerprint(&[
             self.field("/metadata/uid"),
@@ -75,7 +76,8 @@ impl Event<'_> {
         format!("{object}.{hash:016x}")
     }
 
-    fn new_object(&self, now: &str) -> Value {
+    /// A new Event object for this event, first seen `now`.
+    pub fn new_object(&self, now: &str) -> Value {
         json!({
             "apiVersion": "v1",
             "kind": "Event",

@@ -23,7 +23,8 @@ use crate::error::ApiResult;
 use crate::events::{Event, EventType};
 use crate::storage::Freshness;
 
-const ROUND_INTERVAL: Duration = Duration::from_millis(200);
+/// Checking costs one atomic read when nothing changed; a round reads the pods only then.
+const ROUND_INTERVAL: Duration = Duration::from_millis(100);
 /// Bindings written at once (each is one store write, plus its event).
 const CONCURRENT_WRITES: usize = 64;
 pub const SCHEDULER_NAME: &str = "default-scheduler";

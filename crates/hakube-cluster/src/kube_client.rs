@@ -32,7 +32,7 @@ impl KubeError {
 }
 
 /// The API endpoints to try, in order: this node's (control plane), then the others known.
-fn endpoints(node: &Node) -> Vec<String> {
+pub fn endpoints(node: &Node) -> Vec<String> {
     let mut endpoints = Vec::new();
     if node.control_plane {
         endpoints.push(socket(node.config.address, API_PORT));

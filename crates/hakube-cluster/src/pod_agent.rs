@@ -56,7 +56,8 @@ async fn connect(node: &Node) -> anyhow::Result<(CriClient, Option<ContainerdSup
         let client = CriClient::connect(std::path::Path::new(socket)).await?;
         return Ok((client, None));
     }
-    let options = ContainerdOptions::new(runtime_directory(&node.config.data_dir));
+    let mut options = ContainerdOptions::new(runtime_directory(&node.config.data_dir));
+    options.insecure_registries = node.config.insecure_registries.clone();
     let containerd = Containerd::start(options).await?;
     let client = containerd.client().clone();
     Ok((client, Some(ContainerdSupervisor::spawn(containerd))))
@@ -101,19 +102,64 @@ pub async fn run(node: Arc<Node>) {
         }
     };
     tracing::info!(pod_cidr = %cidr, "running pods");
+    let changed = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(watch_bound_pods(node.clone(), changed.clone()));
     let mut written: BTreeMap<String, Value> = BTreeMap::new();
     loop {
         if let Err(error) = round(&node, &mut agent, &mut written).await {
             tracing::debug!(%error, "pod sync round failed; retrying");
         }
+        // A change to one of this node's pods starts the next round at once; containers
+        // changing on their own are seen within the interval.
         tokio::select! {
             _ = node.shutdown.cancelled() => break,
+            _ = changed.notified() => {}
             _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
     }
     // containerd keeps running (and with it the pods) across a hakube restart.
     if let Some(supervisor) = supervisor {
         supervisor.detach();
+    }
+}
+
+/// Watches the pods bound to this node and wakes the agent on every event (the events
+/// themselves are not used: each round lists the node's pods afresh).
+async fn watch_bound_pods(node: Arc<Node>, changed: Arc<tokio::sync::Notify>) {
+    use futures::StreamExt;
+    use http_body_util::BodyExt;
+    let query = format!(
+        "/api/v1/pods?watch=1&fieldSelector=spec.nodeName%3D{}",
+        node.config.node_name
+    );
+    while !node.shutdown.is_cancelled() {
+        for endpoint in kube_client::endpoints(&node) {
+            let url = format!("https://{endpoint}{query}");
+            let Ok(response) = node
+                .client
+                .get_streaming(&url, Duration::from_secs(5))
+                .await
+            else {
+                continue;
+            };
+            if response.status() != 200 {
+                continue;
+            }
+            let mut body = response.into_body().into_data_stream();
+            loop {
+                tokio::select! {
+                    _ = node.shutdown.cancelled() => return,
+                    chunk = body.next() => match chunk {
+                        Some(Ok(_)) => changed.notify_one(),
+                        _ => break,
+                    },
+                }
+            }
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ROUND_INTERVAL) => {}
+        }
     }
 }
 
@@ -139,6 +185,11 @@ async fn round(
         desired.push(resolve(node, pod).await);
     }
     let reports = agent.sync(&desired).await?;
+    for report in &reports {
+        if let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) {
+            publish_events(node, resolved, &report.events).await;
+        }
+    }
     written.retain(|uid, _| desired.iter().any(|d| d.uid() == uid));
     for report in reports {
         let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) else {
@@ -149,6 +200,53 @@ async fn round(
         }
     }
     Ok(())
+}
+
+/// Records the agent's events about a pod (Pulled, Started, BackOff, …), aggregated by
+/// reason and message like the API server's own.
+async fn publish_events(
+    node: &Node,
+    resolved: &ResolvedPod,
+    events: &[hakube_node::pod_events::PodEvent],
+) {
+    use hakube_apiserver::events::{Event, EventType};
+    let involved = serde_json::to_value(&resolved.pod).unwrap_or(Value::Null);
+    for event in events {
+        let event_type = match event.event_type {
+            hakube_node::pod_events::EventType::Warning => EventType::Warning,
+            _ => EventType::Normal,
+        };
+        let event = Event {
+            involved: &involved,
+            event_type,
+            reason: &event.reason,
+            message: &event.message,
+            component: "kubelet",
+        };
+        let collection = format!("/api/v1/namespaces/{}/events", event.namespace());
+        let path = format!("{collection}/{}", event.name());
+        let now = hakube_apiserver::objects::now_rfc3339();
+        let recorded = match kube_client::get(node, &path).await {
+            Ok(mut current) => {
+                let count = current.get("count").and_then(Value::as_i64).unwrap_or(1);
+                current["count"] = json!(count + 1);
+                current["lastTimestamp"] = json!(now);
+                kube_client::replace(node, &path, &current)
+                    .await
+                    .map(|_| ())
+            }
+            Err(_) => {
+                let mut object = event.new_object(&now);
+                object["source"]["host"] = json!(node.config.node_name);
+                kube_client::create(node, &collection, &object)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        if let Err(error) = recorded {
+            tracing::debug!(%error, "cannot record a pod event");
+        }
+    }
 }
 
 fn pod_path(namespace: &str, name: &str) -> String {

@@ -6,21 +6,22 @@
 use crate::agent_config::AgentConfig;
 use crate::back_off::ContainerKey;
 use crate::cni::{CniError, CniNetwork};
-use crate::container_start::{StartRequest, start_container};
 use crate::cri::{CriClient, CriError};
 use crate::desired_pod::DesiredPod;
-use crate::environment::PodAddresses;
 use crate::node_paths::NodePaths;
 use crate::observe::Observer;
-use crate::pod_cleanup::cleanup_pod;
-use crate::pod_config::{SandboxContext, sandbox_config};
-use crate::probe_run::run_probe;
+use crate::pod_events::PodEvents;
 use crate::probes::ProbeScheduler;
 use crate::resolved_pod::{PodReport, ResolvedPod};
 use crate::runtime_view::RuntimeView;
 use crate::status::{StatusInputs, compute_pod_status};
 use crate::sync::{Action, ContainerSignals, PodSyncer, Waiting};
-use hakube_kinds::k8s_openapi::api::core::v1::{Container, PodStatus};
+use hakube_kinds::k8s_openapi::api::core::v1::PodStatus;
+
+#[path = "agent_actions.rs"]
+mod actions;
+#[path = "agent_upkeep.rs"]
+mod upkeep;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
@@ -56,6 +57,8 @@ pub struct Agent {
     syncer: PodSyncer,
     probes: ProbeScheduler,
     observer: Observer,
+    /// Events of the current round, handed out with the reports.
+    events: PodEvents,
     /// Graceful stops in flight, by container ID (at most one per container).
     stops: BTreeMap<String, tokio::task::JoinHandle<()>>,
     /// The status last reported per pod UID: the "previous" of the next round.
@@ -83,6 +86,7 @@ impl Agent {
             client,
             syncer: PodSyncer::default(),
             probes: ProbeScheduler::default(),
+            events: PodEvents::default(),
             observer: Observer::default(),
             stops: BTreeMap::new(),
             last_status: BTreeMap::new(),
@@ -144,6 +148,7 @@ impl Agent {
     /// running is removed). Errors only when the runtime cannot be observed.
     pub async fn sync(&mut self, desired: &[ResolvedPod]) -> Result<Vec<PodReport>, AgentError> {
         self.stops.retain(|_, task| !task.is_finished());
+        self.events.clear();
         let desired_pods: Vec<DesiredPod> = desired
             .iter()
             .map(|resolved| self.desired_pod(resolved))
@@ -151,6 +156,7 @@ impl Agent {
         let mut fresh_failures = BTreeMap::new();
         let mut view = self.observer.observe(&self.client).await?;
         self.run_due_probes(desired, &view).await;
+        self.rotate_logs(desired, &view).await;
         let mut waiting = BTreeMap::new();
         for _ in 0..MAX_PASSES {
             let signals = ContainerSignals {
@@ -187,23 +193,8 @@ impl Agent {
         self.last_status
             .retain(|uid, _| desired.iter().any(|resolved| resolved.uid() == uid));
         self.last_view = view;
+        self.events.clear();
         Ok(reports)
-    }
-
-    /// Runs the probes due now, all at once (each bounded by its timeout).
-    async fn run_due_probes(&mut self, desired: &[ResolvedPod], view: &RuntimeView) {
-        let pods: Vec<&hakube_kinds::k8s_openapi::api::core::v1::Pod> = desired
-            .iter()
-            .filter(|resolved| resolved.pod.metadata.deletion_timestamp.is_none())
-            .map(|resolved| &resolved.pod)
-            .collect();
-        let due = self.probes.due(&pods, view, Timestamp::now());
-        let client = &self.client;
-        let results =
-            futures::future::join_all(due.iter().map(|request| run_probe(client, request))).await;
-        for (request, success) in due.iter().zip(results) {
-            self.probes.record(request, success);
-        }
     }
 
     fn desired_pod(&self, resolved: &ResolvedPod) -> DesiredPod {
@@ -226,171 +217,60 @@ impl Agent {
             pod.status = Some(status.clone());
         }
         let readiness = self.probes.readiness(&[&resolved.pod]);
+        let startup_pending = self.probes.startup_pending(&[&resolved.pod]);
         let inputs = StatusInputs {
             pod: &pod,
             runtime: view,
             waiting,
             readiness: &readiness,
+            startup_pending: &startup_pending,
             host_ip: &self.config.host_ip,
             now: Timestamp::now(),
         };
         let status = compute_pod_status(inputs);
+        self.record_back_off_events(resolved, pod.status.as_ref(), &status);
         self.last_status.insert(uid.clone(), status.clone());
         let deleting = resolved.pod.metadata.deletion_timestamp.is_some();
-        let nothing_left =
-            view.sandboxes_of(&uid).next().is_none() && view.containers_of(&uid).next().is_none();
+        let pod_dir = self
+            .paths
+            .pod_dir(resolved.namespace(), resolved.name(), &uid);
+        // Cleanup is retried each round until the directory and cgroups are really gone.
+        let nothing_left = view.sandboxes_of(&uid).next().is_none()
+            && view.containers_of(&uid).next().is_none()
+            && !pod_dir.exists()
+            && crate::pod_cleanup::remaining_pod_cgroups(&self.config.cgroup_root, &uid).is_empty();
         PodReport {
             namespace: resolved.namespace().to_owned(),
             name: resolved.name().to_owned(),
             uid,
             status,
             fully_terminated: deleting && nothing_left,
+            events: self.events.take(resolved.uid()),
         }
     }
 
-    async fn execute(
-        &mut self,
-        action: Action,
-        desired: &[ResolvedPod],
-        view: &RuntimeView,
-        fresh_failures: &mut BTreeMap<ContainerKey, Waiting>,
-    ) {
-        let find_pod = |uid: &str| desired.iter().find(|resolved| resolved.uid() == uid);
-        let result = match action {
-            Action::RunSandbox { pod_uid, attempt } => match find_pod(&pod_uid) {
-                Some(resolved) => self.run_sandbox(resolved, attempt).await,
-                None => Ok(()),
-            },
-            Action::CreateContainer {
-                pod_uid,
-                sandbox_id,
-                container_name,
-                attempt,
-            } => {
-                if let Some(resolved) = find_pod(&pod_uid) {
-                    self.create_container(
-                        resolved,
-                        view,
-                        &sandbox_id,
-                        &container_name,
-                        attempt,
-                        fresh_failures,
-                    )
-                    .await;
-                }
-                Ok(())
-            }
-            Action::StartContainer { container_id } => {
-                self.client.start_container(&container_id).await
-            }
-            Action::StopContainer {
-                container_id,
-                grace_period_seconds,
-            } => {
-                let client = self.client.clone();
-                let id = container_id.clone();
-                let task = tokio::spawn(async move {
-                    if let Err(error) = client.stop_container(&id, grace_period_seconds).await {
-                        tracing::warn!(%error, container_id = %id, "stopping a container failed");
-                    }
-                });
-                self.stops.insert(container_id, task);
-                Ok(())
-            }
-            Action::RemoveContainer { container_id } => {
-                self.client.remove_container(&container_id).await
-            }
-            Action::StopSandbox { sandbox_id } => self.client.stop_pod_sandbox(&sandbox_id).await,
-            Action::RemoveSandbox { sandbox_id } => {
-                self.client.remove_pod_sandbox(&sandbox_id).await
-            }
-            Action::CleanupPod { pod } => {
-                cleanup_pod(&self.paths, &self.config.cgroup_root, &pod);
-                Ok(())
-            }
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, "a pod action failed; the next sync retries it");
-        }
-    }
-
-    async fn run_sandbox(&self, resolved: &ResolvedPod, attempt: u32) -> Result<(), CriError> {
-        let pod_dir = self
-            .paths
-            .pod_dir(resolved.namespace(), resolved.name(), resolved.uid());
-        if let Err(error) = std::fs::create_dir_all(&pod_dir) {
-            tracing::warn!(%error, pod_dir = %pod_dir.display(), "creating the pod directory failed");
-        }
-        let config = sandbox_config(&resolved.pod, attempt, &pod_dir, &self.sandbox_context());
-        self.client.run_pod_sandbox(config).await.map(drop)
-    }
-
-    fn sandbox_context(&self) -> SandboxContext {
-        SandboxContext {
-            cgroup_root: self.config.cgroup_root.clone(),
-            cluster_dns: self.config.cluster_dns.clone(),
-        }
-    }
-
-    async fn create_container(
+    fn record_back_off_events(
         &mut self,
         resolved: &ResolvedPod,
-        view: &RuntimeView,
-        sandbox_id: &str,
-        container_name: &str,
-        attempt: u32,
-        fresh_failures: &mut BTreeMap<ContainerKey, Waiting>,
+        previous: Option<&PodStatus>,
+        status: &PodStatus,
     ) {
-        let Some(container) = find_container(resolved, container_name) else {
-            return;
-        };
-        let Some(sandbox) = view
-            .sandboxes
-            .iter()
-            .find(|sandbox| sandbox.id == sandbox_id)
-        else {
-            return;
-        };
-        let pod_dir = self
-            .paths
-            .pod_dir(resolved.namespace(), resolved.name(), resolved.uid());
-        let sandbox_config = sandbox_config(
-            &resolved.pod,
-            sandbox.attempt,
-            &pod_dir,
-            &self.sandbox_context(),
-        );
-        let addresses = PodAddresses {
-            pod_ip: sandbox.ip.clone().unwrap_or_default(),
-            host_ip: self.config.host_ip.clone(),
-        };
-        let request = StartRequest {
-            client: &self.client,
-            sandbox_id,
-            sandbox_config: &sandbox_config,
-            pod_dir: &pod_dir,
-            addresses: &addresses,
-            memory_capacity_bytes: self.config.memory_capacity_bytes,
-        };
-        let key = ContainerKey::new(resolved.uid(), container_name);
-        match start_container(request, resolved, &container, attempt).await {
-            Ok(_) => self.syncer.clear_failure(&key),
-            Err(failure) => {
-                tracing::info!(container = container_name, message = %failure.message, "starting a container failed");
-                self.syncer
-                    .record_failure(&key, failure.kind, failure.message, Timestamp::now());
-                if let Some(recorded) = self.syncer.failure(&key) {
-                    fresh_failures.insert(key, recorded.fresh_waiting());
-                }
+        let uid = resolved.uid();
+        for (container, reason, image) in crate::pod_events::entered_back_off(previous, status) {
+            if reason == "CrashLoopBackOff" {
+                let message = format!(
+                    "Back-off restarting failed container {container} in pod {}_{}({uid})",
+                    resolved.name(),
+                    resolved.namespace()
+                );
+                self.events.warning(uid, "BackOff", message);
+            } else {
+                self.events.normal(
+                    uid,
+                    "BackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                );
             }
         }
     }
-}
-
-fn find_container(resolved: &ResolvedPod, name: &str) -> Option<Container> {
-    let spec = resolved.pod.spec.as_ref()?;
-    let init = spec.init_containers.iter().flatten();
-    init.chain(spec.containers.iter())
-        .find(|container| container.name == name)
-        .cloned()
 }

@@ -20,6 +20,10 @@ pub struct AgentConfig {
     pub cluster_dns: Option<(String, String)>,
     /// For Burstable pods' OOM score (the kubelet's formula).
     pub memory_capacity_bytes: i64,
+    /// A container's log file is rotated past this size...
+    pub container_log_max_bytes: u64,
+    /// ...and this many files are kept per container, the current one included.
+    pub container_log_max_files: usize,
 }
 
 impl AgentConfig {
@@ -38,6 +42,8 @@ impl AgentConfig {
             cgroup_root: format!("hakube-{node_name}"),
             cluster_dns: None,
             memory_capacity_bytes: host_memory_bytes().unwrap_or(1 << 30),
+            container_log_max_bytes: crate::log_rotation::DEFAULT_MAX_LOG_FILE_BYTES,
+            container_log_max_files: crate::log_rotation::DEFAULT_MAX_LOG_FILES,
         }
     }
 }

@@ -19,6 +19,14 @@ pub struct StartFailure {
     pub message: String,
 }
 
+/// A started container and how its image was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedContainer {
+    pub container_id: String,
+    /// The image was pulled now (false: it was already present).
+    pub image_pulled: bool,
+}
+
 /// Everything one start needs besides the pod.
 #[derive(Debug, Clone, Copy)]
 pub struct StartRequest<'a> {
@@ -35,8 +43,8 @@ pub async fn start_container(
     resolved: &ResolvedPod,
     container: &Container,
     attempt: u32,
-) -> Result<String, StartFailure> {
-    ensure_image(request.client, container).await?;
+) -> Result<StartedContainer, StartFailure> {
+    let image_pulled = ensure_image(request.client, container).await?;
     let config_failure = |message: String| StartFailure {
         kind: FailureKind::CreateContainerConfig,
         message,
@@ -69,12 +77,16 @@ pub async fn start_container(
             kind: FailureKind::RunContainer,
             message: error.message(),
         })?;
-    Ok(container_id)
+    Ok(StartedContainer {
+        container_id,
+        image_pulled,
+    })
 }
 
 /// The kubelet's pull policies; `Always` falls back to a present image when the registry is
-/// unreachable, since nodes here are often offline with imported images.
-async fn ensure_image(client: &CriClient, container: &Container) -> Result<(), StartFailure> {
+/// unreachable, since nodes here are often offline with imported images. Returns whether it
+/// pulled.
+async fn ensure_image(client: &CriClient, container: &Container) -> Result<bool, StartFailure> {
     let image = container.image.clone().unwrap_or_default();
     let pull_failure = |message: String| StartFailure {
         kind: FailureKind::ImagePull {
@@ -101,20 +113,24 @@ async fn ensure_image(client: &CriClient, container: &Container) -> Result<(), S
             ),
         }),
         "Always" => match client.pull_image(&image).await {
-            Ok(_) => Ok(()),
-            Err(_) if present => Ok(()),
+            Ok(_) => Ok(true),
+            Err(_) if present => Ok(false),
             Err(error) => Err(pull_failure(format!(
                 "Failed to pull image \"{image}\": {}",
                 error.message()
             ))),
         },
-        _ if present => Ok(()),
-        _ => client.pull_image(&image).await.map(drop).map_err(|error| {
-            pull_failure(format!(
-                "Failed to pull image \"{image}\": {}",
-                error.message()
-            ))
-        }),
+        _ if present => Ok(false),
+        _ => client
+            .pull_image(&image)
+            .await
+            .map(|_| true)
+            .map_err(|error| {
+                pull_failure(format!(
+                    "Failed to pull image \"{image}\": {}",
+                    error.message()
+                ))
+            }),
     }
 }
 

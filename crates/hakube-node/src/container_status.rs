@@ -9,7 +9,7 @@ use hakube_kinds::k8s_openapi::api::core::v1::{
     ContainerStateWaiting, ContainerStatus,
 };
 use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the pod-level computation tells each container's status.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,7 @@ pub struct ContainerContext<'a> {
     pub waiting: &'a BTreeMap<ContainerKey, Waiting>,
     /// Readiness probe results; a running container without one counts as ready.
     pub readiness: &'a BTreeMap<ContainerKey, bool>,
+    pub startup_pending: &'a BTreeSet<ContainerKey>,
     /// App containers wait with PodInitializing while init containers run.
     pub initializing: bool,
 }
@@ -71,7 +72,7 @@ pub fn container_status(
         restart_count: latest.map_or(0, |container| {
             i32::try_from(container.attempt).unwrap_or(i32::MAX)
         }),
-        started: Some(running),
+        started: Some(running && !context.startup_pending.contains(&key)),
         ..ContainerStatus::default()
     }
 }

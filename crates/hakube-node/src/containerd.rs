@@ -2,7 +2,7 @@
 //! left running, so containers survive a hakube restart), waits until CRI answers, keeps it
 //! running with back-off, imports images, and stops it by PID.
 
-use crate::containerd_config::render_containerd_config;
+use crate::containerd_config::{render_containerd_config, render_insecure_registries};
 use crate::containerd_process::{
     ContainerdProcess, LaunchCommand, ProcessError, adoptable_pid, terminate,
 };
@@ -49,6 +49,8 @@ pub struct ContainerdOptions {
     pub log_level: String,
     /// How long to wait for CRI after starting.
     pub ready_timeout: Duration,
+    /// Plain-HTTP registries (`HOST:PORT`) images may be pulled from.
+    pub insecure_registries: Vec<String>,
 }
 
 impl ContainerdOptions {
@@ -59,6 +61,7 @@ impl ContainerdOptions {
             network_namespace: None,
             log_level: "info".to_owned(),
             ready_timeout: Duration::from_secs(20),
+            insecure_registries: Vec::new(),
         }
     }
 }
@@ -78,7 +81,14 @@ impl Containerd {
     pub async fn start(options: ContainerdOptions) -> Result<Self, ContainerdError> {
         let paths = NodePaths::new(&options.node_dir);
         prepare_node_dir(&paths)?;
-        let config_text = render_containerd_config(&paths, PAUSE_IMAGE);
+        let mut config_text = render_containerd_config(&paths, PAUSE_IMAGE);
+        config_text.push_str(&render_insecure_registries(&options.insecure_registries));
+        let config_changed = std::fs::read_to_string(paths.containerd_config())
+            .map_or(true, |existing| existing != config_text);
+        if config_changed {
+            // A running containerd reads its config only at start: restart it (pods survive).
+            replace_running(&paths).await?;
+        }
         write_file(&paths.containerd_config(), config_text.as_bytes())?;
         let (process, client) = launch_or_adopt(&options, &paths).await?;
         let containerd = Self {
@@ -194,6 +204,19 @@ pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), ContainerdE
         path: path.to_owned(),
         source,
     })
+}
+
+/// Stops a containerd of this node left running with another configuration.
+async fn replace_running(paths: &NodePaths) -> Result<(), ContainerdError> {
+    if let Some(pid) = adoptable_pid(&paths.containerd_pid_file(), &paths.containerd_config()) {
+        tracing::info!(pid, "restarting containerd for its new configuration");
+        terminate(
+            &mut ContainerdProcess::Adopted(pid),
+            Duration::from_secs(10),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn launch_or_adopt(

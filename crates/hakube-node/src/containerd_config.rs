@@ -49,6 +49,19 @@ oom_score = 0
     )
 }
 
+/// Registry mirrors for plain-HTTP registries (`--insecure-registry HOST:PORT`): containerd
+/// 1.6 then pulls `HOST:PORT/...` images over http.
+pub fn render_insecure_registries(registries: &[String]) -> String {
+    let mut text = String::new();
+    for registry in registries {
+        let endpoint = format!("http://{registry}");
+        text.push_str(&format!(
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.{registry:?}]\n  endpoint = [{endpoint:?}]\n"
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +74,15 @@ mod tests {
         assert!(text.contains(r#"path = "/tmp/hkn-1/opt""#));
         assert!(text.contains("restrict_oom_score_adj = true"));
         assert!(text.contains(r#"sandbox_image = "hakube.local/pause:1""#));
+    }
+
+    #[test]
+    fn insecure_registries_become_http_mirrors() {
+        let text = render_insecure_registries(&["127.0.0.1:5000".to_owned()]);
+        assert_eq!(
+            text,
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"127.0.0.1:5000\"]\n  \
+             endpoint = [\"http://127.0.0.1:5000\"]\n"
+        );
     }
 }

@@ -272,6 +272,19 @@ impl CriClient {
             .status)
     }
 
+    /// Makes containerd reopen a container's log file (after it was rotated away).
+    pub async fn reopen_container_log(&self, container_id: &str) -> Result<(), CriError> {
+        let message = cri::ReopenContainerLogRequest {
+            container_id: container_id.to_owned(),
+        };
+        let reply = self
+            .runtime
+            .clone()
+            .reopen_container_log(request(message, CALL_TIMEOUT))
+            .await;
+        reply.map_err(call_error("ReopenContainerLog")).map(drop)
+    }
+
     /// Runs a command in a container and waits for it; `timeout_seconds` 0 means no limit.
     pub async fn exec_sync(
         &self,
@@ -291,6 +304,60 @@ impl CriClient {
             .exec_sync(request(message, deadline))
             .await;
         Ok(reply.map_err(call_error("ExecSync"))?.into_inner())
+    }
+
+    /// A streaming exec: the URL on containerd's stream server to connect to (SPDY or
+    /// WebSocket, as the kubelet proxies it). For a node in a network namespace, that URL is
+    /// only reachable from inside it.
+    pub async fn exec(&self, message: cri::ExecRequest) -> Result<String, CriError> {
+        let reply = self
+            .runtime
+            .clone()
+            .exec(request(message, CALL_TIMEOUT))
+            .await;
+        Ok(reply.map_err(call_error("Exec"))?.into_inner().url)
+    }
+
+    /// A streaming attach: the stream server URL.
+    pub async fn attach(&self, message: cri::AttachRequest) -> Result<String, CriError> {
+        let reply = self
+            .runtime
+            .clone()
+            .attach(request(message, CALL_TIMEOUT))
+            .await;
+        Ok(reply.map_err(call_error("Attach"))?.into_inner().url)
+    }
+
+    /// A port forward into a sandbox: the stream server URL.
+    pub async fn port_forward(
+        &self,
+        pod_sandbox_id: &str,
+        ports: Vec<i32>,
+    ) -> Result<String, CriError> {
+        let message = cri::PortForwardRequest {
+            pod_sandbox_id: pod_sandbox_id.to_owned(),
+            port: ports,
+        };
+        let reply = self
+            .runtime
+            .clone()
+            .port_forward(request(message, CALL_TIMEOUT))
+            .await;
+        Ok(reply.map_err(call_error("PortForward"))?.into_inner().url)
+    }
+
+    /// CPU and memory of every container (for metrics.k8s.io).
+    pub async fn list_container_stats(&self) -> Result<Vec<cri::ContainerStats>, CriError> {
+        let message = cri::ListContainerStatsRequest { filter: None };
+        let reply = self
+            .runtime
+            .clone()
+            .list_container_stats(request(message, CALL_TIMEOUT))
+            .await;
+        Ok(reply
+            .map_err(call_error("ListContainerStats"))?
+            .into_inner()
+            .stats)
     }
 
     /// The image's record, or `None` when it is not present (not an error in CRI).

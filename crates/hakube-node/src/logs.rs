@@ -91,18 +91,24 @@ pub fn parse_record(line: &str) -> Option<LogRecord> {
     })
 }
 
-/// Joins records into lines; a trailing partial with nothing after it stays pending.
+/// Joins records into lines, per stream (stdout and stderr interleave, each with its own
+/// partial line); a trailing partial with nothing after it stays pending.
 #[derive(Debug, Default)]
 struct LineAssembler {
-    pending: Option<LogLine>,
+    pending_stdout: Option<LogLine>,
+    pending_stderr: Option<LogLine>,
 }
 
 impl LineAssembler {
     fn push(&mut self, record: LogRecord) -> Option<LogLine> {
-        let mut line = match self.pending.take() {
-            Some(mut pending) => {
-                pending.text.push_str(&record.text);
-                pending
+        let pending = match record.stream {
+            LogStream::Stdout => &mut self.pending_stdout,
+            LogStream::Stderr => &mut self.pending_stderr,
+        };
+        let mut line = match pending.take() {
+            Some(mut earlier) => {
+                earlier.text.push_str(&record.text);
+                earlier
             }
             None => LogLine {
                 time: record.time,
@@ -112,7 +118,7 @@ impl LineAssembler {
         };
         if record.partial {
             line.text.shrink_to_fit();
-            self.pending = Some(line);
+            *pending = Some(line);
             None
         } else {
             Some(line)

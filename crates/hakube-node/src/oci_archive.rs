@@ -114,6 +114,7 @@ impl OciImageBuilder {
     }
 
     /// Writes the archive for the fully qualified `image_name` (e.g. `hakube.local/pause:1`).
+    /// (Serializing a `serde_json::Value` cannot fail, hence the `unwrap_or_default`s.)
     pub fn write_archive(
         &self,
         image_name: &str,

@@ -20,20 +20,30 @@ pub fn cleanup_pod(paths: &NodePaths, cgroup_root: &str, pod: &PodRef) {
 }
 
 /// rmdir of `<hierarchy>/<root>/pod<uid>` in each hierarchy (v1 controllers and the unified
-/// one); a cgroup directory can only be removed with rmdir, and only once it is empty.
+/// one), container cgroups inside it first: containerd removes those itself, but only once the
+/// shim has gone, which may be after the sandbox removal returned. A cgroup directory can
+/// only be removed with rmdir, and only once no process is left in it.
 pub fn remove_pod_cgroups(cgroup_mount: &Path, cgroup_root: &str, uid: &str) {
     let relative = pod_cgroup_parent(cgroup_root, uid);
-    let Ok(hierarchies) = std::fs::read_dir(cgroup_mount) else {
-        return;
-    };
-    for hierarchy in hierarchies.flatten() {
-        let directory = hierarchy.path().join(relative.trim_start_matches('/'));
-        if directory.is_dir() {
-            let _ = std::fs::remove_dir(&directory);
-        }
-    }
+    let relative = relative.trim_start_matches('/');
+    let mut directories: Vec<std::path::PathBuf> = std::fs::read_dir(cgroup_mount)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join(relative))
+                .collect()
+        })
+        .unwrap_or_default();
     // cgroup v2 only: the pod cgroup sits directly under the mount.
-    let _ = std::fs::remove_dir(cgroup_mount.join(relative.trim_start_matches('/')));
+    directories.push(cgroup_mount.join(relative));
+    for directory in directories.iter().filter(|directory| directory.is_dir()) {
+        for child in std::fs::read_dir(directory).into_iter().flatten().flatten() {
+            if child.path().is_dir() {
+                let _ = std::fs::remove_dir(child.path());
+            }
+        }
+        let _ = std::fs::remove_dir(directory);
+    }
 }
 
 /// The pod cgroup directories still present (for tests and diagnostics).

@@ -184,6 +184,21 @@ impl ProbeScheduler {
         readiness
     }
 
+    /// Containers with a startup probe that has not passed yet.
+    pub fn startup_pending(&self, pods: &[&Pod]) -> BTreeSet<ContainerKey> {
+        let mut pending = BTreeSet::new();
+        for pod in pods {
+            let uid = pod.metadata.uid.clone().unwrap_or_default();
+            for container in pod.spec.iter().flat_map(|spec| spec.containers.iter()) {
+                let key = ContainerKey::new(&uid, &container.name);
+                if container.startup_probe.is_some() && !self.started(&key) {
+                    pending.insert(key);
+                }
+            }
+        }
+        pending
+    }
+
     /// Containers whose liveness or startup probe failed for good: they are to be restarted.
     pub fn unhealthy_containers(&self) -> BTreeSet<String> {
         self.states

@@ -141,7 +141,10 @@ fn the_startup_probe_holds_back_the_others() {
         due.iter().map(|request| request.kind).collect::<Vec<_>>(),
         [ProbeKind::Startup]
     );
+    let key = ContainerKey::new("u1", "app");
+    assert!(scheduler.startup_pending(&[&pod]).contains(&key));
     scheduler.record(&due[0], true);
+    assert!(scheduler.startup_pending(&[&pod]).is_empty());
     let due = scheduler.due(&[&pod], &running("c1"), at(1));
     assert!(
         due.iter()

@@ -46,4 +46,6 @@ pub struct PodReport {
     /// The pod was being deleted and nothing of it runs or remains on the node any more: the
     /// caller may now remove the object from the API (grace period 0).
     pub fully_terminated: bool,
+    /// What happened to the pod this round, for the caller to publish as Events.
+    pub events: Vec<crate::pod_events::PodEvent>,
 }

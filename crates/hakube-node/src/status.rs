@@ -11,7 +11,7 @@ use hakube_kinds::k8s_openapi::api::core::v1::{
 };
 use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use jiff::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything a status is computed from.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +21,8 @@ pub struct StatusInputs<'a> {
     pub runtime: &'a RuntimeView,
     pub waiting: &'a BTreeMap<ContainerKey, Waiting>,
     pub readiness: &'a BTreeMap<ContainerKey, bool>,
+    /// Running containers whose startup probe has not passed yet (`started: false`).
+    pub startup_pending: &'a BTreeSet<ContainerKey>,
     pub host_ip: &'a str,
     pub now: Timestamp,
 }
@@ -60,8 +62,11 @@ pub fn compute_pod_status(inputs: StatusInputs<'_>) -> PodStatus {
         .runtime
         .current_sandbox(&uid)
         .or_else(|| inputs.runtime.newest_sandbox(&uid));
-    let pod_ip = sandbox
-        .and_then(|sandbox| sandbox.ip.clone())
+    // A hostNetwork pod has no address of its own: it is the node's, as the kubelet reports.
+    let host_network_ip = (spec.host_network.unwrap_or(false) && !inputs.host_ip.is_empty())
+        .then(|| inputs.host_ip.to_owned());
+    let pod_ip = host_network_ip
+        .or_else(|| sandbox.and_then(|sandbox| sandbox.ip.clone()))
         .or(previous.pod_ip.clone());
     let sandbox_ready = inputs.runtime.current_sandbox(&uid).is_some();
     let conditions = conditions(
@@ -101,6 +106,7 @@ fn container_context<'a>(
         runtime: inputs.runtime,
         waiting: inputs.waiting,
         readiness: inputs.readiness,
+        startup_pending: inputs.startup_pending,
         initializing,
     }
 }

@@ -65,11 +65,13 @@ fn status(
     now: Timestamp,
 ) -> PodStatus {
     let readiness = BTreeMap::new();
+    let startup_pending = std::collections::BTreeSet::new();
     compute_pod_status(StatusInputs {
         pod,
         runtime,
         waiting,
         readiness: &readiness,
+        startup_pending: &startup_pending,
         host_ip: "10.0.0.1",
         now,
     })

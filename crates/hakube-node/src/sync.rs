@@ -128,6 +128,13 @@ pub struct PodSyncer {
     crash_back_off: BackOff,
     failure_back_off: BackOff,
     failures: BTreeMap<ContainerKey, Failure>,
+    /// When each pod's last RunPodSandbox failed.
+    sandbox_failures: BTreeMap<String, Timestamp>,
+}
+
+/// The back-off key of a pod's sandbox: no container has an empty name.
+fn sandbox_key(pod_uid: &str) -> ContainerKey {
+    ContainerKey::new(pod_uid, "")
 }
 
 impl PodSyncer {
@@ -144,6 +151,8 @@ impl PodSyncer {
         self.failure_back_off.retain(now, |uid| known.contains(uid));
         self.failures
             .retain(|key, _| known.contains(key.pod_uid.as_str()));
+        self.sandbox_failures
+            .retain(|uid, _| known.contains(uid.as_str()));
         let mut plan = Plan::default();
         for pod in desired {
             self.plan_pod(pod, runtime, signals, now, &mut plan);
@@ -169,6 +178,26 @@ impl PodSyncer {
                 at: now,
             },
         );
+    }
+
+    /// RunPodSandbox failed (e.g. CNI): the pod's next attempt waits, 10 s doubling to 5 min.
+    pub fn record_sandbox_failure(&mut self, pod_uid: &str, now: Timestamp) {
+        let key = sandbox_key(pod_uid);
+        self.failure_back_off.next(&key, now);
+        self.sandbox_failures.insert(pod_uid.to_owned(), now);
+    }
+
+    /// The sandbox runs: earlier sandbox failures no longer apply.
+    pub fn clear_sandbox_failure(&mut self, pod_uid: &str) {
+        self.failure_back_off.reset(&sandbox_key(pod_uid));
+        self.sandbox_failures.remove(pod_uid);
+    }
+
+    fn sandbox_backing_off(&self, pod_uid: &str, now: Timestamp) -> bool {
+        self.sandbox_failures.get(pod_uid).is_some_and(|failed_at| {
+            self.failure_back_off
+                .is_in_back_off_since(&sandbox_key(pod_uid), *failed_at, now)
+        })
     }
 
     /// The container was created: earlier failures no longer apply.
@@ -216,10 +245,12 @@ impl PodSyncer {
                 .map(|sandbox| sandbox.attempt + 1)
                 .max()
                 .unwrap_or(0);
-            plan.actions.push(Action::RunSandbox {
-                pod_uid: pod.uid.clone(),
-                attempt,
-            });
+            if !self.sandbox_backing_off(&pod.uid, now) {
+                plan.actions.push(Action::RunSandbox {
+                    pod_uid: pod.uid.clone(),
+                    attempt,
+                });
+            }
             return;
         };
         // Sandboxes replaced by a newer one only hold dead containers: remove them.
@@ -414,9 +445,11 @@ fn plan_termination(
     grace_period_seconds: i64,
     actions: &mut Vec<Action>,
 ) {
+    // Only running containers have something to stop: one merely created stays "created"
+    // after StopContainer and goes with its sandbox.
     let active: Vec<&ObservedContainer> = runtime
         .containers_of(&pod.uid)
-        .filter(|container| container.is_active())
+        .filter(|container| container.state == ObservedContainerState::Running)
         .collect();
     if !active.is_empty() {
         for container in active

@@ -439,3 +439,54 @@ fn an_unhealthy_container_is_stopped_with_the_pods_grace_period() {
         }]
     );
 }
+
+#[test]
+fn a_merely_created_container_goes_with_its_sandbox_on_deletion() {
+    let mut syncer = PodSyncer::default();
+    let mut desired = pod(RestartPolicy::Always);
+    desired.deletion_grace_period_seconds = Some(30);
+    let created = view(vec![container(
+        "c1",
+        "app",
+        0,
+        ObservedContainerState::Created,
+        0,
+    )]);
+    let actions = plan(&mut syncer, &[desired], &created, at(0)).actions;
+    assert_eq!(
+        actions[0],
+        Action::StopSandbox {
+            sandbox_id: "s1".to_owned()
+        }
+    );
+    assert_eq!(
+        actions[1],
+        Action::RemoveSandbox {
+            sandbox_id: "s1".to_owned()
+        }
+    );
+}
+
+#[test]
+fn a_failing_sandbox_is_retried_with_back_off() {
+    let mut syncer = PodSyncer::default();
+    let pods = [pod(RestartPolicy::Always)];
+    let run = [Action::RunSandbox {
+        pod_uid: "u1".to_owned(),
+        attempt: 0,
+    }];
+    assert_eq!(
+        plan(&mut syncer, &pods, &RuntimeView::default(), at(0)).actions,
+        run
+    );
+    syncer.record_sandbox_failure("u1", at(0));
+    assert!(
+        plan(&mut syncer, &pods, &RuntimeView::default(), at(5))
+            .actions
+            .is_empty()
+    );
+    assert_eq!(
+        plan(&mut syncer, &pods, &RuntimeView::default(), at(11)).actions,
+        run
+    );
+}

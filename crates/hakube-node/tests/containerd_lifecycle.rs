@@ -22,6 +22,21 @@ async fn containerd_starts_with_the_pause_image_and_is_adopted_by_a_second_start
     assert_eq!(adopted.pid(), first_pid);
     drop(adopted);
 
+    // A changed configuration restarts it instead (containerd reads its config only at start).
+    let mut options = ContainerdOptions::new(node.path());
+    options.insecure_registries = vec!["127.0.0.1:5999".to_owned()];
+    let restarted = Containerd::start(options.clone()).await.unwrap();
+    assert_ne!(restarted.pid(), first_pid);
+    let restarted_pid = restarted.pid();
+    drop(restarted);
+    let adopted_again = Containerd::start(options).await.unwrap();
+    assert_eq!(
+        adopted_again.pid(),
+        restarted_pid,
+        "same configuration: adopted"
+    );
+    node.containerd = Some(adopted_again);
+
     // Killed: restarted, and the old client reconnects by itself.
     let mut containerd = node.containerd.take().unwrap();
     let pid = containerd.pid().unwrap();

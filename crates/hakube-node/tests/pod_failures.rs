@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{agent_for, busybox_pod, phase, sync_until, waiting_reason};
+use common::{agent_for, busybox_pod, phase, sync_until_with_events, waiting_reason};
 use hakube_node::logs::{LogOptions, read_log};
 use hakube_node::resolved_pod::ResolvedPod;
 use std::time::Duration;
@@ -48,22 +48,32 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
         "{message}"
     );
 
-    let report = sync_until(
+    let reasons: Vec<&str> = missing_report
+        .events
+        .iter()
+        .map(|event| event.reason.as_str())
+        .collect();
+    assert_eq!(reasons, ["Failed", "Failed"], "{:?}", missing_report.events);
+    assert_eq!(missing_report.events[1].message, "Error: ErrImagePull");
+    let mut events = std::collections::BTreeMap::new();
+    let report = sync_until_with_events(
         &mut agent,
         &desired,
         "uid-missing",
         Duration::from_secs(10),
         |report| waiting_reason(report).as_deref() == Some("ImagePullBackOff"),
+        &mut events,
     )
     .await;
     assert_eq!(phase(&report), "Pending");
 
-    let report = sync_until(
+    let report = sync_until_with_events(
         &mut agent,
         &desired,
         "uid-once",
         Duration::from_secs(20),
         |report| phase(report) == "Failed",
+        &mut events,
     )
     .await;
     let terminated = report.status.container_statuses.unwrap()[0]
@@ -78,12 +88,13 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
     );
 
     // Exit, immediate restart, exit again: then CrashLoopBackOff with the 10 s back-off.
-    let report = sync_until(
+    let report = sync_until_with_events(
         &mut agent,
         &desired,
         "uid-crash",
         Duration::from_secs(30),
         |report| waiting_reason(report).as_deref() == Some("CrashLoopBackOff"),
+        &mut events,
     )
     .await;
     let status = report.status.container_statuses.as_ref().unwrap()[0].clone();
@@ -91,6 +102,14 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
     let last = status.last_state.unwrap().terminated.unwrap();
     assert_eq!(last.exit_code, 3);
     assert_eq!(phase(&report), "Running");
+    let back_off = events["uid-crash"]
+        .iter()
+        .find(|event| event.reason == "BackOff")
+        .unwrap();
+    assert_eq!(
+        back_off.message,
+        "Back-off restarting failed container main in pod crash_default(uid-crash)"
+    );
     let previous = agent
         .log_file("default", "crash", "uid-crash", "main", true)
         .unwrap();

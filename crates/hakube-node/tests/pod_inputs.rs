@@ -177,5 +177,19 @@ async fn init_containers_env_and_volumes_reach_the_container() {
         stdout,
         format!("plain-value blue s3cret {pod_ip}\nprepared\nblues3cret\ntoken-value")
     );
+
+    // Usage for the metrics API: the running container shows memory in use and CPU spent.
+    let usage = hakube_node::container_usage::container_usage(&node.client())
+        .await
+        .unwrap();
+    let main = usage
+        .iter()
+        .find(|usage| usage.pod_uid == "uid-inputs" && usage.container_name == "main")
+        .unwrap();
+    assert!(main.memory_working_set_bytes > 0, "{main:?}");
+    assert_eq!(
+        (main.namespace.as_str(), main.pod_name.as_str()),
+        ("default", "inputs")
+    );
     node.cleanup().await;
 }

@@ -31,6 +31,16 @@ async fn a_pod_runs_serves_logs_survives_an_agent_restart_and_terminates_gracefu
     .await;
     eprintln!("pod start latency: {:?}", started.elapsed());
     let pod_ip = report.status.pod_ip.clone().unwrap();
+    let reasons: Vec<&str> = report
+        .events
+        .iter()
+        .map(|event| event.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["Pulled", "Created", "Started"],
+        "first round's events"
+    );
     assert!(pod_ip.starts_with("10.1.250."), "{pod_ip}");
     let container_id = report.status.container_statuses.as_ref().unwrap()[0]
         .container_id
@@ -64,7 +74,9 @@ async fn a_pod_runs_serves_logs_survives_an_agent_restart_and_terminates_gracefu
         log_path,
         node.path().join("pods/default_web_uid-web/main/0.log")
     );
-    let lines = read_log(&log_path, &LogOptions::default()).unwrap();
+    let mut lines = read_log(&log_path, &LogOptions::default()).unwrap();
+    // stdout and stderr are separate pipes: their relative order is not defined.
+    lines.sort();
     assert_eq!(lines, ["started", "to-stderr"]);
 
     // A new agent (a hakube restart) adopts the running pod without restarting it.

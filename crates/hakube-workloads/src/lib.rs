@@ -5,10 +5,14 @@
 //! free of I/O lets unit tests and benchmarks drive them directly.
 
 pub mod controller_refs;
+pub mod cron_jobs;
+pub mod daemon_sets;
 pub mod deployments;
+pub mod jobs;
 pub mod label_selectors;
 pub mod pod_states;
 pub mod replica_sets;
 pub mod scheduler;
+pub mod stateful_sets;
 #[cfg(test)]
 mod test_objects;

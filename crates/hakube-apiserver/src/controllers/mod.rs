@@ -15,6 +15,7 @@ pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod quotas;
 pub mod service_accounts;
+pub mod workload_writes;
 pub mod workloads;
 
 use std::sync::Arc;

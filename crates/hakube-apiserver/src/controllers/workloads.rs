@@ -1,218 +1,207 @@
-//! The workload controllers' I/O: reads the Deployments, ReplicaSets and pods of each
-//! namespace, lets [`hakube_workloads`] decide (pure functions over typed objects), and acts:
-//! pods and ReplicaSets are created through the API's write path ([`crate::internal`]) so
-//! they get the same defaults and admission as kubectl's; updates and deletes are conditional
-//! on the revision read, so a lost race only means deciding again next round. Events say
-//! what was done, worded like upstream's controllers.
+//! The workload controllers' I/O: reads the Deployments, ReplicaSets, DaemonSets,
+//! StatefulSets, Jobs, CronJobs, pods and claims of each namespace (and the nodes), lets
+//! [`hakube_workloads`] decide (pure functions over typed objects), and writes the decisions
+//! ([`super::workload_writes`]): objects are created through the API's write path so they get
+//! the same defaults and admission as kubectl's; updates and deletes are conditional on the
+//! revision read, so a lost race only means deciding again next round.
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-use serde_json::Value;
+use hakube_kinds::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use hakube_kinds::k8s_openapi::api::batch::v1::{CronJob, Job};
+use hakube_kinds::k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use hakube_workloads::{cron_jobs, daemon_sets, deployments, jobs, replica_sets, stateful_sets};
 
-use hakube_kinds::k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use hakube_kinds::k8s_openapi::api::core::v1::Pod;
-use hakube_store::Condition;
-use hakube_workloads::{deployments, replica_sets};
-
+use super::workload_writes::{
+    PodChanges, apply_pod_changes, create_all, event, find, remove, replace, uid_of, write_status,
+};
 use super::{Stored, key_parts};
 use crate::ApiServer;
 use crate::error::ApiResult;
-use crate::events::{Event, EventType};
+use crate::events::EventType;
 
 const REPLICA_SET_CONTROLLER: &str = "replicaset-controller";
 const DEPLOYMENT_CONTROLLER: &str = "deployment-controller";
+const DAEMON_SET_CONTROLLER: &str = "daemonset-controller";
+const STATEFUL_SET_CONTROLLER: &str = "statefulset-controller";
+const JOB_CONTROLLER: &str = "job-controller";
+const CRON_JOB_CONTROLLER: &str = "cronjob-controller";
 
 /// One namespace's workload objects, typed, with where each is stored.
 #[derive(Default)]
 struct Namespace<'a> {
     deployments: Vec<(Deployment, &'a Stored)>,
     replica_sets: Vec<(ReplicaSet, &'a Stored)>,
+    daemon_sets: Vec<(DaemonSet, &'a Stored)>,
+    stateful_sets: Vec<(StatefulSet, &'a Stored)>,
+    jobs: Vec<(Job, &'a Stored)>,
+    cron_jobs: Vec<(CronJob, &'a Stored)>,
     pods: Vec<(Pod, &'a Stored)>,
+    claims: Vec<(PersistentVolumeClaim, &'a Stored)>,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(stored: &Stored) -> Option<T> {
     serde_json::from_value(stored.object.clone()).ok()
 }
 
-fn group(objects: &[Stored]) -> BTreeMap<&str, Namespace<'_>> {
+fn push<'a, T: serde::de::DeserializeOwned>(list: &mut Vec<(T, &'a Stored)>, stored: &'a Stored) {
+    if let Some(object) = typed(stored) {
+        list.push((object, stored));
+    }
+}
+
+fn group(objects: &[Stored]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
     let mut namespaces: BTreeMap<&str, Namespace> = BTreeMap::new();
+    let mut nodes = Vec::new();
     for stored in objects {
-        match key_parts(&stored.key) {
-            Some(("apps", "deployments", Some(namespace), _)) => {
-                if let Some(object) = typed(stored) {
-                    namespaces
-                        .entry(namespace)
-                        .or_default()
-                        .deployments
-                        .push((object, stored));
-                }
+        let Some((group, plural, namespace, _)) = key_parts(&stored.key) else {
+            continue;
+        };
+        let Some(namespace) = namespace else {
+            if (group, plural) == ("", "nodes")
+                && let Some(node) = typed(stored)
+            {
+                nodes.push(node);
             }
-            Some(("apps", "replicasets", Some(namespace), _)) => {
-                if let Some(object) = typed(stored) {
-                    namespaces
-                        .entry(namespace)
-                        .or_default()
-                        .replica_sets
-                        .push((object, stored));
-                }
-            }
-            Some(("", "pods", Some(namespace), _)) => {
-                if let Some(object) = typed(stored) {
-                    namespaces
-                        .entry(namespace)
-                        .or_default()
-                        .pods
-                        .push((object, stored));
-                }
-            }
+            continue;
+        };
+        let space = namespaces.entry(namespace).or_default();
+        match (group, plural) {
+            ("apps", "deployments") => push(&mut space.deployments, stored),
+            ("apps", "replicasets") => push(&mut space.replica_sets, stored),
+            ("apps", "daemonsets") => push(&mut space.daemon_sets, stored),
+            ("apps", "statefulsets") => push(&mut space.stateful_sets, stored),
+            ("batch", "jobs") => push(&mut space.jobs, stored),
+            ("batch", "cronjobs") => push(&mut space.cron_jobs, stored),
+            ("", "pods") => push(&mut space.pods, stored),
+            ("", "persistentvolumeclaims") => push(&mut space.claims, stored),
             _ => {}
         }
     }
-    namespaces
+    (namespaces, nodes)
 }
 
-/// Runs the Deployment and ReplicaSet controllers once; returns how many writes they made.
-pub async fn round(server: &ApiServer, objects: &[Stored]) -> ApiResult<usize> {
+fn objects<T: Clone>(list: &[(T, &Stored)]) -> Vec<T> {
+    list.iter().map(|(o, _)| o.clone()).collect()
+}
+
+/// Runs the workload controllers once; returns how many writes they made.
+pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
     let now = jiff::Timestamp::now();
+    let (namespaces, nodes) = group(all);
     let mut writes = 0;
-    for namespace in group(objects).values() {
-        let replica_sets: Vec<ReplicaSet> = namespace
-            .replica_sets
-            .iter()
-            .map(|(o, _)| o.clone())
-            .collect();
-        let pods: Vec<Pod> = namespace.pods.iter().map(|(o, _)| o.clone()).collect();
+    for namespace in namespaces.values() {
+        let pods = objects(&namespace.pods);
+        let replica_sets = objects(&namespace.replica_sets);
         for (deployment, stored) in &namespace.deployments {
             let plan = deployments::reconcile(deployment, &replica_sets, &pods, now);
             writes += apply_deployment_plan(server, namespace, stored, plan).await?;
         }
         for (replica_set, stored) in &namespace.replica_sets {
             let plan = replica_sets::reconcile(replica_set, &pods, now);
-            writes += apply_replica_set_plan(server, namespace, stored, plan).await?;
-        }
-    }
-    Ok(writes)
-}
-
-fn uid_of(stored: &Stored) -> &str {
-    super::uid(&stored.object).unwrap_or_default()
-}
-
-fn find<'a, T>(objects: &'a [(T, &'a Stored)], uid: &str) -> Option<&'a Stored> {
-    objects.iter().map(|(_, s)| *s).find(|s| uid_of(s) == uid)
-}
-
-/// Writes `object` over `stored` if unchanged since read; true when written.
-async fn replace<T: Serialize>(server: &ApiServer, stored: &Stored, object: &T) -> ApiResult<bool> {
-    let value = serde_json::to_value(object)
-        .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
-    Ok(server
-        .storage
-        .put(&stored.key, &value, Condition::ModRevision(stored.revision))
-        .await?
-        .is_ok())
-}
-
-async fn remove(server: &ApiServer, stored: &Stored) -> ApiResult<bool> {
-    Ok(server
-        .storage
-        .delete(&stored.key, Condition::ModRevision(stored.revision))
-        .await?
-        .is_ok())
-}
-
-async fn event(
-    server: &ApiServer,
-    involved: &Value,
-    event_type: EventType,
-    reason: &str,
-    message: &str,
-    component: &str,
-) {
-    let event = Event {
-        involved,
-        event_type,
-        reason,
-        message,
-        component,
-    };
-    if let Err(error) = crate::events::record(server, event).await {
-        tracing::debug!(%error, "cannot record an event");
-    }
-}
-
-async fn apply_replica_set_plan(
-    server: &ApiServer,
-    namespace: &Namespace<'_>,
-    owner: &Stored,
-    plan: replica_sets::ReplicaSetPlan,
-) -> ApiResult<usize> {
-    let mut writes = 0;
-    let mut pending = plan.create.into_iter();
-    // Upstream's slow start: a template that cannot make pods fails once, not N times.
-    'batches: for size in replica_sets::slow_start_batches(pending.len()) {
-        let batch: Vec<Pod> = pending.by_ref().take(size).collect();
-        let creates = batch.into_iter().map(|pod| async move {
-            let object = serde_json::to_value(&pod).unwrap_or_default();
-            crate::internal::create(server, object, REPLICA_SET_CONTROLLER).await
-        });
-        for outcome in futures::future::join_all(creates).await {
-            match outcome {
-                Ok(pod) => {
-                    writes += 1;
-                    let name = crate::objects::name(&pod).unwrap_or_default();
-                    event(
-                        server,
-                        &owner.object,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        &format!("Created pod: {name}"),
-                        REPLICA_SET_CONTROLLER,
-                    )
-                    .await;
-                }
-                Err(error) => {
-                    event(
-                        server,
-                        &owner.object,
-                        EventType::Warning,
-                        "FailedCreate",
-                        &format!("Error creating: {error}"),
-                        REPLICA_SET_CONTROLLER,
-                    )
-                    .await;
-                    break 'batches;
-                }
-            }
-        }
-    }
-    for pod in &plan.delete {
-        if let Some(stored) = find(&namespace.pods, &pod.uid)
-            && remove(server, stored).await?
-        {
-            writes += 1;
-            event(
+            let changes = PodChanges {
+                create: plan.create,
+                delete: &plan.delete,
+                adopt: &plan.adopt,
+                release: &plan.release,
+            };
+            writes += apply_pod_changes(
                 server,
-                &owner.object,
-                EventType::Normal,
-                "SuccessfulDelete",
-                &format!("Deleted pod: {}", pod.name),
+                &namespace.pods,
+                stored,
+                changes,
                 REPLICA_SET_CONTROLLER,
             )
-            .await;
+            .await?;
+            if let Some(status) = plan.status {
+                writes += usize::from(write_status(server, stored, &status).await?);
+            }
         }
-    }
-    for pod in plan.adopt.iter().chain(&plan.release) {
-        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        if let Some(stored) = find(&namespace.pods, uid) {
-            writes += usize::from(replace(server, stored, pod).await?);
+        for (daemon_set, stored) in &namespace.daemon_sets {
+            let plan = daemon_sets::reconcile(daemon_set, &nodes, &pods, now);
+            let changes = PodChanges {
+                create: plan.create,
+                delete: &plan.delete,
+                adopt: &plan.adopt,
+                release: &plan.release,
+            };
+            writes += apply_pod_changes(
+                server,
+                &namespace.pods,
+                stored,
+                changes,
+                DAEMON_SET_CONTROLLER,
+            )
+            .await?;
+            if let Some(status) = plan.status {
+                writes += usize::from(write_status(server, stored, &status).await?);
+            }
         }
-    }
-    if let Some(status) = plan.status {
-        let mut object = owner.object.clone();
-        object["status"] = serde_json::to_value(&status).unwrap_or_default();
-        writes += usize::from(replace(server, owner, &object).await?);
+        let claims = objects(&namespace.claims);
+        for (stateful_set, stored) in &namespace.stateful_sets {
+            let plan = stateful_sets::reconcile(stateful_set, &pods, &claims, now);
+            // Claims first: a pod's volumes must exist before it starts.
+            writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
+            let changes = PodChanges {
+                create: plan.create,
+                delete: &plan.delete,
+                adopt: &plan.adopt,
+                release: &plan.release,
+            };
+            writes += apply_pod_changes(
+                server,
+                &namespace.pods,
+                stored,
+                changes,
+                STATEFUL_SET_CONTROLLER,
+            )
+            .await?;
+            if let Some(status) = plan.status {
+                writes += usize::from(write_status(server, stored, &status).await?);
+            }
+        }
+        for (job, stored) in &namespace.jobs {
+            let plan = jobs::reconcile(job, &pods, now);
+            if plan.delete_job {
+                writes += usize::from(remove(server, stored).await?);
+                continue;
+            }
+            let changes = PodChanges {
+                create: plan.create,
+                delete: &plan.delete,
+                adopt: &plan.adopt,
+                release: &plan.release,
+            };
+            writes +=
+                apply_pod_changes(server, &namespace.pods, stored, changes, JOB_CONTROLLER).await?;
+            if let Some(status) = plan.status {
+                writes += usize::from(write_status(server, stored, &status).await?);
+            }
+        }
+        let jobs = objects(&namespace.jobs);
+        for (cron_job, stored) in &namespace.cron_jobs {
+            let plan = cron_jobs::reconcile(cron_job, &jobs, now);
+            writes += create_all(server, stored, plan.create_jobs, CRON_JOB_CONTROLLER).await;
+            for gone in &plan.delete_jobs {
+                if let Some(job) = find(&namespace.jobs, &gone.uid) {
+                    writes += usize::from(remove(server, job).await?);
+                }
+            }
+            for warning in &plan.warnings {
+                event(
+                    server,
+                    &stored.object,
+                    EventType::Warning,
+                    "UnexpectedJob",
+                    warning,
+                    CRON_JOB_CONTROLLER,
+                )
+                .await;
+            }
+            if let Some(status) = plan.status {
+                writes += usize::from(write_status(server, stored, &status).await?);
+            }
+        }
     }
     Ok(writes)
 }

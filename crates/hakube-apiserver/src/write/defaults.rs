@@ -144,8 +144,14 @@ fn daemonset(object: &mut Value) {
 
 fn job(object: &mut Value, spec_path: &[&str]) {
     if let Some(spec) = object_at(object, spec_path) {
+        // Upstream: both unset means one pod to completion; a parallelism alone means a work
+        // queue (completions stays unset).
+        if spec.get("parallelism").is_none_or(Value::is_null)
+            && spec.get("completions").is_none_or(Value::is_null)
+        {
+            default(spec, "completions", json!(1));
+        }
         default(spec, "parallelism", json!(1));
-        default(spec, "completions", json!(1));
         default(spec, "backoffLimit", json!(6));
         default(spec, "completionMode", json!("NonIndexed"));
         default(spec, "suspend", json!(false));

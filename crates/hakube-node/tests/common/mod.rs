@@ -20,14 +20,23 @@ pub struct TestNode {
 
 impl TestNode {
     pub async fn start(bridge: &str, pod_cidr: &str) -> TestNode {
+        Self::start_with(bridge, pod_cidr, |_| {}).await
+    }
+
+    /// `start` with containerd options adjusted by `configure`.
+    pub async fn start_with(
+        bridge: &str,
+        pod_cidr: &str,
+        configure: impl FnOnce(&mut ContainerdOptions),
+    ) -> TestNode {
         ensure_blackhole_route();
         let dir = tempfile::Builder::new()
             .prefix("hkn-")
             .tempdir_in("/tmp")
             .unwrap();
-        let containerd = Containerd::start(ContainerdOptions::new(dir.path()))
-            .await
-            .unwrap();
+        let mut options = ContainerdOptions::new(dir.path());
+        configure(&mut options);
+        let containerd = Containerd::start(options).await.unwrap();
         TestNode {
             dir,
             containerd: Some(containerd),
@@ -55,6 +64,18 @@ impl TestNode {
             .unwrap();
     }
 
+    /// The cgroup root of this test's agent: unique per run, so a leaked pod of an earlier
+    /// run cannot hold it.
+    pub fn cgroup_root(&self) -> String {
+        let suffix = self
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        format!("hakube-test-{suffix}")
+    }
+
     /// Removes every pod through CRI, stops containerd, deletes the bridge and the directory.
     pub async fn cleanup(mut self) {
         if let Some(containerd) = self.containerd.take() {
@@ -65,14 +86,59 @@ impl TestNode {
             }
             containerd.stop().await.unwrap();
         }
+        self.remove_host_state();
+    }
+
+    /// The bridge, the cgroups and any mount left in the directory.
+    fn remove_host_state(&self) {
         let _ = std::process::Command::new("ip")
             .args(["link", "del", &self.bridge])
             .output();
-        hakube_node::pod_cleanup::remove_node_cgroups(&format!("hakube-test-{}", self.bridge));
+        hakube_node::pod_cleanup::remove_node_cgroups(&self.cgroup_root());
         let _ = std::process::Command::new("umount")
             .arg("-R")
             .arg(self.path().join("state"))
             .output();
+    }
+}
+
+/// A test that panicked did not reach `cleanup`: do it here, before the directory goes. The
+/// test's runtime is blocked in this Drop, so nothing of it may be used: a fresh CRI client on
+/// a thread and runtime of its own removes the pods, and containerd is stopped by PID.
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        let Some(containerd) = self.containerd.take() else {
+            return;
+        };
+        let socket = containerd.socket_path();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let Ok(client) = CriClient::connect(&socket).await else {
+                        return;
+                    };
+                    for sandbox in client.list_pod_sandboxes().await.unwrap_or_default() {
+                        let _ = client.stop_pod_sandbox(&sandbox.id).await;
+                        let _ = client.remove_pod_sandbox(&sandbox.id).await;
+                    }
+                });
+            });
+        });
+        if let Some(pid) = containerd.pid() {
+            let _ = hakube_node::containerd_process::send_signal(pid, "TERM");
+            for _ in 0..200 {
+                if !hakube_node::containerd_process::process_is_alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        drop(containerd);
+        self.remove_host_state();
     }
 }
 
@@ -126,7 +192,9 @@ pub fn socket_of(node: &TestNode) -> PathBuf {
 use hakube_kinds::k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use hakube_node::agent::Agent;
 use hakube_node::agent_config::AgentConfig;
+use hakube_node::pod_events::PodEvent;
 use hakube_node::resolved_pod::{PodReport, ResolvedPod};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A pod with one busybox container running `script` under `sh -c`.
@@ -152,7 +220,7 @@ pub fn busybox_pod(name: &str, uid: &str, script: &str, restart_policy: &str) ->
 pub fn agent_for(node: &TestNode) -> Agent {
     let mut config = AgentConfig::new("test", node.path(), "127.0.0.1", &node.pod_cidr);
     config.bridge_name = node.bridge.clone();
-    config.cgroup_root = format!("hakube-test-{}", node.bridge);
+    config.cgroup_root = node.cgroup_root();
     Agent::new(config, node.client()).unwrap()
 }
 
@@ -163,6 +231,19 @@ pub async fn sync_until(
     uid: &str,
     timeout: Duration,
     done: impl Fn(&PodReport) -> bool,
+) -> PodReport {
+    let mut events = BTreeMap::new();
+    sync_until_with_events(agent, desired, uid, timeout, done, &mut events).await
+}
+
+/// `sync_until`, keeping every pod's events of every round in `events` (by pod UID).
+pub async fn sync_until_with_events(
+    agent: &mut Agent,
+    desired: &[ResolvedPod],
+    uid: &str,
+    timeout: Duration,
+    done: impl Fn(&PodReport) -> bool,
+    events: &mut BTreeMap<String, Vec<PodEvent>>,
 ) -> PodReport {
     let deadline = Instant::now() + timeout;
     loop {
@@ -175,6 +256,12 @@ pub async fn sync_until(
                 continue;
             }
         };
+        for report in &reports {
+            events
+                .entry(report.uid.clone())
+                .or_default()
+                .extend(report.events.iter().cloned());
+        }
         let report = reports
             .into_iter()
             .find(|report| report.uid == uid)

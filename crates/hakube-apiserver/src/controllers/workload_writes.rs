@@ -1,0 +1,177 @@
+//! How the workload controllers' decisions are written: pods (and claims) created through
+//! the API's write path in upstream's slow-start batches, deletes and ownership changes
+//! conditional on the revision read, statuses written over the object read, and the events
+//! upstream's controllers record for each.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use hakube_kinds::k8s_openapi::api::core::v1::Pod;
+use hakube_store::Condition;
+use hakube_workloads::replica_sets::{PodRef, slow_start_batches};
+
+use super::Stored;
+use crate::ApiServer;
+use crate::error::ApiResult;
+use crate::events::{Event, EventType};
+
+/// The pod changes any pod-owning controller decides on.
+pub struct PodChanges<'a> {
+    pub create: Vec<Pod>,
+    pub delete: &'a [PodRef],
+    pub adopt: &'a [Pod],
+    pub release: &'a [Pod],
+}
+
+pub fn uid_of(stored: &Stored) -> &str {
+    super::uid(&stored.object).unwrap_or_default()
+}
+
+pub fn find<'a, T>(objects: &'a [(T, &'a Stored)], uid: &str) -> Option<&'a Stored> {
+    objects.iter().map(|(_, s)| *s).find(|s| uid_of(s) == uid)
+}
+
+/// Writes `object` over `stored` if unchanged since read; true when written.
+pub async fn replace<T: Serialize>(
+    server: &ApiServer,
+    stored: &Stored,
+    object: &T,
+) -> ApiResult<bool> {
+    let value = serde_json::to_value(object)
+        .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+    Ok(server
+        .storage
+        .put(&stored.key, &value, Condition::ModRevision(stored.revision))
+        .await?
+        .is_ok())
+}
+
+pub async fn remove(server: &ApiServer, stored: &Stored) -> ApiResult<bool> {
+    Ok(server
+        .storage
+        .delete(&stored.key, Condition::ModRevision(stored.revision))
+        .await?
+        .is_ok())
+}
+
+/// Writes `status` as the owner's status; true when written.
+pub async fn write_status<T: Serialize>(
+    server: &ApiServer,
+    owner: &Stored,
+    status: &T,
+) -> ApiResult<bool> {
+    let mut object = owner.object.clone();
+    object["status"] = serde_json::to_value(status).unwrap_or_default();
+    replace(server, owner, &object).await
+}
+
+pub async fn event(
+    server: &ApiServer,
+    involved: &Value,
+    event_type: EventType,
+    reason: &str,
+    message: &str,
+    component: &str,
+) {
+    let event = Event {
+        involved,
+        event_type,
+        reason,
+        message,
+        component,
+    };
+    if let Err(error) = crate::events::record(server, event).await {
+        tracing::debug!(%error, "cannot record an event");
+    }
+}
+
+/// Creates `objects` through the API in slow-start batches, stopping at the first failure
+/// (recorded as a FailedCreate event on `owner`); returns how many were created.
+pub async fn create_all<T: Serialize>(
+    server: &ApiServer,
+    owner: &Stored,
+    objects: Vec<T>,
+    component: &str,
+) -> usize {
+    let mut created = 0;
+    let mut pending = objects.into_iter();
+    for size in slow_start_batches(pending.len()) {
+        let batch: Vec<T> = pending.by_ref().take(size).collect();
+        let creates = batch.into_iter().map(|object| async move {
+            let value = serde_json::to_value(&object).unwrap_or_default();
+            crate::internal::create(server, value, component).await
+        });
+        let mut failed = false;
+        for outcome in futures::future::join_all(creates).await {
+            match outcome {
+                Ok(object) => {
+                    created += 1;
+                    let kind = object["kind"].as_str().unwrap_or("object").to_lowercase();
+                    let name = crate::objects::name(&object).unwrap_or_default();
+                    let message = format!("Created {kind}: {name}");
+                    event(
+                        server,
+                        &owner.object,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        &message,
+                        component,
+                    )
+                    .await;
+                }
+                Err(error) => {
+                    let message = format!("Error creating: {error}");
+                    event(
+                        server,
+                        &owner.object,
+                        EventType::Warning,
+                        "FailedCreate",
+                        &message,
+                        component,
+                    )
+                    .await;
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            break;
+        }
+    }
+    created
+}
+
+/// Applies pod changes for `owner`; returns how many writes succeeded.
+pub async fn apply_pod_changes(
+    server: &ApiServer,
+    pods: &[(Pod, &Stored)],
+    owner: &Stored,
+    changes: PodChanges<'_>,
+    component: &str,
+) -> ApiResult<usize> {
+    let mut writes = create_all(server, owner, changes.create, component).await;
+    for pod in changes.delete {
+        if let Some(stored) = find(pods, &pod.uid)
+            && remove(server, stored).await?
+        {
+            writes += 1;
+            let message = format!("Deleted pod: {}", pod.name);
+            event(
+                server,
+                &owner.object,
+                EventType::Normal,
+                "SuccessfulDelete",
+                &message,
+                component,
+            )
+            .await;
+        }
+    }
+    for pod in changes.adopt.iter().chain(changes.release) {
+        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+        if let Some(stored) = find(pods, uid) {
+            writes += usize::from(replace(server, stored, pod).await?);
+        }
+    }
+    Ok(writes)
+}

@@ -1,0 +1,8 @@
+//! Unit tests of the Job controller's decisions, driven through an in-memory namespace where a
+//! simulated kubelet runs and finishes the pods.
+
+mod completions;
+mod failures;
+mod indexed;
+mod lifecycle;
+mod world;
