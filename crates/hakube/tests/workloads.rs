@@ -176,3 +176,127 @@ fn a_deployment_runs_on_every_node_and_moves_off_a_dead_one() {
     });
     assert!(cleaned, "{}", kubectl.ok(&["get", "pods", "-o", "wide"]));
 }
+
+const DAEMON_AND_STATEFUL_SETS: &str = "apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+spec:
+  selector:
+    matchLabels:
+      app: agent
+  template:
+    metadata:
+      labels:
+        app: agent
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: hakube.local/busybox:1
+        command: [\"sleep\", \"3600\"]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+spec:
+  serviceName: web
+  replicas: 2
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: hakube.local/busybox:1
+        command: [\"sleep\", \"3600\"]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: web
+spec:
+  minAvailable: 1
+  selector:
+    matchLabels:
+      app: web
+";
+
+#[test]
+fn daemon_sets_stateful_sets_jobs_and_a_drain_on_real_containers() {
+    let cidr = "10.171.0.0/16";
+    guard_cluster_cidr(cidr);
+    let cluster = Cluster::up("127.21.71", 3, &["--cluster-cidr", cidr]);
+    import_images(&cluster);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+
+    // A Job runs to completion and its output is in its log.
+    kubectl.ok(&[
+        "create",
+        "job",
+        "hello",
+        "--image=hakube.local/busybox:1",
+        "--",
+        "echo",
+        "hi",
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/hello",
+        "--timeout=90s",
+    ]);
+    assert_eq!(kubectl.ok(&["logs", "job/hello"]).trim(), "hi");
+
+    // One daemon pod per node; StatefulSet pods named by ordinal, created in order.
+    kubectl.apply(&["apply"], DAEMON_AND_STATEFUL_SETS);
+    let daemons_ready = wait_until(Duration::from_secs(90), || {
+        kubectl.ok(&["get", "ds", "agent", "-o", "jsonpath={.status.numberReady}"]) == "3"
+    });
+    assert!(
+        daemons_ready,
+        "{}",
+        kubectl.ok(&["get", "pods", "-o", "wide"])
+    );
+    contains(
+        &kubectl.ok(&["rollout", "status", "statefulset/web", "--timeout=90s"]),
+        "roll",
+    );
+    let web = pods(&kubectl, "app=web");
+    let mut names: Vec<&str> = web.iter().map(|p| p.0.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["web-0", "web-1"]);
+
+    // Drain evicts through the eviction API (the budget lets one of two go), keeps the
+    // daemon pod, and the StatefulSet's pod comes back elsewhere under the same name.
+    let drained = web[0].3.clone();
+    let drain = kubectl.ok(&[
+        "drain",
+        &drained,
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--timeout=90s",
+    ]);
+    contains(&drain, "evicted");
+    contains(&drain, "drained");
+    contains(
+        &kubectl.ok(&["get", "node", &drained]),
+        "SchedulingDisabled",
+    );
+    let moved = wait_until(Duration::from_secs(90), || {
+        let now = pods(&kubectl, "app=web");
+        now.len() == 2 && now.iter().all(|p| p.1 == "Running" && p.3 != drained)
+    });
+    assert!(moved, "{}", kubectl.ok(&["get", "pods", "-o", "wide"]));
+    assert!(
+        pods(&kubectl, "app=agent").iter().any(|p| p.3 == drained),
+        "the daemon pod stays on the drained node"
+    );
+    kubectl.ok(&["uncordon", &drained]);
+}
