@@ -101,6 +101,7 @@ pub async fn up(args: &UpArgs) -> Result<()> {
         args.workers,
         dir.display()
     );
+    guard_cluster_cidr(&args.daemon_flags).await;
     start_all(&nodes, &args.daemon_flags, args.simulated_nodes).await?;
 
     let Some((first, joiners)) = nodes.split_first() else {
@@ -143,6 +144,37 @@ pub async fn up(args: &UpArgs) -> Result<()> {
     println!("  hakube status --data-dir {}", first.data_dir.display());
     println!("Stop it with: hakube down --dir {}", dir.display());
     Ok(())
+}
+
+/// All nodes of a local cluster share the host, so their pod CIDRs are routed by the bridges
+/// themselves; a blackhole route for the whole cluster CIDR makes sure an address no bridge
+/// serves is dropped here instead of leaving through the host's real interface.
+async fn guard_cluster_cidr(daemon_flags: &[String]) {
+    let cidr = daemon_flags
+        .iter()
+        .position(|flag| flag == "--cluster-cidr")
+        .and_then(|at| daemon_flags.get(at + 1))
+        .cloned()
+        .unwrap_or_else(|| hakube_cluster::config::DaemonConfig::default().cluster_cidr);
+    let routes = tokio::process::Command::new("ip")
+        .args(["route", "show", &cidr])
+        .output()
+        .await;
+    let present = routes.is_ok_and(|out| !out.stdout.is_empty());
+    if !present {
+        let added = tokio::process::Command::new("ip")
+            .args(["route", "add", "blackhole", &cidr])
+            .output()
+            .await;
+        match added {
+            Ok(out) if out.status.success() => {
+                println!("Added a blackhole route for the pod network {cidr}")
+            }
+            _ => println!(
+                "warning: could not add a blackhole route for the pod network {cidr} (run as root)"
+            ),
+        }
+    }
 }
 
 /// Runs `hakube start` for every node in parallel and reports each one's output.
