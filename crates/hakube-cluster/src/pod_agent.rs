@@ -6,7 +6,6 @@
 //! when it changed. A pod being deleted is removed from the API once nothing of it runs.
 //! While the API is unreachable nothing is torn down: the agent keeps its pods as they are.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,9 +103,8 @@ pub async fn run(node: Arc<Node>) {
     tracing::info!(pod_cidr = %cidr, "running pods");
     let changed = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(watch_bound_pods(node.clone(), changed.clone()));
-    let mut written: BTreeMap<String, Value> = BTreeMap::new();
     loop {
-        if let Err(error) = round(&node, &mut agent, &mut written).await {
+        if let Err(error) = round(&node, &mut agent).await {
             tracing::debug!(%error, "pod sync round failed; retrying");
         }
         // A change to one of this node's pods starts the next round at once; containers
@@ -163,11 +161,7 @@ async fn watch_bound_pods(node: Arc<Node>, changed: Arc<tokio::sync::Notify>) {
     }
 }
 
-async fn round(
-    node: &Node,
-    agent: &mut Agent,
-    written: &mut BTreeMap<String, Value>,
-) -> anyhow::Result<()> {
+async fn round(node: &Node, agent: &mut Agent) -> anyhow::Result<()> {
     let path = format!(
         "/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
         node.config.node_name
@@ -190,12 +184,11 @@ async fn round(
             publish_events(node, resolved, &report.events).await;
         }
     }
-    written.retain(|uid, _| desired.iter().any(|d| d.uid() == uid));
     for report in reports {
         let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) else {
             continue;
         };
-        if let Err(error) = publish(node, resolved, &report, written).await {
+        if let Err(error) = publish(node, resolved, &report).await {
             tracing::debug!(%error, pod = %report.name, "cannot write the pod's status");
         }
     }
@@ -255,12 +248,7 @@ fn pod_path(namespace: &str, name: &str) -> String {
 
 /// Writes the report's status if it differs from the stored one; removes a pod whose
 /// deletion finished.
-async fn publish(
-    node: &Node,
-    resolved: &ResolvedPod,
-    report: &PodReport,
-    written: &mut BTreeMap<String, Value>,
-) -> Result<(), KubeError> {
+async fn publish(node: &Node, resolved: &ResolvedPod, report: &PodReport) -> Result<(), KubeError> {
     let path = pod_path(&report.namespace, &report.name);
     if report.fully_terminated {
         let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
@@ -280,13 +268,14 @@ async fn publish(
     }
     let status = serde_json::to_value(&report.status).unwrap_or(Value::Null);
     let current = serde_json::to_value(&resolved.pod.status).unwrap_or(Value::Null);
-    if status == current || written.get(&report.uid) == Some(&status) && status == current {
+    // Compared with what the API holds (not with what was last written): another writer
+    // (node lifecycle marking pods not ready) must be corrected on the next round.
+    if status == current {
         return Ok(());
     }
     let mut object = serde_json::to_value(&resolved.pod).unwrap_or(Value::Null);
     object["status"] = status.clone();
     kube_client::replace(node, &format!("{path}/status"), &object).await?;
-    written.insert(report.uid.clone(), status);
     Ok(())
 }
 
