@@ -22,7 +22,8 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
         "Always",
     ));
     let mut missing_pod = busybox_pod("missing", "uid-missing", "true", "Always");
-    missing_pod.spec.as_mut().unwrap().containers[0].image = Some("hakube.local/nope:1".to_owned());
+    // A registry on a closed loopback port: the pull fails at once, nothing leaves the machine.
+    missing_pod.spec.as_mut().unwrap().containers[0].image = Some("127.0.0.1:9/nope:1".to_owned());
     let missing = ResolvedPod::new(missing_pod);
     let failing = ResolvedPod::new(busybox_pod("once", "uid-once", "exit 4", "Never"));
     let desired = vec![crashing, missing, failing];
@@ -44,7 +45,7 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
         .unwrap();
     let message = message.waiting.unwrap().message.unwrap();
     assert!(
-        message.starts_with("Failed to pull image \"hakube.local/nope:1\""),
+        message.starts_with("Failed to pull image \"127.0.0.1:9/nope:1\""),
         "{message}"
     );
 
