@@ -101,6 +101,7 @@ pub async fn run(node: Arc<Node>) {
         }
     };
     tracing::info!(pod_cidr = %cidr, "running pods");
+    tokio::spawn(crate::pod_routes::run(node.clone()));
     let changed = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(watch_bound_pods(node.clone(), changed.clone()));
     loop {

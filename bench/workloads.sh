@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Workload benchmarks of issue 5 on a 3-node hakube cluster (release build), run as root:
+#   1. idle RSS of each node's hakube process (and its containerd) 20 s after `hakube up`;
+#   2. pod startup latency: $PODS pods created one after another (image present), time from
+#      the create to the watch event showing the pod Running (bench/pod-startup.py);
+#   3. scale with simulated nodes: a second cluster with $SIMULATED simulated nodes, one
+#      Deployment of $REPLICAS replicas; seconds until all are bound and all are Ready, and
+#      node1's RSS before and after.
+#
+#   sudo bench/workloads.sh
+#   PODS=10 SIMULATED=20 REPLICAS=200 sudo -E bench/workloads.sh     # quicker
+source "$(dirname "$0")/lib.sh"
+require_root
+build_release
+PODS="${PODS:-30}"
+SIMULATED="${SIMULATED:-100}"
+REPLICAS="${REPLICAS:-1000}"
+IMAGES="$BENCH_DIR/images"
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+node_pid() { cat "$CLUSTER_DIR/node$1/hakube.pid"; }
+
+log "building the test images into $IMAGES"
+"$REPO_ROOT/scripts/build-test-images.sh" "$IMAGES" >&2
+
+cluster_up workloads 127.50.9
+export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+sleep 20
+for k in 1 2 3; do
+    pid=$(node_pid "$k")
+    cpid=$(cat "$CLUSTER_DIR/node$k/cri/containerd.pid")
+    echo "idle node$k: hakube VmRSS $(rss_kb "$pid") kB, containerd VmRSS $(rss_kb "$cpid") kB"
+done
+for attempt in $(seq 1 20); do
+    "$HAKUBE_BIN" images import "$IMAGES/busybox.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
+    sleep 2
+done
+echo "pod startup ($PODS pods, image present): $(python3 "$REPO_ROOT/bench/pod-startup.py" "$KUBECONFIG" "$PODS")"
+cluster_down
+
+# cluster_up has no --simulated-nodes: the same steps by hand.
+CLUSTER_DIR="$BENCH_DIR/simulated"
+if [[ -d "$CLUSTER_DIR" ]]; then "$HAKUBE_BIN" down --dir "$CLUSTER_DIR" >&2 || true; rm -rf "$CLUSTER_DIR"; fi
+mkdir -p "$CLUSTER_DIR"
+trap cluster_down EXIT
+"$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address 127.50.10 --simulated-nodes "$SIMULATED" >&2
+export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
+sleep 5
+before=$(rss_kb "$(node_pid 1)")
+start=$(date +%s.%N)
+kubectl create deployment scale --image=hakube.local/busybox:1 --replicas="$REPLICAS" >&2
+bound_at=""
+while true; do
+    now=$(date +%s.%N)
+    bound=$(kubectl get pods -l app=scale -o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | grep -c . || true)
+    ready=$(kubectl get deploy scale -o jsonpath='{.status.readyReplicas}')
+    [[ -z "$bound_at" && "$bound" -ge "$REPLICAS" ]] && bound_at=$(echo "$now - $start" | bc)
+    [[ "${ready:-0}" -ge "$REPLICAS" ]] && break
+    sleep 1
+done
+ready_at=$(echo "$(date +%s.%N) - $start" | bc)
+sleep 5
+after=$(rss_kb "$(node_pid 1)")
+echo "simulated: $SIMULATED nodes, $REPLICAS replicas: all bound after ${bound_at} s, all Ready after ${ready_at} s; node1 VmRSS ${before} kB -> ${after} kB"
