@@ -336,13 +336,14 @@ fn walkthrough(cluster: &Cluster, version: &str) {
         ns,
         "--field-selector=status.phase=Pending",
     ]);
-    // The Deployment's ReplicaSet made its pods (Pending: this test runs no containers).
+    // The Deployment's ReplicaSet and the Job made their pods (Pending: this test imports no
+    // images, so nothing can start).
     let pending = names(&pending);
     assert!(pending.contains(&"single".to_string()), "{pending:?}");
     assert!(
-        pending
-            .iter()
-            .all(|name| name == "single" || name.starts_with("nginx-test-")),
+        pending.iter().all(|name| name == "single"
+            || name.starts_with("nginx-test-")
+            || name.starts_with("once-")),
         "{pending:?}"
     );
     contains(
