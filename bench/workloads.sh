@@ -8,13 +8,15 @@
 #      node1's RSS before and after.
 #
 #   sudo bench/workloads.sh
-#   PODS=10 SIMULATED=20 REPLICAS=200 sudo -E bench/workloads.sh     # quicker
+#   PODS=10 SIMULATED=20 REPLICAS=100 sudo -E bench/workloads.sh     # quicker
+#   REPLICAS=1000 DEADLINE=900 sudo -E bench/workloads.sh             # the scale that does not finish yet
 source "$(dirname "$0")/lib.sh"
 require_root
 build_release
 PODS="${PODS:-30}"
 SIMULATED="${SIMULATED:-100}"
-REPLICAS="${REPLICAS:-1000}"
+REPLICAS="${REPLICAS:-200}"
+DEADLINE="${DEADLINE:-600}"   # seconds to wait for the scale Deployment
 IMAGES="$BENCH_DIR/images"
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -46,6 +48,11 @@ trap cluster_down EXIT
 "$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address 127.50.10 --simulated-nodes "$SIMULATED" >&2
 export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
 until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
+# The scheduler spreads over the real nodes too: they need the image.
+for attempt in $(seq 1 20); do
+    "$HAKUBE_BIN" images import "$IMAGES/busybox.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
+    sleep 2
+done
 sleep 5
 before=$(rss_kb "$(node_pid 1)")
 start=$(date +%s.%N)
@@ -57,6 +64,10 @@ while true; do
     ready=$(kubectl get deploy scale -o jsonpath='{.status.readyReplicas}')
     [[ -z "$bound_at" && "$bound" -ge "$REPLICAS" ]] && bound_at=$(echo "$now - $start" | bc)
     [[ "${ready:-0}" -ge "$REPLICAS" ]] && break
+    if (( $(echo "$now - $start > $DEADLINE" | bc) )); then
+        echo "simulated: $SIMULATED nodes, $REPLICAS replicas: after $DEADLINE s only $bound bound and ${ready:-0} Ready"
+        exit 1
+    fi
     sleep 1
 done
 ready_at=$(echo "$(date +%s.%N) - $start" | bc)
