@@ -5,6 +5,7 @@
 
 mod kinds;
 mod normalize;
+pub mod quantity;
 pub mod schemas;
 mod unknown_fields;
 

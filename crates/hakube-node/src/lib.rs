@@ -27,7 +27,6 @@ pub mod pod_config;
 pub mod pod_events;
 pub mod probe_run;
 pub mod probes;
-pub mod quantity;
 pub mod resolved_pod;
 pub mod runtime_view;
 pub mod status;

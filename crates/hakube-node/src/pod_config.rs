@@ -2,7 +2,7 @@
 //! labels, per-pod cgroup, namespaces, hostPorts, DNS) and each container's ContainerConfig
 //! (image, command, env, mounts, resources, log path), as the kubelet builds them.
 
-use crate::quantity::{milli_value, value};
+use hakube_kinds::quantity::{milli_value, value};
 use hakube_kinds::k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
 use k8s_cri::v1 as cri;
 use std::collections::HashMap;

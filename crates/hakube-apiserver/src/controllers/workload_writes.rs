@@ -15,12 +15,13 @@ use crate::ApiServer;
 use crate::error::ApiResult;
 use crate::events::{Event, EventType};
 
-/// The pod changes any pod-owning controller decides on.
-pub struct PodChanges<'a> {
+/// What any pod-owning controller decides on: pod changes and its new status.
+pub struct PodPlan<S> {
     pub create: Vec<Pod>,
-    pub delete: &'a [PodRef],
-    pub adopt: &'a [Pod],
-    pub release: &'a [Pod],
+    pub delete: Vec<PodRef>,
+    pub adopt: Vec<Pod>,
+    pub release: Vec<Pod>,
+    pub status: Option<S>,
 }
 
 pub fn uid_of(stored: &Stored) -> &str {
@@ -141,16 +142,16 @@ pub async fn create_all<T: Serialize>(
     created
 }
 
-/// Applies pod changes for `owner`; returns how many writes succeeded.
-pub async fn apply_pod_changes(
+/// Applies a pod-owning controller's plan for `owner`; returns how many writes succeeded.
+pub async fn apply_pod_plan<S: Serialize>(
     server: &ApiServer,
     pods: &[(Pod, &Stored)],
     owner: &Stored,
-    changes: PodChanges<'_>,
+    plan: PodPlan<S>,
     component: &str,
 ) -> ApiResult<usize> {
-    let mut writes = create_all(server, owner, changes.create, component).await;
-    for pod in changes.delete {
+    let mut writes = create_all(server, owner, plan.create, component).await;
+    for pod in &plan.delete {
         if let Some(stored) = find(pods, &pod.uid)
             && remove(server, stored).await?
         {
@@ -167,11 +168,14 @@ pub async fn apply_pod_changes(
             .await;
         }
     }
-    for pod in changes.adopt.iter().chain(changes.release) {
+    for pod in plan.adopt.iter().chain(&plan.release) {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         if let Some(stored) = find(pods, uid) {
             writes += usize::from(replace(server, stored, pod).await?);
         }
+    }
+    if let Some(status) = plan.status {
+        writes += usize::from(write_status(server, owner, &status).await?);
     }
     Ok(writes)
 }

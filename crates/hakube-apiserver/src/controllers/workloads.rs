@@ -13,7 +13,7 @@ use hakube_kinds::k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod}
 use hakube_workloads::{cron_jobs, daemon_sets, deployments, jobs, replica_sets, stateful_sets};
 
 use super::workload_writes::{
-    PodChanges, apply_pod_changes, create_all, event, find, remove, replace, uid_of, write_status,
+    PodPlan, apply_pod_plan, create_all, event, find, remove, replace, uid_of, write_status,
 };
 use super::{Stored, key_parts};
 use crate::ApiServer;
@@ -81,6 +81,19 @@ fn group(objects: &[Stored]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
     (namespaces, nodes)
 }
 
+/// The pod part and status of a controller's plan (they all name them alike).
+macro_rules! pod_plan {
+    ($plan:expr) => {
+        PodPlan {
+            create: $plan.create,
+            delete: $plan.delete,
+            adopt: $plan.adopt,
+            release: $plan.release,
+            status: $plan.status,
+        }
+    };
+}
+
 fn objects<T: Clone>(list: &[(T, &Stored)]) -> Vec<T> {
     list.iter().map(|(o, _)| o.clone()).collect()
 }
@@ -99,66 +112,39 @@ pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
         }
         for (replica_set, stored) in &namespace.replica_sets {
             let plan = replica_sets::reconcile(replica_set, &pods, now);
-            let changes = PodChanges {
-                create: plan.create,
-                delete: &plan.delete,
-                adopt: &plan.adopt,
-                release: &plan.release,
-            };
-            writes += apply_pod_changes(
+            writes += apply_pod_plan(
                 server,
                 &namespace.pods,
                 stored,
-                changes,
+                pod_plan!(plan),
                 REPLICA_SET_CONTROLLER,
             )
             .await?;
-            if let Some(status) = plan.status {
-                writes += usize::from(write_status(server, stored, &status).await?);
-            }
         }
         for (daemon_set, stored) in &namespace.daemon_sets {
             let plan = daemon_sets::reconcile(daemon_set, &nodes, &pods, now);
-            let changes = PodChanges {
-                create: plan.create,
-                delete: &plan.delete,
-                adopt: &plan.adopt,
-                release: &plan.release,
-            };
-            writes += apply_pod_changes(
+            writes += apply_pod_plan(
                 server,
                 &namespace.pods,
                 stored,
-                changes,
+                pod_plan!(plan),
                 DAEMON_SET_CONTROLLER,
             )
             .await?;
-            if let Some(status) = plan.status {
-                writes += usize::from(write_status(server, stored, &status).await?);
-            }
         }
         let claims = objects(&namespace.claims);
         for (stateful_set, stored) in &namespace.stateful_sets {
             let plan = stateful_sets::reconcile(stateful_set, &pods, &claims, now);
             // Claims first: a pod's volumes must exist before it starts.
             writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
-            let changes = PodChanges {
-                create: plan.create,
-                delete: &plan.delete,
-                adopt: &plan.adopt,
-                release: &plan.release,
-            };
-            writes += apply_pod_changes(
+            writes += apply_pod_plan(
                 server,
                 &namespace.pods,
                 stored,
-                changes,
+                pod_plan!(plan),
                 STATEFUL_SET_CONTROLLER,
             )
             .await?;
-            if let Some(status) = plan.status {
-                writes += usize::from(write_status(server, stored, &status).await?);
-            }
         }
         for (job, stored) in &namespace.jobs {
             let plan = jobs::reconcile(job, &pods, now);
@@ -166,17 +152,14 @@ pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
                 writes += usize::from(remove(server, stored).await?);
                 continue;
             }
-            let changes = PodChanges {
-                create: plan.create,
-                delete: &plan.delete,
-                adopt: &plan.adopt,
-                release: &plan.release,
-            };
-            writes +=
-                apply_pod_changes(server, &namespace.pods, stored, changes, JOB_CONTROLLER).await?;
-            if let Some(status) = plan.status {
-                writes += usize::from(write_status(server, stored, &status).await?);
-            }
+            writes += apply_pod_plan(
+                server,
+                &namespace.pods,
+                stored,
+                pod_plan!(plan),
+                JOB_CONTROLLER,
+            )
+            .await?;
         }
         let jobs = objects(&namespace.jobs);
         for (cron_job, stored) in &namespace.cron_jobs {

@@ -14,7 +14,6 @@ mod messages;
 mod node_state;
 mod placement;
 mod pod_affinity;
-mod quantity;
 mod resources;
 mod scores;
 mod selectors;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use hakube_kinds::k8s_openapi::api::core::v1::{Container, Node, Pod};
 use hakube_kinds::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::quantity;
+use hakube_kinds::quantity;
 
 pub const CPU: &str = "cpu";
 pub const MEMORY: &str = "memory";

@@ -1,9 +1,10 @@
 //! Reading resource quantities ("100m", "1.5", "128Mi", "1G", "1e3") into integers, the way
-//! the scheduler compares them: CPU in milli-units, everything else in whole units. Owns the
+//! the scheduler compares them and the node agent sets cgroup limits: CPU in milli-units,
+//! everything else in whole units. Owns the
 //! Kubernetes quantity grammar and its rounding (upwards, as `Quantity.MilliValue()` and
 //! `Quantity.Value()` do), so that no caller deals with strings.
 
-use hakube_kinds::k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The quantity in thousandths of a unit, rounded up; `None` when the text is not a quantity.
 pub fn milli_value(quantity: &Quantity) -> Option<i64> {
