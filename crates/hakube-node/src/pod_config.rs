@@ -2,8 +2,8 @@
 //! labels, per-pod cgroup, namespaces, hostPorts, DNS) and each container's ContainerConfig
 //! (image, command, env, mounts, resources, log path), as the kubelet builds them.
 
-use hakube_kinds::quantity::{milli_value, value};
 use hakube_kinds::k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
+use hakube_kinds::quantity::{milli_value, value};
 use k8s_cri::v1 as cri;
 use std::collections::HashMap;
 use std::path::Path;
