@@ -24,20 +24,9 @@ const PASSED: [&str; 7] = [
     "limitBytes",
 ];
 
-fn container_names(pod: &Value) -> Vec<String> {
-    pod.pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|c| c.get("name").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn init_container_names(pod: &Value) -> Vec<String> {
-    pod.pointer("/spec/initContainers")
+/// The names of the pod's containers in `field` (`containers` or `initContainers`).
+fn container_names(pod: &Value, field: &str) -> Vec<String> {
+    pod.pointer(&format!("/spec/{field}"))
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -50,8 +39,8 @@ fn init_container_names(pod: &Value) -> Vec<String> {
 
 /// The container the request names, or the pod's only one (upstream's words otherwise).
 fn container(call: &Call, pod: &Value, name: &str) -> ApiResult<String> {
-    let containers = container_names(pod);
-    let init = init_container_names(pod);
+    let containers = container_names(pod, "containers");
+    let init = container_names(pod, "initContainers");
     match call.query.get("container") {
         Some(wanted) if containers.iter().chain(&init).any(|c| c == wanted) => {
             Ok(wanted.to_string())
