@@ -54,6 +54,7 @@ use axum::routing::get;
 
 pub use auth::{ClientCertificate, User};
 pub use error::{ApiError, ApiResult};
+pub use request::Query;
 pub use resources::Registry;
 pub use storage::Storage;
 

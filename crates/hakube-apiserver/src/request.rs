@@ -118,6 +118,23 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The pairs again as a query string (for passing a request on to a node agent).
+    pub fn encoded(&self) -> String {
+        self.pairs
+            .iter()
+            .map(|(key, value)| format!("{}={}", percent_encode(key), percent_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Every value of a repeated parameter, in order.
+    pub fn pairs_named<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }
@@ -143,6 +160,18 @@ impl Query {
             ))),
         }
     }
+}
+
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn percent_decode(text: &str) -> String {

@@ -43,9 +43,10 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<Arc<ApiServer>> {
                         .unwrap_or_default()
                 })
             }),
-            node_agents: Some(Arc::new(crate::agent_server::AgentClient {
-                client: node.client.clone(),
-            })),
+            node_agents: Some(Arc::new(crate::agent_server::AgentClient::new(
+                node.client.clone(),
+                &*crate::tls::peer_client_config(&node.identity.tls_material())?,
+            ))),
             node_name: node.config.node_name.clone(),
             control: control_options(&node.config),
         },

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admin_api;
 pub mod agent_server;
+pub mod agent_streams;
 pub mod api;
 pub mod compactor;
 pub mod config;
@@ -37,3 +38,4 @@ pub mod serve;
 pub mod simulated_nodes;
 pub mod tls;
 pub mod token;
+pub mod upgrade_proxy;

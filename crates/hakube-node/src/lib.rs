@@ -30,5 +30,6 @@ pub mod probes;
 pub mod resolved_pod;
 pub mod runtime_view;
 pub mod status;
+pub mod stream_urls;
 pub mod sync;
 pub mod volumes;

@@ -38,7 +38,7 @@ fn container_names(pod: &Value, field: &str) -> Vec<String> {
 }
 
 /// The container the request names, or the pod's only one (upstream's words otherwise).
-fn container(call: &Call, pod: &Value, name: &str) -> ApiResult<String> {
+pub(super) fn container(call: &Call, pod: &Value, name: &str) -> ApiResult<String> {
     let containers = container_names(pod, "containers");
     let init = container_names(pod, "initContainers");
     match call.query.get("container") {
@@ -57,7 +57,7 @@ fn container(call: &Call, pod: &Value, name: &str) -> ApiResult<String> {
 }
 
 /// `https://<address>:<port>` of the node's agent, from its Node object.
-async fn agent_endpoint(call: &Call, node: &str) -> ApiResult<String> {
+pub(super) async fn agent_endpoint(call: &Call, node: &str) -> ApiResult<String> {
     let key = format!("/registry/core/nodes/{node}");
     let (object, _) = call
         .server
@@ -82,17 +82,6 @@ async fn agent_endpoint(call: &Call, node: &str) -> ApiResult<String> {
         .and_then(Value::as_u64)
         .unwrap_or(10250);
     Ok(format!("https://{address}:{port}"))
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub async fn logs(call: Call) -> ApiResult<Response> {
@@ -121,7 +110,7 @@ pub async fn logs(call: Call) -> ApiResult<Response> {
         .filter_map(|p| {
             call.query
                 .get(p)
-                .map(|v| format!("{p}={}", percent_encode(v)))
+                .map(|v| format!("{p}={}", crate::request::percent_encode(v)))
         })
         .collect();
     if !query.is_empty() {

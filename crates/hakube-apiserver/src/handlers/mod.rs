@@ -12,9 +12,12 @@ pub mod logs;
 pub mod patch;
 pub mod reviews;
 pub mod scale;
+pub mod streams;
 pub mod token;
 pub mod update;
 pub mod watch;
+
+use streams::StreamKind;
 
 use std::sync::Arc;
 
@@ -35,6 +38,8 @@ pub struct Call {
     pub query: Query,
     pub headers: HeaderMap,
     pub user: User,
+    /// The client's connection once it switches protocols (exec, attach, port-forward).
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 /// Every path the fixed routes do not take: `/api/v1/…` and `/apis/…`.
@@ -46,7 +51,8 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, request: Request) ->
 }
 
 async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let user = crate::auth::authenticate(&server, &parts).await?;
     let path = parts.uri.path().to_string();
     if path.starts_with("/openapi/") {
@@ -91,6 +97,7 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                 query,
                 headers: parts.headers,
                 user,
+                upgrade,
             };
             let started = std::time::Instant::now();
             let metrics_server = call.server.clone();
@@ -177,6 +184,15 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::GET, true, None | Some("status")) => get::get(call).await,
         (Method::GET, true, Some("scale")) => scale::get(call).await,
         (Method::GET, true, Some("log")) if is_pod(&call) => logs::logs(call).await,
+        (Method::GET | Method::POST, true, Some("exec")) if is_pod(&call) => {
+            streams::stream(call, StreamKind::Exec).await
+        }
+        (Method::GET | Method::POST, true, Some("attach")) if is_pod(&call) => {
+            streams::stream(call, StreamKind::Attach).await
+        }
+        (Method::GET | Method::POST, true, Some("portforward")) if is_pod(&call) => {
+            streams::stream(call, StreamKind::PortForward).await
+        }
         (Method::POST, false, None) => create::create(call, body).await,
         (Method::POST, true, Some("token")) if call.target.resource.plural == "serviceaccounts" => {
             token::create(call, body).await
