@@ -9,38 +9,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::images::{guard_cluster_cidr, import_images};
 use common::kubectl::{Kubectl, contains};
+use common::pods::{pods, wget};
 use common::{Cluster, wait_until};
-
-/// `(name, phase, ip, node)` of every pod of `selector` that is not being deleted.
-fn pods(kubectl: &Kubectl, selector: &str) -> Vec<(String, String, String, String)> {
-    let template = "{range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}";
-    let out = kubectl.ok(&[
-        "get",
-        "pods",
-        "-l",
-        selector,
-        "-o",
-        &format!("jsonpath={template}"),
-    ]);
-    out.lines()
-        .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-        .filter(|f| f.len() == 4)
-        .map(|f| (f[0].clone(), f[1].clone(), f[2].clone(), f[3].clone()))
-        .collect()
-}
-
-fn wget(url: &str) -> String {
-    let output = Command::new("busybox")
-        .args(["wget", "-qO-", url])
-        .output()
-        .expect("busybox");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 const PROBE_POD: &str = "apiVersion: v1
 kind: Pod

@@ -6,6 +6,7 @@
 
 pub mod images;
 pub mod kubectl;
+pub mod pods;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
