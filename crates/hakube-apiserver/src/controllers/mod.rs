@@ -1,6 +1,6 @@
 //! The controllers upstream runs in kube-controller-manager: namespace lifecycle, garbage
-//! collection by ownerReferences, quotas, disruption budgets, service accounts, node IPAM and
-//! node lifecycle, and the workload controllers. Each decides with a pure function over a
+//! collection by ownerReferences, pod garbage collection, quotas, disruption budgets, service
+//! accounts, node IPAM and node lifecycle, and the workload controllers. Each decides with a pure function over a
 //! snapshot of the objects (`plan`) and acts through the store; only the node holding the
 //! `kube-controller-manager` Lease in kube-system runs them, so one instance acts
 //! cluster-wide.
@@ -13,6 +13,7 @@ pub mod garbage;
 pub mod namespaces;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod pod_gc;
 pub mod quotas;
 pub mod service_accounts;
 pub mod workload_writes;
@@ -65,6 +66,7 @@ impl Default for ControlOptions {
 #[derive(Default)]
 struct Memory {
     node_health: node_lifecycle::NodeHealth,
+    missing_nodes: pod_gc::MissingNodes,
 }
 
 pub use crate::storage::Stored;
@@ -159,6 +161,12 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
             options.node_cidr_mask_size,
         ));
     }
+    actions.extend(pod_gc::plan(
+        &objects,
+        &mut memory.missing_nodes,
+        clock.now,
+        &wall,
+    ));
     actions.extend(namespaces::plan(&objects));
     actions.extend(garbage::plan(&objects));
     actions.extend(quotas::plan(&objects));
