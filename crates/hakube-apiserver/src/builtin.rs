@@ -408,6 +408,24 @@ const SPECS: &[Spec] = &[
         &["sc"],
         NONE,
     ),
+    spec(
+        "metrics.k8s.io",
+        "v1beta1",
+        "nodes",
+        "NodeMetrics",
+        CLUSTER,
+        &[],
+        NONE,
+    ),
+    spec(
+        "metrics.k8s.io",
+        "v1beta1",
+        "pods",
+        "PodMetrics",
+        NAMESPACED,
+        &[],
+        NONE,
+    ),
 ];
 
 /// Types that are computed per request and never stored: only `create`.
@@ -420,6 +438,10 @@ const CREATE_ONLY: &[&str] = &[
     "selfsubjectrulesreviews",
     "subjectaccessreviews",
 ];
+
+/// Groups computed per request and never stored, which only `get` and `list` read
+/// (metrics.k8s.io: the node agents' usage, `handlers/metrics_api.rs`).
+const READ_ONLY_GROUPS: &[&str] = &["metrics.k8s.io"];
 
 fn extra_subresources(group: &str, plural: &str) -> Vec<ExtraSubresource> {
     let pod = |name, verbs| ExtraSubresource {
@@ -474,6 +496,7 @@ pub fn types() -> Vec<ResourceType> {
         .iter()
         .map(|spec| {
             let create_only = CREATE_ONLY.contains(&spec.plural);
+            let read_only = READ_ONLY_GROUPS.contains(&spec.group);
             ResourceType {
                 group: spec.group.into(),
                 version: spec.version.into(),
@@ -491,10 +514,12 @@ pub fn types() -> Vec<ResourceType> {
                 extra_subresources: extra_subresources(spec.group, spec.plural),
                 verbs: if create_only {
                     vec!["create"]
+                } else if read_only {
+                    vec!["get", "list"]
                 } else {
                     ALL_VERBS.to_vec()
                 },
-                stored: !create_only,
+                stored: !create_only && !read_only,
                 custom_schema: None,
             }
         })

@@ -1,6 +1,7 @@
 //! The node agent's own port (:10250, upstream's kubelet port; mutual TLS with the cluster
-//! CA, so only the API servers and admins reach it): container logs for `kubectl logs`, and
-//! exec/attach/port-forward streams ([`crate::agent_streams`]), proxied by the API server.
+//! CA, so only the API servers and admins reach it): container logs for `kubectl logs`,
+//! exec/attach/port-forward streams ([`crate::agent_streams`]), proxied by the API server, and
+//! the node's resource usage for metrics.k8s.io ([`crate::agent_metrics`]).
 //! [`AgentClient`] is the API server's side of it.
 
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<()> {
         Some(endpoint) => endpoint.trim_start_matches("unix://").into(),
         None => paths.containerd_socket(),
     };
+    let sampler = crate::agent_metrics::UsageSampler::new(runtime_socket.clone());
+    sampler.spawn(node.shutdown.clone());
     let streams = Arc::new(StreamContext {
         runtime_socket,
         limit: StreamLimit::default(),
@@ -65,6 +68,11 @@ pub async fn start(node: &Arc<Node>) -> anyhow::Result<()> {
                     get(agent_streams::port_forward).post(agent_streams::port_forward),
                 )
                 .with_state(streams),
+        )
+        .merge(
+            Router::new()
+                .route("/metrics/usage", get(crate::agent_metrics::usage))
+                .with_state(sampler),
         );
     tokio::spawn(crate::serve::serve_tls(
         listener,

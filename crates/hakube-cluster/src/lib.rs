@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admin_api;
+pub mod agent_metrics;
 pub mod agent_server;
 pub mod agent_streams;
 pub mod api;

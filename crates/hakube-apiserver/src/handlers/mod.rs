@@ -9,6 +9,8 @@ pub mod eviction;
 pub mod get;
 pub mod list;
 pub mod logs;
+pub mod metrics_api;
+mod metrics_objects;
 pub mod patch;
 pub mod reviews;
 pub mod scale;
@@ -176,6 +178,10 @@ fn audit_record(
 }
 
 async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> {
+    // Computed from the node agents, never stored: their own handler for every verb.
+    if call.target.resource.group == metrics_api::GROUP {
+        return metrics_api::serve(call, method).await;
+    }
     let has_name = call.target.name.is_some();
     let subresource = call.target.subresource.clone();
     match (method, has_name, subresource.as_deref()) {
