@@ -156,6 +156,9 @@ fn default_rbac() -> Vec<(String, Value)> {
     ]);
     let self_review = json!([{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
         {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]);
+    // What metrics-server's aggregated reader role adds to admin, edit and view: `kubectl top`.
+    let metrics =
+        json!({"apiGroups": ["metrics.k8s.io"], "resources": ["pods", "nodes"], "verbs": read});
     let rbac = "/registry/rbac.authorization.k8s.io";
     vec![
         (
@@ -169,7 +172,8 @@ fn default_rbac() -> Vec<(String, Value)> {
                 json!([
             {"apiGroups": groups, "resources": workloads, "verbs": edit_verbs},
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": edit_verbs},
-            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read}]),
+            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read},
+            metrics.clone()]),
             ),
         ),
         (
@@ -178,7 +182,8 @@ fn default_rbac() -> Vec<(String, Value)> {
                 "edit",
                 json!([
             {"apiGroups": groups, "resources": workloads, "verbs": edit_verbs},
-            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read}]),
+            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read},
+            metrics.clone()]),
             ),
         ),
         (
@@ -187,7 +192,8 @@ fn default_rbac() -> Vec<(String, Value)> {
                 "view",
                 json!([
             {"apiGroups": groups, "resources": workloads.as_array().map(|w| w.iter().filter(|r| r != &&json!("secrets")).cloned().collect::<Vec<_>>()).unwrap_or_default(), "verbs": read},
-            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read}]),
+            {"apiGroups": [""], "resources": ["resourcequotas", "limitranges", "namespaces"], "verbs": read},
+            metrics.clone()]),
             ),
         ),
         (
