@@ -1,6 +1,9 @@
 //! The agent port's streaming endpoints (the kubelet's paths): `/exec/…`, `/attach/…` and
-//! `/portForward/…`. Each asks containerd over CRI for a one-time stream URL and relays the
-//! client's upgrade request there ([`crate::upgrade_proxy`]).
+//! `/portForward/…`. Each asks containerd over CRI for a one-time stream URL, then either
+//! serves a WebSocket client itself, speaking SPDY to containerd ([`crate::streaming`]:
+//! remote command v5 and SPDY tunnelling, which containerd lacks), or relays the client's
+//! upgrade request there unchanged ([`crate::upgrade_proxy`]: SPDY clients and the older
+//! WebSocket protocols containerd serves or refuses itself).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +15,10 @@ use hakube_apiserver::Query;
 use hakube_node::cri::CriClient;
 use hakube_node::stream_urls::{self, StreamError, StreamOptions};
 use hyper::upgrade::OnUpgrade;
+use tokio::net::TcpStream;
 
-use crate::upgrade_proxy::{StreamLimit, plain, relay};
+use crate::streaming::{self, Session, remote_command};
+use crate::upgrade_proxy::{StreamLimit, plain, relay, too_many_streams};
 
 /// What the streaming endpoints need: the runtime's socket and the bound on open streams.
 pub struct StreamContext {
@@ -41,41 +46,50 @@ fn refusal(error: &StreamError) -> Response<Body> {
     plain(status, error.to_string())
 }
 
-/// Relays `request` to the stream server at `url` (containerd's, on this host).
+/// A connection to the stream server at `url` (containerd's, on this host), with the
+/// authority and path to ask it for; or the answer explaining why not.
+async fn connect(url: &str) -> Result<(TcpStream, String, String), Response<Body>> {
+    let Ok(uri) = url.parse::<Uri>() else {
+        return Err(plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the runtime gave an invalid stream URL {url:?}"),
+        ));
+    };
+    let (Some(authority), Some(path)) = (uri.authority(), uri.path_and_query()) else {
+        return Err(plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the runtime gave an incomplete stream URL {url:?}"),
+        ));
+    };
+    let stream = TcpStream::connect(authority.as_str())
+        .await
+        .map_err(|error| {
+            plain(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach the runtime's stream server at {authority}: {error}"),
+            )
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok((stream, authority.to_string(), path.to_string()))
+}
+
+/// Relays `request` to the stream server at `url`.
 async fn relay_to(
     context: &StreamContext,
     url: &str,
     request: Request,
     near: OnUpgrade,
 ) -> Response<Body> {
-    let Ok(uri) = url.parse::<Uri>() else {
-        return plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the runtime gave an invalid stream URL {url:?}"),
-        );
+    let (stream, authority, path) = match connect(url).await {
+        Ok(connected) => connected,
+        Err(answer) => return answer,
     };
-    let (Some(authority), Some(path)) = (uri.authority(), uri.path_and_query()) else {
-        return plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the runtime gave an incomplete stream URL {url:?}"),
-        );
-    };
-    let stream = match tokio::net::TcpStream::connect(authority.as_str()).await {
-        Ok(stream) => stream,
-        Err(error) => {
-            return plain(
-                StatusCode::BAD_GATEWAY,
-                format!("cannot reach the runtime's stream server at {authority}: {error}"),
-            );
-        }
-    };
-    let _ = stream.set_nodelay(true);
     let method = request.method().clone();
     match relay(
         stream,
-        authority.as_str(),
+        &authority,
         method,
-        path.as_str(),
+        &path,
         request.headers(),
         near,
         &context.limit,
@@ -88,6 +102,34 @@ async fn relay_to(
             format!("the runtime's stream server: {why}"),
         ),
     }
+}
+
+/// Serves the WebSocket `request` of `session` here, speaking SPDY to the stream server at
+/// `url`.
+async fn translate_to(
+    context: &StreamContext,
+    url: &str,
+    request: Request,
+    near: OnUpgrade,
+    session: Session,
+) -> Response<Body> {
+    let Some(permit) = context.limit.try_acquire() else {
+        return too_many_streams();
+    };
+    let (stream, authority, path) = match connect(url).await {
+        Ok(connected) => connected,
+        Err(answer) => return answer,
+    };
+    streaming::serve(
+        stream,
+        &authority,
+        &path,
+        request.headers(),
+        near,
+        session,
+        permit,
+    )
+    .await
 }
 
 /// What kind of stream, and for which container (none for a port forward).
@@ -133,9 +175,26 @@ async fn serve(
             stream_urls::port_forward_url(&client, &namespace, &pod, ports).await
         }
     };
-    match url {
-        Ok(url) => relay_to(&context, &url, request, near).await,
-        Err(error) => refusal(&error),
+    let url = match url {
+        Ok(url) => url,
+        Err(error) => return refusal(&error),
+    };
+    let session = match target {
+        Target::Exec(_) | Target::Attach(_) => {
+            let asked = options(&query);
+            Session::RemoteCommand(remote_command::Streams {
+                stdin: asked.stdin,
+                stdout: asked.stdout,
+                stderr: asked.stderr,
+                tty: asked.tty,
+            })
+        }
+        Target::PortForward => Session::PortForward,
+    };
+    if session.served(request.headers()) {
+        translate_to(&context, &url, request, near, session).await
+    } else {
+        relay_to(&context, &url, request, near).await
     }
 }
 

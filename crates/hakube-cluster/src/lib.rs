@@ -37,6 +37,7 @@ pub mod roles;
 pub mod rpc;
 pub mod serve;
 pub mod simulated_nodes;
+pub mod streaming;
 pub mod tls;
 pub mod token;
 pub mod upgrade_proxy;

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Request headers that carry the upgrade and its negotiation; nothing else (credentials in
 /// particular) goes further.
@@ -50,6 +50,21 @@ impl Default for StreamLimit {
     }
 }
 
+impl StreamLimit {
+    /// A place for one more stream, or `None` when [`MAX_STREAMS`] are open.
+    pub fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+}
+
+/// The answer when [`MAX_STREAMS`] are open.
+pub fn too_many_streams() -> Response<Body> {
+    plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many streams open on this node (at most {MAX_STREAMS})"),
+    )
+}
+
 /// Sends `method path_and_query` with the upgrade headers of `headers` over `io` (to
 /// `authority`) and answers for the near end: a 101 whose connection, once `near` upgrades,
 /// is joined to the far one; or the far end's refusal as it was.
@@ -65,11 +80,8 @@ pub async fn relay<IO>(
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Ok(permit) = limit.permits.clone().try_acquire_owned() else {
-        return Ok(plain(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many streams open on this node (at most {MAX_STREAMS})"),
-        ));
+    let Some(permit) = limit.try_acquire() else {
+        return Ok(too_many_streams());
     };
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await

@@ -1,8 +1,10 @@
 //! Streams into pods with the real kubectl 1.28, 1.33 and 1.37: `exec` (output, stderr,
 //! exit codes, stdin, a terminal), `attach`, `port-forward`, and from inside a pod on one
 //! node, `wget` and `ping` of a pod on another. The API server relays each upgrade to the
-//! pod's node agent, which relays it to containerd's stream server; kubectl 1.33 and 1.37
-//! try WebSocket first and fall back to SPDY.
+//! pod's node agent. kubectl 1.28 speaks SPDY, which the agent relays to containerd's stream
+//! server; kubectl 1.33 and 1.37 speak WebSocket (remote command v5, SPDY tunnelled for
+//! port-forward), which the agent serves itself, speaking SPDY to containerd; `-v=6` shows
+//! they upgrade on the first try (no fallback to SPDY).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -100,9 +102,46 @@ fn http_get(port: u16) -> String {
     answer
 }
 
+/// Whether kubectl `version` speaks WebSocket first (1.30 and later).
+fn websocket_first(version: &str) -> bool {
+    version != "1.28"
+}
+
+/// The `-v=6` log of kubectl `version` shows the stream's upgrade on the first try: a 101 on a
+/// GET (the WebSocket handshake) for 1.30 and later, with no fallback to SPDY; a 101 on a
+/// POST (SPDY) for 1.28.
+fn assert_upgraded(version: &str, what: &str, log: &str) {
+    let method = if websocket_first(version) {
+        "GET"
+    } else {
+        "POST"
+    };
+    let upgraded = log.lines().any(|line| {
+        line.contains("101 Switching Protocols")
+            && (line.contains(&format!("verb=\"{method}\""))
+                || line.contains(&format!("{method} https://")))
+    });
+    assert!(
+        upgraded,
+        "kubectl {version} {what}: no 101 answer to a {method} in its log:\n{log}"
+    );
+    assert!(
+        !log.to_lowercase().contains("fallback"),
+        "kubectl {version} {what} fell back:\n{log}"
+    );
+}
+
+/// The `-v=6` lines of `log` that show how a stream was opened, for the test's output.
+fn upgrade_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("101 Switching Protocols") || l.to_lowercase().contains("fallback"))
+        .collect()
+}
+
 fn exec_checks(kubectl: &Kubectl, version: &str, web_ip: &str) {
     // Output, stderr and the exit code come back separately.
     let run = kubectl.run(&[
+        "-v=6",
         "exec",
         "shell",
         "--",
@@ -117,10 +156,21 @@ fn exec_checks(kubectl: &Kubectl, version: &str, web_ip: &str) {
     );
     assert_eq!(run.stdout.trim(), "out-shell", "kubectl {version}");
     contains(&run.stderr, "err-line");
+    assert_upgraded(version, "exec", &run.stderr);
+    println!("kubectl {version} exec: {:?}", upgrade_lines(&run.stderr));
 
     // Standard input reaches the process, and its end ends it.
     let mut child = kubectl
-        .command(&["exec", "-i", "shell", "--", "sh", "-c", "cat; echo end"])
+        .command(&[
+            "-v=6",
+            "exec",
+            "-i",
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "cat; echo end",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -142,10 +192,35 @@ fn exec_checks(kubectl: &Kubectl, version: &str, web_ip: &str) {
         "line one\nline two\nend\n",
         "kubectl {version}"
     );
+    assert_upgraded(version, "exec -i", &String::from_utf8_lossy(&output.stderr));
 
-    // A terminal: `exec -it` under script(1), which gives kubectl a pseudo-terminal.
+    // Much output, in many frames: all of it arrives before the status ends the stream.
+    let lines = kubectl.ok(&["exec", "shell", "--", "seq", "1", "200000"]);
+    assert_eq!(lines.lines().count(), 200_000, "kubectl {version}");
+    assert_eq!(lines.lines().last(), Some("200000"), "kubectl {version}");
+
+    // Much input, in many messages.
+    let mut child = kubectl
+        .command(&["exec", "-i", "shell", "--", "wc", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = vec![b'x'; 2_000_000];
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "2000000",
+        "kubectl {version} exec -i: {output:?}"
+    );
+
+    // A terminal: `exec -it` under script(1), which gives kubectl a pseudo-terminal, sized
+    // first with stty; kubectl sends that size (the resize stream), which the command sees.
     let command_line = format!(
-        "{} --kubeconfig {} --cache-dir {} exec -it shell -- tty",
+        "stty rows 27 cols 91; {} --kubeconfig {} --cache-dir {} -v=6 exec -it shell -- \
+         sh -c 'tty; sleep 1; stty size'",
         kubectl.binary.display(),
         kubectl.kubeconfig.display(),
         kubectl.cache.path().display()
@@ -155,7 +230,10 @@ fn exec_checks(kubectl: &Kubectl, version: &str, web_ip: &str) {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    contains(&String::from_utf8_lossy(&output.stdout), "/dev/pts/");
+    let terminal = String::from_utf8_lossy(&output.stdout);
+    contains(&terminal, "/dev/pts/");
+    contains(&terminal, "27 91");
+    assert_upgraded(version, "exec -it", &terminal);
 
     // From a pod on node1 to the pod on node2.
     contains(
@@ -174,12 +252,13 @@ fn exec_checks(kubectl: &Kubectl, version: &str, web_ip: &str) {
 fn attach_check(kubectl: &Kubectl, version: &str) {
     let mut child = Stopped(
         kubectl
-            .command(&["attach", "ticker"])
+            .command(&["-v=6", "attach", "ticker"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
+    let log = collect(child.0.stderr.take().unwrap());
     let stdout = child.0.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -194,13 +273,28 @@ fn attach_check(kubectl: &Kubectl, version: &str) {
         line.as_deref().is_ok_and(|l| l.starts_with("tick ")),
         "kubectl {version} attach printed {line:?}"
     );
+    drop(child);
+    let log = log.join().unwrap();
+    assert_upgraded(version, "attach", &log);
+    println!("kubectl {version} attach: {:?}", upgrade_lines(&log));
+}
+
+/// Everything `stream` yields until it ends, read on a thread (joined once the writer is
+/// stopped).
+fn collect(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 fn port_forward_check(kubectl: &Kubectl, version: &str) {
     let port = free_port();
-    let _forward = Stopped(
+    let mut forward = Stopped(
         kubectl
             .command(&[
+                "-v=6",
                 "port-forward",
                 "--address",
                 "127.0.0.1",
@@ -208,10 +302,11 @@ fn port_forward_check(kubectl: &Kubectl, version: &str) {
                 &format!("{port}:80"),
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
+    let log = collect(forward.0.stderr.take().unwrap());
     let mut last = String::new();
     let served = wait_until(Duration::from_secs(30), || {
         last = http_get(port);
@@ -220,6 +315,10 @@ fn port_forward_check(kubectl: &Kubectl, version: &str) {
     assert!(served, "kubectl {version} port-forward answered {last:?}");
     // A second connection through the same forward.
     contains(&http_get(port), "hello from nginx");
+    drop(forward);
+    let log = log.join().unwrap();
+    assert_upgraded(version, "port-forward", &log);
+    println!("kubectl {version} port-forward: {:?}", upgrade_lines(&log));
 }
 
 #[test]
