@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use hakube_kinds::k8s_openapi::api::core::v1::{Node, Pod};
@@ -23,8 +24,12 @@ use crate::error::ApiResult;
 use crate::events::{Event, EventType};
 use crate::storage::Freshness;
 
-/// Checking costs one atomic read when nothing changed; a round reads the pods only then.
-const ROUND_INTERVAL: Duration = Duration::from_millis(100);
+/// A round starts when the store applies a change to pods or nodes; without one, this often
+/// anyway (a missed wake-up costs at most this much).
+const ROUND_INTERVAL: Duration = Duration::from_millis(500);
+/// After a wake-up, how long to let a burst of changes (a ReplicaSet creating pods) land so one
+/// round places them together.
+const BATCH_DELAY: Duration = Duration::from_millis(2);
 /// Bindings written at once (each is one store write, plus its event).
 const CONCURRENT_WRITES: usize = 64;
 pub const SCHEDULER_NAME: &str = "default-scheduler";
@@ -51,10 +56,12 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
         server.options.control.leader_lease_duration,
     );
     let holding = crate::leader_election::spawn(server.clone(), candidate, shutdown.clone());
+    let mut changes = server.storage.store().machine().subscribe();
     let mut decided_at = 0;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = next_change(&mut changes) => tokio::time::sleep(BATCH_DELAY).await,
             _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
         if !*holding.borrow() {
@@ -69,6 +76,26 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
             Ok(0) => decided_at = revision,
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "scheduling round failed; retrying"),
+        }
+    }
+}
+
+/// Waits for the store to apply a change to a pod or a node (or to report that this receiver
+/// fell behind, which may have hidden one).
+async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>) {
+    loop {
+        match changes.recv().await {
+            Ok(event) => {
+                let key = &event.kv.key;
+                if key.starts_with(b"/registry/core/pods/")
+                    || key.starts_with(b"/registry/core/nodes/")
+                {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            // No more changes will come (the store stopped): let the timer pace the loop.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
 }
