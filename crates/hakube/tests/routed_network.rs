@@ -385,10 +385,6 @@ impl Drop for RoutedCluster {
                 eprintln!("[routed] teardown of node{k}: {error:#}");
             }
         }
-        // The test images this process built (common::images::test_images).
-        let images =
-            std::env::temp_dir().join(format!("hakube-test-images-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(images);
     }
 }
 

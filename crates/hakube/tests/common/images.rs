@@ -1,5 +1,5 @@
 //! Test images and pod networking for tests with real containers: the images are built once
-//! per test process from Debian packages (scripts/build-test-images.sh) and imported with
+//! (per version of the script) from Debian packages (scripts/build-test-images.sh) and imported with
 //! `hakube images import`; each cluster's pod CIDR gets a blackhole route.
 
 use std::path::PathBuf;
@@ -10,21 +10,34 @@ use std::time::Duration;
 use super::kubectl::contains;
 use super::{Cluster, wait_until};
 
-/// The test images, built once per test process.
+/// The test images, built once per version of the build script and shared by every test
+/// process (under a lock, so parallel tests wait for one build instead of each building).
 pub fn test_images() -> &'static PathBuf {
     static IMAGES: OnceLock<PathBuf> = OnceLock::new();
     IMAGES.get_or_init(|| {
-        let directory =
-            std::env::temp_dir().join(format!("hakube-test-images-{}", std::process::id()));
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../scripts/build-test-images.sh"
         );
-        let output = Command::new("bash")
-            .arg(script)
+        let text = std::fs::read(script).expect("the image build script");
+        // FNV-1a of the script: a changed script builds a fresh set.
+        let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let directory = std::env::temp_dir().join(format!("hakube-test-images-{hash:016x}"));
+        let lock = directory.with_extension("lock");
+        let output = Command::new("flock")
+            .arg(&lock)
+            .args([
+                "bash",
+                "-c",
+                "test -d \"$1\" || { rm -rf \"$1.partial\" && bash \"$2\" \"$1.partial\" && mv \"$1.partial\" \"$1\"; }",
+                "build-test-images",
+            ])
             .arg(&directory)
+            .arg(script)
             .output()
-            .expect("bash");
+            .expect("flock and bash");
         assert!(
             output.status.success(),
             "building the test images failed:\n{}",
