@@ -66,6 +66,7 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
         _ = terminate.recv() => daemon.shutdown().await,
         _ = tokio::signal::ctrl_c() => daemon.shutdown().await,
         _ = daemon.exit.cancelled() => {}
+        _ = removed(&daemon) => {}
     }
     // Give the admin reply to /shutdown a moment to leave.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -73,6 +74,24 @@ pub async fn run(config: DaemonConfig) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&pid_path);
     tracing::info!("hakube stopped");
     Ok(())
+}
+
+/// Returns once the running node learned it was removed from the cluster (after stopping
+/// it). Join and leave replace the node; each replacement is watched in turn.
+async fn removed(daemon: &Daemon) {
+    loop {
+        let node = daemon.node().await;
+        tokio::select! {
+            _ = node.removed.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+        }
+        let _busy = daemon.busy.lock().await;
+        // A join or leave that replaced the node meanwhile wins.
+        if Arc::ptr_eq(&node, &daemon.node().await) {
+            node.stop().await;
+            return;
+        }
+    }
 }
 
 const ADMIT_ATTEMPTS: usize = 10;

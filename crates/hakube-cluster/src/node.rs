@@ -43,6 +43,9 @@ pub struct Node {
     pub metrics: crate::metrics::NodeMetrics,
     /// Lease deadlines and expiry (active while this node leads); the etcd API's leases.
     pub leases: Arc<hakube_store::LeaseKeeper>,
+    /// Fired when the cluster's leader no longer lists this node: it was removed while away,
+    /// and the daemon stops instead of campaigning for a membership it no longer has.
+    pub removed: CancellationToken,
 }
 
 pub fn store_directory(config: &DaemonConfig) -> PathBuf {
@@ -122,6 +125,7 @@ impl Node {
             health,
             client,
             shutdown: CancellationToken::new(),
+            removed: CancellationToken::new(),
             control_plane,
             metrics,
         });
@@ -229,13 +233,18 @@ impl Node {
         }
     }
 
-    pub fn ping_response(&self) -> PingResponse {
+    pub async fn ping_response(&self) -> PingResponse {
         let status = self.store.status();
+        let registered = registry::list_nodes(&self.store)
+            .await
+            .map(|records| records.into_iter().map(|r| r.node_id).collect())
+            .unwrap_or_default();
         PingResponse {
             node_id: self.node_id(),
             name: self.config.node_name.clone(),
             term: status.term,
             leader: status.leader,
+            registered,
         }
     }
 }
@@ -243,6 +252,7 @@ impl Node {
 /// Pings every datastore member and every registered node twice a second.
 async fn ping_loop(node: Arc<Node>) {
     let interval = Duration::from_millis(500);
+    let mut removal = RemovalCheck::default();
     while !node.shutdown.is_cancelled() {
         let mut targets: BTreeMap<NodeId, String> = node
             .store
@@ -264,11 +274,25 @@ async fn ping_loop(node: Arc<Node>) {
                     .client
                     .call(&address, PING_PATH, &(), Duration::from_millis(800))
                     .await;
-                node.health
-                    .record(id, matches!(reply, Ok(ref r) if r.node_id == id));
+                let reached = matches!(reply, Ok(ref r) if r.node_id == id);
+                node.health.record(id, reached);
+                reply.ok().filter(|_| reached)
             }
         });
-        futures::future::join_all(pings).await;
+        let replies: Vec<PingResponse> = futures::future::join_all(pings)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        if removal.observe(&replies, node.node_id()) {
+            tracing::error!(
+                "this node was removed from the cluster while it was away (kubectl delete node or \
+                 hakube remove-node on another member): stopping. To bring it back, empty its \
+                 data directory and run hakube join with a token from hakube add-node"
+            );
+            node.removed.cancel();
+            return;
+        }
         tokio::select! {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
@@ -303,5 +327,67 @@ async fn register_self(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
+    }
+}
+
+/// Decides from ping replies whether this node has been removed from the cluster: the
+/// leader's registry must lack it in several consecutive rounds (a join or leave in flight
+/// settles within one).
+#[derive(Default)]
+struct RemovalCheck {
+    missing_rounds: u32,
+}
+
+impl RemovalCheck {
+    const ROUNDS: u32 = 4;
+
+    /// One round's replies; true once the removal is certain.
+    fn observe(&mut self, replies: &[PingResponse], own: NodeId) -> bool {
+        let leader = replies
+            .iter()
+            .find(|reply| reply.leader == Some(reply.node_id));
+        match leader {
+            Some(leader) if !leader.registered.contains(&own) => self.missing_rounds += 1,
+            Some(_) => self.missing_rounds = 0,
+            // No leader answered: nothing learned either way.
+            None => {}
+        }
+        self.missing_rounds >= Self::ROUNDS
+    }
+}
+
+#[cfg(test)]
+mod removal_tests {
+    use super::*;
+
+    fn reply(node_id: NodeId, leader: Option<NodeId>, registered: &[NodeId]) -> PingResponse {
+        PingResponse {
+            node_id,
+            name: format!("node{node_id}"),
+            term: 3,
+            leader,
+            registered: registered.to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_the_leaders_registry_counts_and_only_when_it_persists() {
+        let mut check = RemovalCheck::default();
+        // A follower that lacks us proves nothing (it may lag).
+        for _ in 0..10 {
+            assert!(!check.observe(&[reply(2, Some(1), &[2])], 9));
+        }
+        let without_us = [reply(1, Some(1), &[1, 2]), reply(2, Some(1), &[1, 2])];
+        for _ in 0..RemovalCheck::ROUNDS - 1 {
+            assert!(!check.observe(&without_us, 9));
+        }
+        // Listed again (a join completed): start over.
+        assert!(!check.observe(&[reply(1, Some(1), &[1, 2, 9])], 9));
+        for _ in 0..RemovalCheck::ROUNDS - 1 {
+            assert!(!check.observe(&without_us, 9));
+        }
+        // Rounds without a leader neither count nor reset.
+        assert!(!check.observe(&[reply(2, None, &[2])], 9));
+        assert!(check.observe(&without_us, 9));
     }
 }

@@ -130,7 +130,7 @@ async fn read_index(State(node): State<Arc<Node>>) -> Response {
 }
 
 async fn ping(State(node): State<Arc<Node>>) -> Response {
-    rpc::reply(&node.ping_response())
+    rpc::reply(&node.ping_response().await)
 }
 
 async fn admit(State(node): State<Arc<Node>>, body: Bytes) -> Response {

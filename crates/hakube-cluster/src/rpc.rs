@@ -39,6 +39,9 @@ pub struct PingResponse {
     pub name: String,
     pub term: u64,
     pub leader: Option<NodeId>,
+    /// The nodes in the peer's registry: a node missing from its leader's has been removed
+    /// (`kubectl delete node`, `hakube remove-node`) while it was away.
+    pub registered: Vec<NodeId>,
 }
 
 /// Phase 1 of a join, on the join port: the token buys a certificate.

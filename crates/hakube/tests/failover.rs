@@ -129,4 +129,26 @@ fn leave_and_remove_node_keep_members_and_records_in_step() {
     assert_eq!(status["nodes"].as_array().unwrap().len(), 1, "{status}");
     assert_eq!(status["quorum"], true);
     assert!(cluster.on(1, &["dbctl", "put", "/alone", "ok"]).ok());
+
+    // The removed node learns it from the leader and stops, instead of campaigning for a
+    // membership it no longer has; started again, it stops again.
+    let stopped = |cluster: &Cluster| {
+        wait_until(Duration::from_secs(20), || {
+            cluster
+                .pid(2)
+                .is_none_or(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        })
+    };
+    assert!(stopped(&cluster), "node2 kept running after its removal");
+    let log = std::fs::read_to_string(cluster.node_dir(2).join("hakube.log")).unwrap();
+    assert!(
+        log.contains("this node was removed from the cluster"),
+        "{log}"
+    );
+    let _ = cluster.on(2, &["start"]);
+    assert!(
+        stopped(&cluster),
+        "node2 kept running when started after its removal"
+    );
+    assert_eq!(cluster.status(1)["nodes"].as_array().unwrap().len(), 1);
 }
