@@ -158,6 +158,22 @@ fn within(cidr: &str, cluster: &str) -> bool {
         && u32::from(inner.base) & mask(outer.prefix_length) == u32::from(outer.base)
 }
 
+const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Keeps the routes in step with the Node objects until the node stops.
+pub async fn run(node: std::sync::Arc<crate::node::Node>) {
+    loop {
+        if let Ok(list) = crate::kube_client::get(&node, "/api/v1/nodes").await {
+            let nodes = list["items"].as_array().cloned().unwrap_or_default();
+            sync(&nodes, &node.config.node_name, &node.config.cluster_cidr).await;
+        }
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,21 +242,5 @@ mod tests {
         assert!(within("10.1.3.0/24", "10.1.0.0/16"));
         assert!(!within("10.2.3.0/24", "10.1.0.0/16"));
         assert!(!within("10.0.0.0/8", "10.1.0.0/16"));
-    }
-}
-
-const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Keeps the routes in step with the Node objects until the node stops.
-pub async fn run(node: std::sync::Arc<crate::node::Node>) {
-    loop {
-        if let Ok(list) = crate::kube_client::get(&node, "/api/v1/nodes").await {
-            let nodes = list["items"].as_array().cloned().unwrap_or_default();
-            sync(&nodes, &node.config.node_name, &node.config.cluster_cidr).await;
-        }
-        tokio::select! {
-            _ = node.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(SYNC_INTERVAL) => {}
-        }
     }
 }
