@@ -1,6 +1,7 @@
 //! Events (core/v1) that the scheduler and the controllers record about objects, aggregated
 //! like upstream's recorder: the same reason and message about the same object bumps `count`
-//! and `lastTimestamp` of one Event instead of adding another. `kubectl describe` and `kubectl
+//! and `lastTimestamp` of one Event instead of adding another, and each component's events
+//! about one object pass upstream's spam filter ([`crate::event_spam`]). `kubectl describe` and `kubectl
 //! get events` show them; [`crate::controllers::event_ttl`] removes them after an hour.
 
 use serde_json::{Value, json};
@@ -105,6 +106,16 @@ impl Event<'_> {
 
 /// Records `event` (errors are the caller's to log: an event is never worth failing for).
 pub async fn record(server: &ApiServer, event: Event<'_>) -> ApiResult<()> {
+    let uid = event.field("/metadata/uid");
+    // A poisoned filter lets events through: losing the bound is better than losing events.
+    let allowed = server
+        .event_spam
+        .lock()
+        .map(|mut filter| filter.allow(event.component, uid, std::time::Instant::now()))
+        .unwrap_or(true);
+    if !allowed {
+        return Ok(());
+    }
     let now = crate::objects::now_rfc3339();
     let key = format!(
         "/registry/core/events/{}/{}",

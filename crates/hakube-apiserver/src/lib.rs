@@ -14,6 +14,7 @@ mod crd_schema;
 pub mod crds;
 pub mod discovery;
 pub mod error;
+pub mod event_spam;
 pub mod events;
 mod handlers;
 pub mod internal;
@@ -87,6 +88,8 @@ pub struct ApiServer {
     pub metrics: metrics::ApiMetrics,
     /// Deleting a Node removes its node from the cluster (when set).
     pub node_removal: Option<Arc<dyn nodes::NodeRemoval>>,
+    /// Bounds the events each component records about one object (upstream's spam filter).
+    pub event_spam: std::sync::Mutex<event_spam::SpamFilter>,
 }
 
 impl ApiServer {
@@ -115,6 +118,7 @@ impl ApiServer {
             watches: Arc::default(),
             metrics: metrics::ApiMetrics::default(),
             node_removal,
+            event_spam: std::sync::Mutex::default(),
         })
     }
 }

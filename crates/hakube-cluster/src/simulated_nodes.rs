@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::kube_client::{self, KubeError};
@@ -109,48 +110,60 @@ fn running_status(pod: &Value, index: usize, now: &str) -> Value {
         "containerStatuses": statuses})
 }
 
+/// Status reports and deletions in flight at once (each is one API write).
+const CONCURRENT_WRITES: usize = 32;
+
+/// What a simulated node does for one of its pods this round.
+async fn sync_pod(node: &Node, pod: &Value, index: usize, now: &str) {
+    let namespace = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pod_name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let path = format!("/api/v1/namespaces/{namespace}/pods/{pod_name}");
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0});
+        kube_client::request(
+            node,
+            hyper::Method::DELETE,
+            &path,
+            "application/json",
+            Some(&options),
+        )
+        .await
+        .ok();
+        return;
+    }
+    let patch = json!({"status": running_status(pod, index, now)});
+    kube_client::merge_patch(node, &format!("{path}/status"), &patch)
+        .await
+        .ok();
+}
+
 async fn sync_pods(node: &Node, names: &[String]) -> Result<(), KubeError> {
     let pods = kube_client::get(node, "/api/v1/pods").await?;
     let items = pods["items"].as_array().cloned().unwrap_or_default();
     let now = hakube_apiserver::objects::now_rfc3339();
+    let mut mine: Vec<(usize, &Value)> = Vec::new();
     for (index, pod) in items.iter().enumerate() {
-        let Some(bound) = pod.pointer("/spec/nodeName").and_then(Value::as_str) else {
-            continue;
-        };
-        if !names.iter().any(|n| n == bound) {
-            continue;
+        let bound = pod.pointer("/spec/nodeName").and_then(Value::as_str);
+        let running = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
+        let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
+        if bound.is_some_and(|b| names.iter().any(|n| n == b)) && (deleting || !running) {
+            mine.push((index, pod));
         }
-        let namespace = pod
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let pod_name = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let path = format!("/api/v1/namespaces/{namespace}/pods/{pod_name}");
-        if pod.pointer("/metadata/deletionTimestamp").is_some() {
-            let options =
-                json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0});
-            kube_client::request(
-                node,
-                hyper::Method::DELETE,
-                &path,
-                "application/json",
-                Some(&options),
-            )
-            .await
-            .ok();
-            continue;
-        }
-        if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running") {
-            continue;
-        }
-        let patch = json!({"status": running_status(pod, index, &now)});
-        kube_client::merge_patch(node, &format!("{path}/status"), &patch)
-            .await
-            .ok();
     }
+    let writes: Vec<futures::future::BoxFuture<'_, ()>> = mine
+        .into_iter()
+        .map(|(index, pod)| Box::pin(sync_pod(node, pod, index, &now)) as _)
+        .collect();
+    futures::stream::iter(writes)
+        .buffer_unordered(CONCURRENT_WRITES)
+        .collect::<Vec<()>>()
+        .await;
     Ok(())
 }
 

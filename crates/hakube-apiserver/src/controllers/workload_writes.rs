@@ -102,39 +102,34 @@ pub async fn create_all<T: Serialize>(
             let value = serde_json::to_value(&object).unwrap_or_default();
             crate::internal::create(server, value, component).await
         });
-        let mut failed = false;
-        for outcome in futures::future::join_all(creates).await {
-            match outcome {
+        let outcomes = futures::future::join_all(creates).await;
+        let failed = outcomes.iter().any(Result::is_err);
+        created += outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        // The batch's events are written together too (each is a store write).
+        let events = outcomes.into_iter().map(|outcome| async move {
+            let (event_type, reason, message) = match outcome {
                 Ok(object) => {
-                    created += 1;
                     let kind = object["kind"].as_str().unwrap_or("object").to_lowercase();
                     let name = crate::objects::name(&object).unwrap_or_default();
                     let message = format!("Created {kind}: {name}");
-                    event(
-                        server,
-                        &owner.object,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        &message,
-                        component,
-                    )
-                    .await;
+                    (EventType::Normal, "SuccessfulCreate", message)
                 }
                 Err(error) => {
                     let message = format!("Error creating: {error}");
-                    event(
-                        server,
-                        &owner.object,
-                        EventType::Warning,
-                        "FailedCreate",
-                        &message,
-                        component,
-                    )
-                    .await;
-                    failed = true;
+                    (EventType::Warning, "FailedCreate", message)
                 }
-            }
-        }
+            };
+            event(
+                server,
+                &owner.object,
+                event_type,
+                reason,
+                &message,
+                component,
+            )
+            .await;
+        });
+        futures::future::join_all(events).await;
         if failed {
             break;
         }
