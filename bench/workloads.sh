@@ -50,13 +50,14 @@ export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
 until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
 # The scheduler spreads over the real nodes too: they need the image.
 for attempt in $(seq 1 20); do
-    "$HAKUBE_BIN" images import "$IMAGES/busybox.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
+    "$HAKUBE_BIN" images import "$IMAGES/pause.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
     sleep 2
 done
 sleep 5
 before=$(rss_kb "$(node_pid 1)")
 start=$(date +%s.%N)
-kubectl create deployment scale --image=hakube.local/busybox:1 --replicas="$REPLICAS" >&2
+# pause runs until stopped (busybox's default command exits at once: never Ready).
+kubectl create deployment scale --image=hakube.local/pause:1 --replicas="$REPLICAS" >&2
 bound_at=""
 while true; do
     now=$(date +%s.%N)
