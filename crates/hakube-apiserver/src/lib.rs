@@ -31,6 +31,7 @@ mod patch;
 mod printers;
 mod protobuf;
 pub mod quantity;
+pub mod raw_json;
 pub mod rbac;
 mod request;
 pub mod resources;

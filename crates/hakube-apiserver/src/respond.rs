@@ -14,6 +14,22 @@ pub fn json(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
     with_type(code, body, "application/json", warnings)
 }
 
+/// A JSON body already encoded.
+pub fn json_bytes(code: StatusCode, body: Vec<u8>, warnings: &[String]) -> Response {
+    let mut response = (code, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for warning in warnings {
+        if let Ok(value) = HeaderValue::from_str(warning) {
+            headers.append("warning", value);
+        }
+    }
+    response
+}
+
 pub fn table(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
     with_type(code, body, TABLE_CONTENT_TYPE, warnings)
 }

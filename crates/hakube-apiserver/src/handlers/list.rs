@@ -132,6 +132,33 @@ fn scan_prefix(call: &Call, selection: &Selection) -> Vec<u8> {
     storage::prefix(&call.target.resource, namespace)
 }
 
+/// One stored object as JSON with its resourceVersion, spliced in without decoding when it can.
+fn raw_item(kv: &hakube_store::KeyValue) -> ApiResult<Vec<u8>> {
+    if let Some(bytes) = crate::raw_json::with_resource_version(&kv.value, kv.mod_revision) {
+        return Ok(bytes);
+    }
+    let object = storage::decode(kv)?;
+    serde_json::to_vec(&object).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// `{"kind":…,"apiVersion":…,"metadata":…,"items":[…]}` around already encoded items.
+fn raw_list(kind: &str, api_version: &str, metadata: &Value, items: &[Vec<u8>]) -> Vec<u8> {
+    let head = json!({"kind": kind, "apiVersion": api_version, "metadata": metadata}).to_string();
+    let size = head.len() + items.iter().map(|i| i.len() + 1).sum::<usize>() + 16;
+    let mut body = Vec::with_capacity(size);
+    // `head` ends with its closing brace: reopen it for the items.
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
 pub async fn list(call: Call) -> ApiResult<Response> {
     let selection = Selection::from_call(&call)?;
     let limit = call.query.number("limit")?.unwrap_or(0) as usize;
@@ -155,18 +182,29 @@ pub async fn list(call: Call) -> ApiResult<Response> {
             ApiError::Expired(_) => ApiError::Expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into()),
             other => other,
         })?;
+    // A plain JSON list of built-in objects is assembled from the stored bytes (see raw_json).
+    let raw = matches!(representation(&call.headers), Representation::Object)
+        && selection.is_empty()
+        && call.target.resource.custom_schema.is_none();
     let mut objects = Vec::new();
+    let mut raw_items: Vec<Vec<u8>> = Vec::new();
     let mut next = None;
     let mut scanned = 0;
     for kv in &items {
         scanned += 1;
-        let mut object = storage::decode(kv)?;
-        if !selection.matches(&object) {
-            continue;
-        }
-        call.target.resource.present(&mut object);
-        objects.push(object);
-        if limit > 0 && objects.len() == limit {
+        let taken = if raw {
+            raw_items.push(raw_item(kv)?);
+            raw_items.len()
+        } else {
+            let mut object = storage::decode(kv)?;
+            if !selection.matches(&object) {
+                continue;
+            }
+            call.target.resource.present(&mut object);
+            objects.push(object);
+            objects.len()
+        };
+        if limit > 0 && taken == limit {
             if scanned < items.len() {
                 next = Some(kv.key.clone());
             }
@@ -185,6 +223,15 @@ pub async fn list(call: Call) -> ApiResult<Response> {
     }
     let warnings = respond::read_warnings(read.stale);
     let resource = &call.target.resource;
+    if raw {
+        let body = raw_list(
+            &resource.list_kind(),
+            &resource.api_version(),
+            &metadata,
+            &raw_items,
+        );
+        return Ok(respond::json_bytes(StatusCode::OK, body, &warnings));
+    }
     Ok(match representation(&call.headers) {
         Representation::Table => {
             let table = table::build(resource, &objects, &call.query, metadata);
