@@ -92,7 +92,7 @@ pub async fn run(node: Arc<Node>) {
     );
     config.bridge_name = format!("hk{unique}");
     config.cgroup_root = format!("hakube-{unique}");
-    write_record(&node.config.data_dir, &config);
+    write_record(&node.config.data_dir, &config, &node.config.cluster_cidr);
     let mut agent = match Agent::new(config, client) {
         Ok(agent) => agent,
         Err(error) => {
@@ -387,16 +387,21 @@ async fn service_account_token(node: &Node, pod: &Pod) -> Option<String> {
 struct RuntimeRecord {
     bridge_name: String,
     cgroup_root: String,
+    /// Whose routes to other nodes' pods this node installed (records of older versions
+    /// lack it: nothing is removed then).
+    #[serde(default)]
+    cluster_cidr: String,
 }
 
 fn record_path(data_dir: &std::path::Path) -> PathBuf {
     runtime_directory(data_dir).join("agent.json")
 }
 
-fn write_record(data_dir: &std::path::Path, config: &AgentConfig) {
+fn write_record(data_dir: &std::path::Path, config: &AgentConfig, cluster_cidr: &str) {
     let record = RuntimeRecord {
         bridge_name: config.bridge_name.clone(),
         cgroup_root: config.cgroup_root.clone(),
+        cluster_cidr: cluster_cidr.to_string(),
     };
     if let Ok(text) = serde_json::to_vec(&record)
         && let Err(error) = std::fs::write(record_path(data_dir), text)
@@ -406,7 +411,8 @@ fn write_record(data_dir: &std::path::Path, config: &AgentConfig) {
 }
 
 /// Removes everything the node runs (`hakube down`, after the daemon stopped): every pod
-/// sandbox, then this node's containerd (by its PID), its bridge and its cgroups. A node
+/// sandbox, then this node's containerd (by its PID), its bridge, its cgroups and its routes
+/// to other nodes' pods. A node
 /// that never ran pods has nothing to remove.
 pub async fn tear_down(data_dir: &std::path::Path) -> anyhow::Result<()> {
     let directory = runtime_directory(data_dir);
@@ -451,6 +457,10 @@ pub async fn tear_down(data_dir: &std::path::Path) -> anyhow::Result<()> {
             .output()
             .await;
         hakube_node::pod_cleanup::remove_node_cgroups(&record.cgroup_root);
+        if !record.cluster_cidr.is_empty() {
+            // With no nodes left to reach, every route this node added to others' pods goes.
+            crate::pod_routes::sync(&[], "", &record.cluster_cidr).await;
+        }
     }
     Ok(())
 }
