@@ -1,6 +1,8 @@
 //! A full disk refuses writes cleanly (nothing changes, the node keeps running) and writes
 //! resume when space returns. Uses a small tmpfs as the node's disk (needs root).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

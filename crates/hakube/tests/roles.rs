@@ -1,6 +1,8 @@
 //! Datastore roles with real processes: standbys, graceful hand-over, replacement of a dead
 //! voter, and the metrics that show them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Worker nodes: no datastore role, status through the control plane, leave.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
