@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::images::import_images;
 use common::kubectl::{Kubectl, contains};
+use common::pods::PROBE_POD;
 use common::{Cluster, Run, hakube_binary, wait_until};
 
 /// The namespaces of node1, node2 and node3.
@@ -85,20 +86,6 @@ spec:
   containers:
   - name: nginx
     image: hakube.local/nginx:1.27
-";
-
-const PROBE_POD: &str = "apiVersion: v1
-kind: Pod
-metadata:
-  name: probe
-spec:
-  restartPolicy: Never
-  nodeSelector:
-    kubernetes.io/hostname: node1
-  containers:
-  - name: probe
-    image: hakube.local/busybox:1
-    command: [wget, -qO-, \"http://TARGET/\"]
 ";
 
 /// Runs a command; its outcome as a [`Run`] (status -1 if it cannot be run at all).

@@ -10,34 +10,7 @@ use common::{Cluster, wait_until};
 
 #[test]
 fn a_worker_joins_without_a_datastore_role_and_can_leave() {
-    let cluster = {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().to_str().unwrap().to_string();
-        let run = common::hakube(&[
-            "up",
-            "--nodes",
-            "3",
-            "--workers",
-            "1",
-            "--dir",
-            &path,
-            "--base-address",
-            "127.21.11",
-        ]);
-        let cluster = Cluster {
-            dir,
-            base: "127.21.11".into(),
-            nodes: 4,
-        };
-        assert!(
-            run.ok(),
-            "{}\n{}\n{}",
-            run.stdout,
-            run.stderr,
-            cluster.logs()
-        );
-        cluster
-    };
+    let cluster = up_with_a_worker("127.21.11", &[]);
     let status = cluster.status(4);
     assert_eq!(status["node"], "node4");
     assert_eq!(status["quorum"], true, "{status}");
@@ -85,9 +58,11 @@ fn up_with_a_worker(base: &str, daemon_flags: &[&str]) -> Cluster {
         &path,
         "--base-address",
         base,
-        "--",
     ];
-    args.extend_from_slice(daemon_flags);
+    if !daemon_flags.is_empty() {
+        args.push("--");
+        args.extend_from_slice(daemon_flags);
+    }
     let run = common::hakube(&args);
     let cluster = Cluster {
         dir,

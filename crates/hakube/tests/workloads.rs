@@ -13,22 +13,8 @@ use std::time::Duration;
 
 use common::images::{guard_cluster_cidr, import_images};
 use common::kubectl::{Kubectl, contains};
-use common::pods::{pods, wget};
+use common::pods::{PROBE_POD, pods, wget};
 use common::{Cluster, wait_until};
-
-const PROBE_POD: &str = "apiVersion: v1
-kind: Pod
-metadata:
-  name: probe
-spec:
-  restartPolicy: Never
-  nodeSelector:
-    kubernetes.io/hostname: node1
-  containers:
-  - name: probe
-    image: hakube.local/busybox:1
-    command: [\"wget\", \"-qO-\", \"http://TARGET/\"]
-";
 
 #[test]
 fn a_deployment_runs_on_every_node_and_moves_off_a_dead_one() {

@@ -5,6 +5,22 @@ use std::process::Command;
 
 use super::kubectl::Kubectl;
 
+/// A pod on node1 that fetches `http://TARGET/` once (replace TARGET) and exits: Succeeded
+/// and its log holds the page when the target answered.
+pub const PROBE_POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: probe
+spec:
+  restartPolicy: Never
+  nodeSelector:
+    kubernetes.io/hostname: node1
+  containers:
+  - name: probe
+    image: hakube.local/busybox:1
+    command: [\"wget\", \"-qO-\", \"http://TARGET/\"]
+";
+
 /// `(name, phase, ip, node)` of every pod of `selector` that is not being deleted.
 pub fn pods(kubectl: &Kubectl, selector: &str) -> Vec<(String, String, String, String)> {
     let template = "{range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}";
