@@ -110,10 +110,17 @@ fn leave_and_remove_node_keep_members_and_records_in_step() {
     let cluster = Cluster::up("127.21.5", 3, &[]);
     let left = cluster.on(3, &["leave"]);
     assert!(left.ok(), "{}\n{}", left.stderr, cluster.logs());
-    assert!(wait_until(
-        Duration::from_secs(15),
-        || cluster.status(1)["nodes"].as_array().unwrap().len() == 2
-    ));
+    // Generous: under a loaded CI machine the leader's removal of node3 took over 15 s once.
+    assert!(
+        wait_until(Duration::from_secs(45), || cluster.status(1)["nodes"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2),
+        "node1 still lists node3 after its leave: {}\n{}",
+        cluster.status(1),
+        cluster.logs()
+    );
     // Node 3 is a fresh one-node cluster now.
     let alone = cluster.status(3);
     assert_eq!(alone["nodes"].as_array().unwrap().len(), 1);

@@ -178,9 +178,29 @@ pub async fn delete(call: Call, request_body: Body) -> ApiResult<Response> {
             .map_err(|why| ApiError::Forbidden(format!("nodes \"{name}\" is forbidden: {why}")))?;
         return Ok(respond::json(StatusCode::OK, &current, &[]));
     }
-    let (code, object) = delete_object(&call, &key, current, &options).await?;
-    Ok(respond::json(code, &object, &[]))
+    // Without preconditions a delete must not fail because a controller wrote the object
+    // between the read and the conditional delete: read again and retry, as upstream does.
+    let unconditional =
+        options.precondition_uid.is_none() && options.precondition_version.is_none();
+    let mut current = current;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match delete_object(&call, &key, current, &options).await {
+            Err(ApiError::Conflict { .. }) if unconditional && attempts < DELETE_ATTEMPTS => {
+                let (again, _) = call.server.storage.get(&key, Freshness::Latest).await?;
+                current = again.ok_or_else(|| not_found(&call))?;
+            }
+            outcome => {
+                let (code, object) = outcome?;
+                return Ok(respond::json(code, &object, &[]));
+            }
+        }
+    }
 }
+
+/// How often a delete without preconditions re-reads after losing a race.
+const DELETE_ATTEMPTS: u32 = 5;
 
 async fn delete_object(
     call: &Call,
