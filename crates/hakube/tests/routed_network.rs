@@ -36,46 +36,22 @@ const GUARDED: [&str; 2] = ["10.179.0.0/16", CLUSTER_CIDR];
 /// (br_netfilter hands bridged IPv4 to iptables): added only when FORWARD is not plain ACCEPT.
 const FORWARD_RULE: [&str; 6] = ["-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"];
 
-const PODS: &str = "apiVersion: v1
+/// A sleeping busybox pod `bbK` on node K.
+const SHELL_POD: &str = "apiVersion: v1
 kind: Pod
 metadata:
-  name: bb1
+  name: bbK
 spec:
   terminationGracePeriodSeconds: 1
   nodeSelector:
-    kubernetes.io/hostname: node1
+    kubernetes.io/hostname: nodeK
   containers:
   - name: bb
     image: hakube.local/busybox:1
     command: [sleep, \"3600\"]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: bb2
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector:
-    kubernetes.io/hostname: node2
-  containers:
-  - name: bb
-    image: hakube.local/busybox:1
-    command: [sleep, \"3600\"]
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: bb3
-spec:
-  terminationGracePeriodSeconds: 1
-  nodeSelector:
-    kubernetes.io/hostname: node3
-  containers:
-  - name: bb
-    image: hakube.local/busybox:1
-    command: [sleep, \"3600\"]
----
-apiVersion: v1
+";
+
+const WEB_POD: &str = "apiVersion: v1
 kind: Pod
 metadata:
   name: web
@@ -87,6 +63,15 @@ spec:
   - name: nginx
     image: hakube.local/nginx:1.27
 ";
+
+/// bb1…bb3 (one per node) and web (on node2), as one manifest.
+fn pods() -> String {
+    let mut documents: Vec<String> = (1..=3)
+        .map(|k| SHELL_POD.replace('K', &k.to_string()))
+        .collect();
+    documents.push(WEB_POD.to_string());
+    documents.join("---\n")
+}
 
 /// Runs a command; its outcome as a [`Run`] (status -1 if it cannot be run at all).
 fn run(program: &str, args: &[&str]) -> Run {
@@ -502,7 +487,7 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
     }
 
     // A busybox pod on every node and nginx on node2.
-    kubectl.apply(&["apply"], PODS);
+    kubectl.apply(&["apply"], &pods());
     contains(
         &kubectl.ok(&[
             "wait",
