@@ -12,6 +12,7 @@ mod builtin;
 pub mod controllers;
 mod crd_schema;
 pub mod crds;
+pub mod decoded_cache;
 pub mod discovery;
 pub mod error;
 pub mod event_spam;

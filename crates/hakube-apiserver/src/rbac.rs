@@ -105,12 +105,9 @@ pub fn binds(binding: &Value, user: &User) -> bool {
         })
 }
 
-async fn objects(server: &ApiServer, prefix: String) -> ApiResult<Vec<Value>> {
-    let found = server
-        .storage
-        .objects_under(prefix.as_bytes(), Freshness::Any)
-        .await?;
-    Ok(found.into_iter().map(|stored| stored.object).collect())
+/// The bindings under `prefix`, decoded once per write and shared by every request's check.
+fn objects(server: &ApiServer, prefix: String) -> Vec<std::sync::Arc<crate::storage::Stored>> {
+    server.storage.decoded_under(prefix.as_bytes())
 }
 
 async fn role_rules(
@@ -149,9 +146,9 @@ pub async fn allowed(server: &ApiServer, user: &User, request: &Attributes) -> A
         return Ok(true);
     }
     let prefix = "/registry/rbac.authorization.k8s.io/";
-    for binding in objects(server, format!("{prefix}clusterrolebindings/")).await? {
-        if binds(&binding, user)
-            && role_rules(server, &binding, None)
+    for binding in objects(server, format!("{prefix}clusterrolebindings/")) {
+        if binds(&binding.object, user)
+            && role_rules(server, &binding.object, None)
                 .await?
                 .iter()
                 .any(|r| rule_allows(r, request))
@@ -160,9 +157,9 @@ pub async fn allowed(server: &ApiServer, user: &User, request: &Attributes) -> A
         }
     }
     if let Some(namespace) = &request.namespace {
-        for binding in objects(server, format!("{prefix}rolebindings/{namespace}/")).await? {
-            if binds(&binding, user)
-                && role_rules(server, &binding, Some(namespace))
+        for binding in objects(server, format!("{prefix}rolebindings/{namespace}/")) {
+            if binds(&binding.object, user)
+                && role_rules(server, &binding.object, Some(namespace))
                     .await?
                     .iter()
                     .any(|r| rule_allows(r, request))

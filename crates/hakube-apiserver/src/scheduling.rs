@@ -6,10 +6,12 @@
 //! event. An unschedulable pod is written again only when the reason changes, so a cluster
 //! with nowhere to put a pod settles instead of rewriting it every round.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +24,6 @@ use crate::ApiServer;
 use crate::controllers::Stored;
 use crate::error::ApiResult;
 use crate::events::{Event, EventType};
-use crate::storage::Freshness;
 
 /// A round starts when the store applies a change to pods or nodes; without one, this often
 /// anyway (a missed wake-up costs at most this much).
@@ -102,38 +103,39 @@ async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>
 
 /// One round; returns how many pods it wrote.
 pub async fn round(server: &ApiServer) -> ApiResult<usize> {
-    let pods = server
-        .storage
-        .objects_under(b"/registry/core/pods/", Freshness::Any)
-        .await?;
-    let pending: Vec<&Stored> = pods.iter().filter(|s| is_pending(&s.object)).collect();
+    let pods = server.storage.decoded_under(b"/registry/core/pods/");
+    let pending: Vec<&Stored> = pods
+        .iter()
+        .map(|s| &**s)
+        .filter(|s| is_pending(&s.object))
+        .collect();
     if pending.is_empty() {
         return Ok(0);
     }
-    let nodes = server
+    let nodes: Vec<Node> = server
         .storage
-        .objects_under(b"/registry/core/nodes/", Freshness::Any)
-        .await?;
-    let nodes: Vec<Node> = nodes
-        .into_iter()
-        .filter_map(|s| serde_json::from_value(s.object).ok())
+        .decoded_under(b"/registry/core/nodes/")
+        .iter()
+        .filter_map(|s| Node::deserialize(&s.object).ok())
         .collect();
     let assigned: Vec<Pod> = pods
         .iter()
         .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
-        .filter_map(|s| serde_json::from_value(s.object.clone()).ok())
+        .filter_map(|s| Pod::deserialize(&s.object).ok())
         .collect();
     let mut typed: Vec<(Pod, &Stored)> = pending
         .iter()
-        .filter_map(|s| Some((serde_json::from_value::<Pod>(s.object.clone()).ok()?, *s)))
+        .filter_map(|s| Some((Pod::deserialize(&s.object).ok()?, *s)))
         .collect();
     typed.sort_by_key(|(pod, _)| queue_order(pod));
     let (order, stored): (Vec<Pod>, Vec<&Stored>) = typed.into_iter().unzip();
+    let by_uid: HashMap<&str, &Stored> = stored
+        .iter()
+        .filter_map(|s| Some((crate::controllers::uid(&s.object)?, *s)))
+        .collect();
     let decisions = scheduler::schedule(&order, &nodes, &assigned);
     let writes = decisions.into_iter().filter_map(|decision| {
-        let target = stored
-            .iter()
-            .find(|s| crate::controllers::uid(&s.object) == Some(decision.uid.as_str()))?;
+        let target = by_uid.get(decision.uid.as_str())?;
         Some(write_outcome(server, target, decision.outcome))
     });
     let written: Vec<bool> = futures::stream::iter(writes)

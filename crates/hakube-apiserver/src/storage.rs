@@ -75,6 +75,7 @@ fn encode(object: &Value) -> ApiResult<Vec<u8>> {
 #[derive(Clone)]
 pub struct Storage {
     store: Store,
+    decoded: std::sync::Arc<crate::decoded_cache::DecodedCache>,
 }
 
 /// How fresh a read must be (the `resourceVersion` parameter of a GET or LIST).
@@ -90,7 +91,10 @@ pub enum Freshness {
 
 impl Storage {
     pub fn new(store: Store) -> Self {
-        Storage { store }
+        Storage {
+            store,
+            decoded: Default::default(),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -277,6 +281,14 @@ pub struct Stored {
 }
 
 impl Storage {
+    /// Every object under `prefix` as this replica has it, like `objects_under(prefix,
+    /// Freshness::Any)` but decoded once per write and shared between readers
+    /// ([`crate::decoded_cache`]); events are left out.
+    pub fn decoded_under(&self, prefix: &[u8]) -> Vec<std::sync::Arc<Stored>> {
+        let machine = self.store.machine();
+        self.decoded.objects_under(|| machine.read(), prefix)
+    }
+
     /// Every object under `prefix`, decoded (undecodable values are skipped).
     pub async fn objects_under(
         &self,

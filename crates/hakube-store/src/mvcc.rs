@@ -374,6 +374,20 @@ impl KeyValueState {
         })
     }
 
+    /// Each live key in `[start, end)` with the revision of its latest write, borrowed: lets a
+    /// cache of decoded objects find what changed without copying every value.
+    pub fn live_revisions<'a>(
+        &'a self,
+        start: &[u8],
+        end: Option<&[u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], u64)> + 'a {
+        let at = self.revision;
+        self.key_range(start, end)
+            .filter_map(move |(key, versions)| {
+                visible(versions, at).map(|version| (key.as_slice(), version.mod_revision))
+            })
+    }
+
     /// The number of live keys in `[start, end)` as of `at_revision`.
     pub fn count(
         &self,

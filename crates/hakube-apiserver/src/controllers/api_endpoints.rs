@@ -2,6 +2,7 @@
 //! control-plane node, so in-cluster clients reach the API through 10.152.183.1:443.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::{Action, Stored, key_parts};
 use crate::controllers::disruption::is_ready;
@@ -24,7 +25,7 @@ fn internal_ip(node: &Value) -> Option<&str> {
         .as_str()
 }
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut addresses: Vec<&str> = objects
         .iter()
         .filter(|s| matches!(key_parts(&s.key), Some(("", "nodes", None, _))))

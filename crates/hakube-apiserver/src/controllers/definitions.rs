@@ -2,11 +2,12 @@
 //! cleanup finalizer, its objects are deleted; then the finalizer is released and it goes.
 
 use serde_json::Value;
+use std::sync::Arc;
 
 use super::{Action, Stored, finalizers, is_deleting, key_parts, release};
 use crate::crds::CLEANUP_FINALIZER;
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for definition in objects {
         let Some(("apiextensions.k8s.io", "customresourcedefinitions", None, _)) =
@@ -33,6 +34,7 @@ pub fn plan(objects: &[Stored]) -> Vec<Action> {
             .unwrap_or_default();
         let instances: Vec<&Stored> = objects
             .iter()
+            .map(|s| &**s)
             .filter(
                 |s| matches!(key_parts(&s.key), Some((g, p, _, _)) if g == group && p == plural),
             )

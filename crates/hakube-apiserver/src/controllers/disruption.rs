@@ -4,6 +4,7 @@
 //! may be disrupted now. The eviction subresource decides from this status.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting, key_parts};
 use crate::selectors::LabelSelector;
@@ -81,7 +82,7 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
     })
 }
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for budget in objects {
         let Some(("policy", "poddisruptionbudgets", Some(namespace), _)) = key_parts(&budget.key)

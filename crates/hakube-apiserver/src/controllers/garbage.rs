@@ -6,6 +6,7 @@
 //!   dependents, then goes.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ fn owner_uids(object: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let live: HashSet<&str> = objects.iter().filter_map(|s| uid(&s.object)).collect();
     let mut actions = Vec::new();
     for owner in objects.iter().filter(|s| is_deleting(&s.object)) {
@@ -34,6 +35,7 @@ pub fn plan(objects: &[Stored]) -> Vec<Action> {
         let owner_finalizers = finalizers(&owner.object);
         let dependents: Vec<&Stored> = objects
             .iter()
+            .map(|s| &**s)
             .filter(|s| owner_uids(&s.object).contains(&owner_uid))
             .collect();
         if owner_finalizers.iter().any(|f| f == ORPHAN_FINALIZER) {
@@ -115,12 +117,12 @@ fn drop_owner(stored: &Stored, owner_uid: &str) -> Action {
 mod tests {
     use super::*;
 
-    fn stored(name: &str, object: Value) -> Stored {
-        Stored {
+    fn stored(name: &str, object: Value) -> Arc<Stored> {
+        Arc::new(Stored {
             key: format!("/registry/apps/replicasets/default/{name}").into_bytes(),
             revision: 3,
             object,
-        }
+        })
     }
 
     fn owned_by(uid: &str) -> Value {
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(
             plan(std::slice::from_ref(&dependent)),
             vec![Action::Delete {
-                key: dependent.key,
+                key: dependent.key.clone(),
                 revision: 3
             }]
         );
@@ -151,14 +153,14 @@ mod tests {
         assert_eq!(
             plan(&[owner.clone(), dependent.clone()]),
             vec![Action::Delete {
-                key: dependent.key,
+                key: dependent.key.clone(),
                 revision: 3
             }]
         );
         assert_eq!(
             plan(std::slice::from_ref(&owner)),
             vec![Action::Delete {
-                key: owner.key,
+                key: owner.key.clone(),
                 revision: 3
             }]
         );

@@ -67,6 +67,8 @@ impl Default for ControlOptions {
 struct Memory {
     node_health: node_lifecycle::NodeHealth,
     missing_nodes: pod_gc::MissingNodes,
+    /// When expired events were last looked for.
+    events_swept: Option<std::time::Instant>,
 }
 
 pub use crate::storage::Stored;
@@ -104,12 +106,30 @@ fn core_as_empty(group: &str) -> &str {
     if group == "core" { "" } else { group }
 }
 
-/// Every stored object of every type.
-async fn snapshot(server: &ApiServer) -> ApiResult<Vec<Stored>> {
-    server
+/// Every stored object of every type but events, decoded once per write
+/// ([`crate::decoded_cache`]).
+fn snapshot(server: &ApiServer) -> Vec<Arc<Stored>> {
+    server.storage.decoded_under(b"/registry/")
+}
+
+/// How often expired events are looked for (a full read of the events).
+const EVENT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Expired events, when a sweep is due.
+async fn expired_events(server: &ApiServer, memory: &mut Memory) -> ApiResult<Vec<Action>> {
+    let now = std::time::Instant::now();
+    if memory
+        .events_swept
+        .is_some_and(|at| now.duration_since(at) < EVENT_SWEEP_INTERVAL)
+    {
+        return Ok(Vec::new());
+    }
+    let events = server
         .storage
-        .objects_under(b"/registry/", Freshness::Any)
-        .await
+        .objects_under(b"/registry/core/events/", Freshness::Any)
+        .await?;
+    memory.events_swept = Some(now);
+    Ok(event_ttl::plan(&events, jiff::Timestamp::now()))
 }
 
 async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
@@ -145,7 +165,7 @@ async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
 }
 
 async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
-    let objects = snapshot(server).await?;
+    let objects = snapshot(server);
     let options = &server.options.control;
     let wall = crate::objects::now_rfc3339();
     let clock = node_lifecycle::Clock {
@@ -174,7 +194,7 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
     actions.extend(service_accounts::plan(&objects));
     actions.extend(api_endpoints::plan(&objects));
     actions.extend(definitions::plan(&objects));
-    actions.extend(event_ttl::plan(&objects, jiff::Timestamp::now()));
+    actions.extend(expired_events(server, memory).await?);
     for (key, revision) in crate::services::stale_allocations(server).await? {
         actions.push(Action::Delete { key, revision });
     }

@@ -3,6 +3,7 @@
 //! released and it goes.
 
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting};
 use crate::objects;
@@ -17,7 +18,7 @@ fn namespace_of_key(key: &[u8]) -> Option<String> {
     (parts.len() == 5).then(|| parts[3].to_string())
 }
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for namespace in objects
         .iter()
@@ -28,6 +29,7 @@ pub fn plan(objects: &[Stored]) -> Vec<Action> {
         };
         let contents: Vec<&Stored> = objects
             .iter()
+            .map(|s| &**s)
             .filter(|s| namespace_of_key(&s.key).as_deref() == Some(name))
             .collect();
         if contents.is_empty() {
@@ -89,12 +91,12 @@ fn release_namespace(namespace: &Stored) -> Action {
 mod tests {
     use super::*;
 
-    fn stored(key: &str, object: Value) -> Stored {
-        Stored {
+    fn stored(key: &str, object: Value) -> Arc<Stored> {
+        Arc::new(Stored {
             key: key.as_bytes().to_vec(),
             revision: 7,
             object,
-        }
+        })
     }
 
     #[test]
@@ -128,7 +130,7 @@ mod tests {
         assert_eq!(
             plan(std::slice::from_ref(&namespace)),
             vec![Action::Delete {
-                key: namespace.key,
+                key: namespace.key.clone(),
                 revision: 7
             }]
         );

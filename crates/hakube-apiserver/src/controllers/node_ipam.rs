@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -70,9 +71,10 @@ impl Ipv4Block {
 }
 
 /// Assigns a free block of `node_prefix_length` to every node without one.
-pub fn plan(objects: &[Stored], cluster: Ipv4Block, node_prefix_length: u8) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>], cluster: Ipv4Block, node_prefix_length: u8) -> Vec<Action> {
     let nodes: Vec<&Stored> = objects
         .iter()
+        .map(|s| &**s)
         .filter(|s| matches!(key_parts(&s.key), Some(("", "nodes", None, _))))
         .collect();
     let mut used: BTreeSet<String> = nodes
@@ -113,16 +115,16 @@ pub fn plan(objects: &[Stored], cluster: Ipv4Block, node_prefix_length: u8) -> V
 mod tests {
     use super::*;
 
-    fn node(name: &str, cidr: Option<&str>) -> Stored {
+    fn node(name: &str, cidr: Option<&str>) -> Arc<Stored> {
         let mut object = json!({"metadata": {"name": name}, "spec": {}});
         if let Some(cidr) = cidr {
             object["spec"]["podCIDR"] = json!(cidr);
         }
-        Stored {
+        Arc::new(Stored {
             key: format!("/registry/core/nodes/{name}").into_bytes(),
             revision: 1,
             object,
-        }
+        })
     }
 
     fn assigned(actions: &[Action]) -> Vec<String> {

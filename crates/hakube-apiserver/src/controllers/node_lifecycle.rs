@@ -8,6 +8,7 @@
 //! by default, added at admission). A node that reports again loses the taints.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -239,7 +240,7 @@ fn terminating(pod: &Value, wall: &str) -> Value {
     pod
 }
 
-pub fn plan(objects: &[Stored], health: &mut NodeHealth, clock: &Clock) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>], health: &mut NodeHealth, clock: &Clock) -> Vec<Action> {
     let mut renew_times: HashMap<&str, &str> = HashMap::new();
     for stored in objects {
         if let Some(("coordination.k8s.io", "leases", Some("kube-node-lease"), name)) =
@@ -308,15 +309,15 @@ pub fn plan(objects: &[Stored], health: &mut NodeHealth, clock: &Clock) -> Vec<A
 mod tests {
     use super::*;
 
-    fn stored(key: &str, object: Value) -> Stored {
-        Stored {
+    fn stored(key: &str, object: Value) -> Arc<Stored> {
+        Arc::new(Stored {
             key: key.as_bytes().to_vec(),
             revision: 1,
             object,
-        }
+        })
     }
 
-    fn node(ready: &str) -> Stored {
+    fn node(ready: &str) -> Arc<Stored> {
         stored(
             "/registry/core/nodes/n1",
             json!({"metadata": {"name": "n1"}, "spec": {},
@@ -324,14 +325,14 @@ mod tests {
         )
     }
 
-    fn lease(renew: &str) -> Stored {
+    fn lease(renew: &str) -> Arc<Stored> {
         stored(
             "/registry/coordination.k8s.io/leases/kube-node-lease/n1",
             json!({"spec": {"renewTime": renew}}),
         )
     }
 
-    fn pod(tolerations: Value) -> Stored {
+    fn pod(tolerations: Value) -> Arc<Stored> {
         stored(
             "/registry/core/pods/default/p1",
             json!({"metadata": {"name": "p1", "namespace": "default"},

@@ -10,6 +10,7 @@
 //! marked deleting, and whoever owns the finalizer finishes it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -93,7 +94,7 @@ fn orphaned(
 }
 
 pub fn plan(
-    objects: &[Stored],
+    objects: &[Arc<Stored>],
     missing: &mut MissingNodes,
     now: Instant,
     wall: &str,
@@ -107,6 +108,7 @@ pub fn plan(
         .collect();
     let pods: Vec<&Stored> = objects
         .iter()
+        .map(|s| &**s)
         .filter(|s| matches!(key_parts(&s.key), Some(("", "pods", Some(_), _))))
         .collect();
     // Remember when each named-but-missing node was first missed; forget the rest.
@@ -156,23 +158,23 @@ pub fn plan(
 mod tests {
     use super::*;
 
-    fn node(name: &str, taints: Value) -> Stored {
-        Stored {
+    fn node(name: &str, taints: Value) -> Arc<Stored> {
+        Arc::new(Stored {
             key: format!("/registry/core/nodes/{name}").into_bytes(),
             revision: 1,
             object: json!({"metadata": {"name": name}, "spec": {"taints": taints}}),
-        }
+        })
     }
 
-    fn pod(name: &str, node: &str, extra: Value) -> Stored {
+    fn pod(name: &str, node: &str, extra: Value) -> Arc<Stored> {
         let mut object = json!({"metadata": {"name": name, "namespace": "default"},
             "spec": {"nodeName": node}, "status": {"phase": "Running"}});
         json_patch::merge(&mut object, &extra);
-        Stored {
+        Arc::new(Stored {
             key: format!("/registry/core/pods/default/{name}").into_bytes(),
             revision: 7,
             object,
-        }
+        })
     }
 
     fn deleted_names(actions: &[Action]) -> Vec<String> {
@@ -220,7 +222,7 @@ mod tests {
     fn terminating_pods_without_a_node_or_on_an_out_of_service_node_go_at_once() {
         let deleting = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}});
         let mut unscheduled = pod("unscheduled", "", deleting.clone());
-        unscheduled.object["spec"] = json!({});
+        Arc::make_mut(&mut unscheduled).object["spec"] = json!({});
         let taint = json!([{"key": OUT_OF_SERVICE_TAINT, "effect": "NoExecute"}]);
         let objects = [
             node("down", taint),

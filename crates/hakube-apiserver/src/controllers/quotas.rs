@@ -4,8 +4,9 @@
 
 use super::{Action, Stored, key_parts};
 use crate::admission::quota::recount;
+use std::sync::Arc;
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for quota in objects {
         let Some(("", "resourcequotas", Some(namespace), _)) = key_parts(&quota.key) else {

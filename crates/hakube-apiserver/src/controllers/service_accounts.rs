@@ -2,11 +2,12 @@
 //! otherwise), as upstream's service account controller ensures.
 
 use serde_json::json;
+use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting, key_parts};
 use crate::objects;
 
-pub fn plan(objects: &[Stored]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for namespace in objects {
         let Some(("", "namespaces", None, name)) = key_parts(&namespace.key) else {
@@ -35,20 +36,20 @@ mod tests {
 
     #[test]
     fn namespaces_without_a_default_account_get_one() {
-        let namespace = Stored {
+        let namespace = Arc::new(Stored {
             key: b"/registry/core/namespaces/demo".to_vec(),
             revision: 1,
             object: json!({"metadata":{"name":"demo"}}),
-        };
+        });
         let actions = plan(std::slice::from_ref(&namespace));
         assert!(
             matches!(&actions[..], [Action::Create { key, .. }] if key == b"/registry/core/serviceaccounts/demo/default")
         );
-        let account = Stored {
+        let account = Arc::new(Stored {
             key: b"/registry/core/serviceaccounts/demo/default".to_vec(),
             revision: 2,
             object: json!({}),
-        };
+        });
         assert!(plan(&[namespace, account]).is_empty());
     }
 }

@@ -32,6 +32,10 @@ pub fn find<'a, T>(objects: &'a [(T, &'a Stored)], uid: &str) -> Option<&'a Stor
     objects.iter().map(|(_, s)| *s).find(|s| uid_of(s) == uid)
 }
 
+pub fn find_stored<'a>(objects: &[&'a Stored], uid: &str) -> Option<&'a Stored> {
+    objects.iter().copied().find(|s| uid_of(s) == uid)
+}
+
 /// Writes `object` over `stored` if unchanged since read; true when written.
 pub async fn replace<T: Serialize>(
     server: &ApiServer,
@@ -140,14 +144,14 @@ pub async fn create_all<T: Serialize>(
 /// Applies a pod-owning controller's plan for `owner`; returns how many writes succeeded.
 pub async fn apply_pod_plan<S: Serialize>(
     server: &ApiServer,
-    pods: &[(Pod, &Stored)],
+    pods: &[&Stored],
     owner: &Stored,
     plan: PodPlan<S>,
     component: &str,
 ) -> ApiResult<usize> {
     let mut writes = create_all(server, owner, plan.create, component).await;
     for pod in &plan.delete {
-        if let Some(stored) = find(pods, &pod.uid)
+        if let Some(stored) = find_stored(pods, &pod.uid)
             && remove(server, stored).await?
         {
             writes += 1;
@@ -165,7 +169,7 @@ pub async fn apply_pod_plan<S: Serialize>(
     }
     for pod in plan.adopt.iter().chain(&plan.release) {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        if let Some(stored) = find(pods, uid) {
+        if let Some(stored) = find_stored(pods, uid) {
             writes += usize::from(replace(server, stored, pod).await?);
         }
     }

@@ -6,6 +6,7 @@
 //! revision read, so a lost race only means deciding again next round.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use hakube_kinds::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use hakube_kinds::k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -36,12 +37,16 @@ struct Namespace<'a> {
     stateful_sets: Vec<(StatefulSet, &'a Stored)>,
     jobs: Vec<(Job, &'a Stored)>,
     cron_jobs: Vec<(CronJob, &'a Stored)>,
-    pods: Vec<(Pod, &'a Stored)>,
+    /// Typed pods, and where each is stored (same order): the controllers take the typed
+    /// list as it is, without a copy.
+    pods: Vec<Pod>,
+    pod_entries: Vec<&'a Stored>,
     claims: Vec<(PersistentVolumeClaim, &'a Stored)>,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(stored: &Stored) -> Option<T> {
-    serde_json::from_value(stored.object.clone()).ok()
+    // From the borrowed tree: no copy of the decoded object first.
+    T::deserialize(&stored.object).ok()
 }
 
 fn push<'a, T: serde::de::DeserializeOwned>(list: &mut Vec<(T, &'a Stored)>, stored: &'a Stored) {
@@ -50,7 +55,7 @@ fn push<'a, T: serde::de::DeserializeOwned>(list: &mut Vec<(T, &'a Stored)>, sto
     }
 }
 
-fn group(objects: &[Stored]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
+fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
     let mut namespaces: BTreeMap<&str, Namespace> = BTreeMap::new();
     let mut nodes = Vec::new();
     for stored in objects {
@@ -73,7 +78,12 @@ fn group(objects: &[Stored]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
             ("apps", "statefulsets") => push(&mut space.stateful_sets, stored),
             ("batch", "jobs") => push(&mut space.jobs, stored),
             ("batch", "cronjobs") => push(&mut space.cron_jobs, stored),
-            ("", "pods") => push(&mut space.pods, stored),
+            ("", "pods") => {
+                if let Some(pod) = typed(stored) {
+                    space.pods.push(pod);
+                    space.pod_entries.push(stored);
+                }
+            }
             ("", "persistentvolumeclaims") => push(&mut space.claims, stored),
             _ => {}
         }
@@ -99,22 +109,22 @@ fn objects<T: Clone>(list: &[(T, &Stored)]) -> Vec<T> {
 }
 
 /// Runs the workload controllers once; returns how many writes they made.
-pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
+pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> {
     let now = jiff::Timestamp::now();
     let (namespaces, nodes) = group(all);
     let mut writes = 0;
     for namespace in namespaces.values() {
-        let pods = objects(&namespace.pods);
+        let pods = &namespace.pods;
         let replica_sets = objects(&namespace.replica_sets);
         for (deployment, stored) in &namespace.deployments {
-            let plan = deployments::reconcile(deployment, &replica_sets, &pods, now);
+            let plan = deployments::reconcile(deployment, &replica_sets, pods, now);
             writes += apply_deployment_plan(server, namespace, stored, plan).await?;
         }
         for (replica_set, stored) in &namespace.replica_sets {
-            let plan = replica_sets::reconcile(replica_set, &pods, now);
+            let plan = replica_sets::reconcile(replica_set, pods, now);
             writes += apply_pod_plan(
                 server,
-                &namespace.pods,
+                &namespace.pod_entries,
                 stored,
                 pod_plan!(plan),
                 REPLICA_SET_CONTROLLER,
@@ -122,10 +132,10 @@ pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
             .await?;
         }
         for (daemon_set, stored) in &namespace.daemon_sets {
-            let plan = daemon_sets::reconcile(daemon_set, &nodes, &pods, now);
+            let plan = daemon_sets::reconcile(daemon_set, &nodes, pods, now);
             writes += apply_pod_plan(
                 server,
-                &namespace.pods,
+                &namespace.pod_entries,
                 stored,
                 pod_plan!(plan),
                 DAEMON_SET_CONTROLLER,
@@ -134,12 +144,12 @@ pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
         }
         let claims = objects(&namespace.claims);
         for (stateful_set, stored) in &namespace.stateful_sets {
-            let plan = stateful_sets::reconcile(stateful_set, &pods, &claims, now);
+            let plan = stateful_sets::reconcile(stateful_set, pods, &claims, now);
             // Claims first: a pod's volumes must exist before it starts.
             writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
             writes += apply_pod_plan(
                 server,
-                &namespace.pods,
+                &namespace.pod_entries,
                 stored,
                 pod_plan!(plan),
                 STATEFUL_SET_CONTROLLER,
@@ -147,14 +157,14 @@ pub async fn round(server: &ApiServer, all: &[Stored]) -> ApiResult<usize> {
             .await?;
         }
         for (job, stored) in &namespace.jobs {
-            let plan = jobs::reconcile(job, &pods, now);
+            let plan = jobs::reconcile(job, pods, now);
             if plan.delete_job {
                 writes += usize::from(remove(server, stored).await?);
                 continue;
             }
             writes += apply_pod_plan(
                 server,
-                &namespace.pods,
+                &namespace.pod_entries,
                 stored,
                 pod_plan!(plan),
                 JOB_CONTROLLER,
