@@ -153,6 +153,37 @@ impl Storage {
         ))
     }
 
+    /// The key-values in `[start, end)` whose stored bytes `keep` accepts.
+    pub async fn range_matching(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        freshness: Freshness,
+        keep: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> ApiResult<(Vec<KeyValue>, Read)> {
+        let revision = match freshness {
+            Freshness::Exact(revision) => Some(revision),
+            _ => None,
+        };
+        let (result, info) = self
+            .store
+            .range_matching(
+                start,
+                Some(end),
+                revision,
+                Self::consistency(freshness),
+                keep,
+            )
+            .await?;
+        Ok((
+            result.items,
+            Read {
+                revision: info.revision,
+                stale: info.stale,
+            },
+        ))
+    }
+
     /// Writes `object` under `key` if `condition` holds; returns the stored object (with its
     /// new resourceVersion), or `Ok(None)` when the condition failed.
     pub async fn put(

@@ -374,6 +374,29 @@ impl KeyValueState {
         })
     }
 
+    /// Like [`Self::range`] without a limit, keeping only values `keep` accepts: a reader that
+    /// can reject most values by their bytes (a pod list for one node) copies only the rest.
+    pub fn range_matching(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        at_revision: Option<u64>,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<RangeResult, ReadError> {
+        let at = self.read_revision(at_revision)?;
+        let items = self
+            .key_range(start, end)
+            .filter_map(|(key, versions)| visible(versions, at).map(|version| (key, version)))
+            .filter(|(_, version)| version.value.as_deref().is_some_and(keep))
+            .filter_map(|(key, version)| version.key_value(key))
+            .collect();
+        Ok(RangeResult {
+            items,
+            more: false,
+            revision: at,
+        })
+    }
+
     /// Each live key in `[start, end)` with the revision of its latest write, borrowed: lets a
     /// cache of decoded objects find what changed without copying every value.
     pub fn live_revisions<'a>(

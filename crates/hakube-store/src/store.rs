@@ -297,6 +297,26 @@ impl Store {
         Ok((result, info))
     }
 
+    /// A range read keeping only the values `keep` accepts (see
+    /// [`crate::mvcc::KeyValueState::range_matching`]).
+    pub async fn range_matching(
+        &self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        revision: Option<u64>,
+        consistency: Consistency,
+        keep: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<(RangeResult, ReadInfo), StoreError> {
+        let stale = self.prepare_read(consistency).await;
+        let applied = self.machine.read();
+        let result = applied.kv.range_matching(start, end, revision, keep)?;
+        let info = ReadInfo {
+            revision: result.revision,
+            stale,
+        };
+        Ok((result, info))
+    }
+
     pub async fn count(
         &self,
         start: &[u8],

@@ -322,9 +322,11 @@ impl Stream {
 /// The Kubernetes event for a store event, seen through the selectors: an object that starts
 /// matching is ADDED, one that stops matching is DELETED.
 fn convert(event: &hakube_store::Event, selection: &Selection) -> Option<(&'static str, Value)> {
+    // Objects whose bytes cannot match are not decoded (most of them, for one node's pods).
     let previous = event
         .previous
         .as_ref()
+        .filter(|kv| selection.may_match(&kv.value))
         .and_then(|kv| storage::decode(kv).ok());
     let previous_matches = previous.as_ref().is_some_and(|p| selection.matches(p));
     match event.kind {
@@ -334,6 +336,9 @@ fn convert(event: &hakube_store::Event, selection: &Selection) -> Option<(&'stat
             previous_matches.then_some(("DELETED", object))
         }
         EventKind::Put => {
+            if !previous_matches && !selection.may_match(&event.kv.value) {
+                return None;
+            }
             let object = storage::decode(&event.kv).ok()?;
             let matches = selection.matches(&object);
             match (previous_matches, matches) {

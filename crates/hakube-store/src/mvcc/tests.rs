@@ -720,3 +720,25 @@ fn matches_naive_model() {
         );
     }
 }
+
+#[test]
+fn range_matching_keeps_accepted_values_and_live_revisions_skip_tombstones() {
+    let mut s = KeyValueState::new();
+    s.apply(&put("/p/a", "node-1", Condition::Always));
+    s.apply(&put("/p/b", "node-2", Condition::Always));
+    s.apply(&put("/p/c", "node-1", Condition::Always));
+    s.apply(&del("/p/c", Condition::Always));
+    let keep = |bytes: &[u8]| bytes == b"node-1";
+    let now = s.range_matching(b"/p/", Some(b"/p0"), None, &keep).unwrap();
+    assert_eq!(keys(&now.items), ["/p/a"]);
+    assert_eq!(now.revision, 4);
+    let before_delete = s
+        .range_matching(b"/p/", Some(b"/p0"), Some(3), &keep)
+        .unwrap();
+    assert_eq!(keys(&before_delete.items), ["/p/a", "/p/c"]);
+    let live: Vec<(Vec<u8>, u64)> = s
+        .live_revisions(b"/p/", Some(b"/p0"))
+        .map(|(key, revision)| (key.to_vec(), revision))
+        .collect();
+    assert_eq!(live, [(b"/p/a".to_vec(), 1), (b"/p/b".to_vec(), 2)]);
+}
