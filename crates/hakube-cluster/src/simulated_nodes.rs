@@ -172,7 +172,9 @@ fn pods_to_sync(node: &Node) -> Vec<Value> {
 fn address_index(pod: &Value) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    pod.pointer("/metadata/name").and_then(Value::as_str).hash(&mut hasher);
+    pod.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .hash(&mut hasher);
     (hasher.finish() % 62_500) as usize
 }
 

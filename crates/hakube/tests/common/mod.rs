@@ -83,6 +83,11 @@ pub fn hakube(args: &[&str]) -> Run {
 impl Cluster {
     /// `hakube up --nodes N --base-address BASE` in a fresh directory.
     pub fn up(base: &str, nodes: usize, daemon_flags: &[&str]) -> Self {
+        Self::up_with(base, nodes, &[], daemon_flags)
+    }
+
+    /// The same with flags of `hakube up` itself (`--simulated-nodes`).
+    pub fn up_with(base: &str, nodes: usize, up_flags: &[&str], daemon_flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let cluster = Cluster {
             dir,
@@ -100,6 +105,7 @@ impl Cluster {
             "--base-address",
             base,
         ];
+        args.extend_from_slice(up_flags);
         if !daemon_flags.is_empty() {
             args.push("--");
             args.extend_from_slice(daemon_flags);

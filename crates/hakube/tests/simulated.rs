@@ -1,0 +1,112 @@
+//! Simulated nodes (`hakube up --simulated-nodes N`, for benchmarks): they register as
+//! Ready nodes marked `simulated`, report the pods bound to them Running, and finish their
+//! deletions, so a Deployment over them rolls out, spreads, scales down and goes away with the
+//! real scheduler and controllers. No containers run (the real nodes get no pod CIDR).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::kubectl::{Kubectl, contains};
+use common::pods::pods;
+use common::{Cluster, wait_until};
+
+const SIMULATED: usize = 4;
+
+const DEPLOYMENT: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sim
+spec:
+  replicas: 40
+  selector:
+    matchLabels: {app: sim}
+  template:
+    metadata:
+      labels: {app: sim}
+    spec:
+      nodeSelector: {node.hakube.io/simulated: \"true\"}
+      containers:
+      - name: pause
+        image: hakube.local/pause:1
+";
+
+fn pods_per_node(kubectl: &Kubectl) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (_, phase, ip, node) in pods(kubectl, "app=sim") {
+        assert!(ip.starts_with("198.18."), "a simulated pod address: {ip}");
+        if phase == "Running" {
+            *counts.entry(node).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
+    let simulated = SIMULATED.to_string();
+    let cluster = Cluster::up_with("127.21.76", 3, &["--simulated-nodes", &simulated], &[]);
+    let kubectl = Kubectl::new(&cluster, "1.33");
+    let ready_simulated = || {
+        let out = kubectl.run(&[
+            "get",
+            "nodes",
+            "-l",
+            "node.hakube.io/simulated=true",
+            "--no-headers",
+        ]);
+        out.stdout.lines().filter(|l| l.contains(" Ready ")).count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || ready_simulated() == SIMULATED),
+        "{SIMULATED} simulated nodes Ready:\n{}",
+        kubectl.run(&["get", "nodes"]).stdout
+    );
+    contains(&kubectl.ok(&["get", "nodes"]), "simulated");
+
+    kubectl.apply(&["apply", "-f", "-"], DEPLOYMENT);
+    contains(
+        &kubectl.ok(&["rollout", "status", "deployment/sim", "--timeout=120s"]),
+        "successfully rolled out",
+    );
+    let spread = pods_per_node(&kubectl);
+    assert_eq!(spread.values().sum::<usize>(), 40, "{spread:?}");
+    assert_eq!(
+        spread.len(),
+        SIMULATED,
+        "every simulated node got pods: {spread:?}"
+    );
+    assert!(
+        spread.values().all(|&n| n >= 5),
+        "the scheduler spreads a workload: {spread:?}"
+    );
+
+    kubectl.ok(&["scale", "deployment/sim", "--replicas=10"]);
+    assert!(
+        wait_until(Duration::from_secs(90), || pods(&kubectl, "app=sim").len()
+            == 10),
+        "scaled down to 10: {:?}",
+        pods(&kubectl, "app=sim")
+    );
+    contains(
+        &kubectl.ok(&["rollout", "status", "deployment/sim", "--timeout=60s"]),
+        "successfully rolled out",
+    );
+
+    kubectl.ok(&["delete", "deployment", "sim"]);
+    assert!(
+        wait_until(Duration::from_secs(90), || {
+            kubectl
+                .run(&["get", "pods", "-l", "app=sim", "--no-headers"])
+                .stdout
+                .trim()
+                .is_empty()
+        }),
+        "the pods went with their Deployment:\n{}",
+        kubectl.run(&["get", "pods", "-o", "wide"]).stdout
+    );
+}
