@@ -39,6 +39,11 @@ fn storage_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("raft log {}: {error}", path.display()))
 }
 
+/// redb's page cache (read cache and write buffer together). redb's default is 1 GiB, which a
+/// long-running node fills with log pages it read once to replicate; the log is written and
+/// read near its tail, so a small cache serves it as well.
+const CACHE_BYTES: usize = 16 << 20;
+
 impl LogStore {
     /// Opens (or creates) `DIR/raft.redb`. redb's recovery rolls an interrupted (torn) commit
     /// back to the last complete one; that is logged, since it means the node died mid-write.
@@ -46,6 +51,7 @@ impl LogStore {
         let path = directory.join("raft.redb");
         let shown = path.display().to_string();
         let database = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .set_repair_callback(move |session| {
                 tracing::warn!(
                     file = %shown,
@@ -64,6 +70,7 @@ impl LogStore {
     pub fn open_with_backend(backend: impl redb::StorageBackend, name: &str) -> io::Result<Self> {
         let path = PathBuf::from(name);
         let database = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(|e| storage_error(&path, e))?;
         Self::with_database(database, path)
