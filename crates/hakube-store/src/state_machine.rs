@@ -21,9 +21,10 @@ use crate::mvcc::{Event, KeyValueState};
 use crate::record;
 use crate::types::{LogId, Snapshot, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
 
-/// How many change events a slow watcher may fall behind before it is cut off (it then
-/// restarts from its last revision, like a Kubernetes watch after "too old resource version").
-pub const WATCH_CHANNEL_CAPACITY: usize = 16_384;
+/// How many change events the live channel holds. The channel keeps its last events (each with
+/// its value and the previous one) in memory for as long as anyone subscribes, so it is kept
+/// small: a watcher that falls behind it replays from the MVCC history instead (watch.rs).
+pub const WATCH_CHANNEL_CAPACITY: usize = 1_024;
 
 /// The replicated state, shared between openraft's apply task and readers.
 pub struct Applied {
@@ -76,6 +77,16 @@ impl StateMachine {
             snapshot_path: Arc::new(snapshot_path),
             metrics: Arc::default(),
         })
+    }
+
+    /// Applies `operation` as a committed entry would be, publishing its events (for tests of
+    /// readers such as watches, without a Raft group).
+    #[cfg(test)]
+    pub(crate) fn apply_for_test(&self, operation: &crate::Operation) {
+        let (_, events) = self.write().kv.apply(operation);
+        for event in events {
+            let _ = self.events.send(Arc::new(event));
+        }
     }
 
     /// Reports snapshot sizes into `metrics`.
