@@ -94,6 +94,30 @@ impl LabelSelector {
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
+
+    /// Strings every selected object has among its labels (keys that must exist, values that
+    /// must be equal): lets a server skip stored objects that lack one without decoding them.
+    pub fn required_strings(&self) -> Vec<&str> {
+        let mut strings = Vec::new();
+        for requirement in &self.requirements {
+            match (requirement.operator, requirement.values.as_slice()) {
+                (LabelOperator::Equals | LabelOperator::In, [value]) => {
+                    strings.push(requirement.key.as_str());
+                    strings.push(value.as_str());
+                }
+                (
+                    LabelOperator::Exists
+                    | LabelOperator::In
+                    | LabelOperator::GreaterThan
+                    | LabelOperator::LessThan,
+                    _,
+                ) => strings.push(requirement.key.as_str()),
+                _ => {}
+            }
+        }
+        strings.retain(|s| !s.is_empty());
+        strings
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -55,6 +55,7 @@ impl Selection {
             .iter()
             .filter_map(|field| fields.required_value(field))
             .filter(|value| !value.is_empty())
+            .chain(labels.required_strings())
             .filter_map(|value| serde_json::to_vec(value).ok())
             .collect();
         Selection {
@@ -313,5 +314,22 @@ mod tests {
         // A value needing escapes is looked for escaped, as the store holds it.
         let quoted = br#"{"metadata":{"name":"a\"b"}}"#;
         assert!(selection("metadata.name=a\"b").may_match(quoted));
+    }
+
+    #[test]
+    fn labels_narrow_by_their_keys_and_equal_values() {
+        let labelled = |labels: &str| {
+            Selection::new(
+                LabelSelector::parse(labels).expect("valid"),
+                FieldSelector::parse("").expect("valid"),
+            )
+        };
+        let pod = br#"{"metadata":{"name":"web-1","labels":{"app":"web","tier":"front"}}}"#;
+        assert!(labelled("app=web").may_match(pod));
+        assert!(labelled("app in (web),tier").may_match(pod));
+        assert!(!labelled("app=db").may_match(pod));
+        assert!(!labelled("canary").may_match(pod));
+        // Negations and several values never narrow.
+        assert!(labelled("app!=web,!canary,app in (db,web)").may_match(pod));
     }
 }
