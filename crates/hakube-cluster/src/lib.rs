@@ -29,6 +29,7 @@ pub mod peer_client;
 pub mod peer_server;
 pub mod pki;
 pub mod pod_agent;
+pub mod pod_references;
 pub mod pod_routes;
 pub mod raft_network;
 pub mod registry;

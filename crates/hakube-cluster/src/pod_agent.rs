@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use hakube_kinds::k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use hakube_kinds::k8s_openapi::api::core::v1::Pod;
 use hakube_node::agent::Agent;
 use hakube_node::agent_config::AgentConfig;
 use hakube_node::containerd::{Containerd, ContainerdOptions};
@@ -22,6 +22,7 @@ use hakube_node::resolved_pod::{PodReport, ResolvedPod};
 
 use crate::kube_client::{self, KubeError};
 use crate::node::Node;
+use crate::pod_references::PodReferences;
 
 const ROUND_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -104,8 +105,9 @@ pub async fn run(node: Arc<Node>) {
     tokio::spawn(crate::pod_routes::run(node.clone()));
     let changed = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(watch_bound_pods(node.clone(), changed.clone()));
+    let mut references = PodReferences::default();
     loop {
-        if let Err(error) = round(&node, &mut agent).await {
+        if let Err(error) = round(&node, &mut agent, &mut references).await {
             tracing::debug!(%error, "pod sync round failed; retrying");
         }
         // A change to one of this node's pods starts the next round at once; containers
@@ -162,7 +164,11 @@ async fn watch_bound_pods(node: Arc<Node>, changed: Arc<tokio::sync::Notify>) {
     }
 }
 
-async fn round(node: &Node, agent: &mut Agent) -> anyhow::Result<()> {
+async fn round(
+    node: &Node,
+    agent: &mut Agent,
+    references: &mut PodReferences,
+) -> anyhow::Result<()> {
     let path = format!(
         "/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
         node.config.node_name
@@ -175,22 +181,20 @@ async fn round(node: &Node, agent: &mut Agent) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect();
-    let mut desired = Vec::with_capacity(pods.len());
-    for pod in pods {
-        desired.push(resolve(node, pod).await);
-    }
+    let desired = references.resolve_all(node, pods).await;
     let reports = agent.sync(&desired).await?;
+    // Statuses first: a pod's Running is what its users wait for; its events can follow.
     for report in &reports {
-        if let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) {
-            publish_events(node, resolved, &report.events).await;
-        }
-    }
-    for report in reports {
         let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) else {
             continue;
         };
-        if let Err(error) = publish(node, resolved, &report).await {
+        if let Err(error) = publish(node, resolved, report).await {
             tracing::debug!(%error, pod = %report.name, "cannot write the pod's status");
+        }
+    }
+    for report in &reports {
+        if let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) {
+            publish_events(node, resolved, &report.events).await;
         }
     }
     Ok(())
@@ -278,108 +282,6 @@ async fn publish(node: &Node, resolved: &ResolvedPod, report: &PodReport) -> Res
     object["status"] = status.clone();
     kube_client::replace(node, &format!("{path}/status"), &object).await?;
     Ok(())
-}
-
-/// The pod with what its env and volumes reference, read from the API (missing ones are
-/// left out: the agent reports CreateContainerConfigError for them, as the kubelet does).
-async fn resolve(node: &Node, pod: Pod) -> ResolvedPod {
-    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-    let mut resolved = ResolvedPod::new(pod);
-    let (config_maps, secrets, wants_token) = references(&resolved.pod);
-    for name in config_maps {
-        let path = format!("/api/v1/namespaces/{namespace}/configmaps/{name}");
-        if let Ok(object) = kube_client::get(node, &path).await
-            && let Ok(config_map) = serde_json::from_value::<ConfigMap>(object)
-        {
-            resolved.config_maps.insert(name, config_map);
-        }
-    }
-    for name in secrets {
-        let path = format!("/api/v1/namespaces/{namespace}/secrets/{name}");
-        if let Ok(object) = kube_client::get(node, &path).await
-            && let Ok(secret) = serde_json::from_value::<Secret>(object)
-        {
-            resolved.secrets.insert(name, secret);
-        }
-    }
-    if wants_token {
-        resolved.service_account_token = service_account_token(node, &resolved.pod).await;
-    }
-    resolved
-}
-
-/// The ConfigMaps and Secrets a pod names, and whether it mounts a service account token.
-fn references(pod: &Pod) -> (Vec<String>, Vec<String>, bool) {
-    let value = serde_json::to_value(pod).unwrap_or(Value::Null);
-    let mut config_maps = Vec::new();
-    let mut secrets = Vec::new();
-    let mut token = false;
-    collect(&value["spec"], &mut config_maps, &mut secrets, &mut token);
-    config_maps.sort();
-    config_maps.dedup();
-    secrets.sort();
-    secrets.dedup();
-    (config_maps, secrets, token)
-}
-
-/// Walks the pod spec for `configMapKeyRef`, `configMapRef`, `configMap` (volumes and
-/// projections) and their Secret counterparts, and `serviceAccountToken` projections.
-fn collect(
-    value: &Value,
-    config_maps: &mut Vec<String>,
-    secrets: &mut Vec<String>,
-    token: &mut bool,
-) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map {
-                let name = inner
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                match key.as_str() {
-                    "configMapKeyRef" | "configMapRef" | "configMap" => config_maps.extend(name),
-                    "secretKeyRef" | "secretRef" => secrets.extend(name),
-                    "secret" => secrets.extend(
-                        inner
-                            .get("secretName")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                            .or(name),
-                    ),
-                    "serviceAccountToken" => *token = true,
-                    _ => {}
-                }
-                collect(inner, config_maps, secrets, token);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                collect(item, config_maps, secrets, token);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// A token for the pod's service account, bound to the pod (TokenRequest), for projected
-/// token volumes.
-async fn service_account_token(node: &Node, pod: &Pod) -> Option<String> {
-    let namespace = pod.metadata.namespace.as_deref()?;
-    let account = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.service_account_name.as_deref())
-        .unwrap_or("default");
-    let path = format!("/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token");
-    let request = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3607, "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
-            "name": pod.metadata.name, "uid": pod.metadata.uid}}});
-    let reply = kube_client::create(node, &path, &request).await.ok()?;
-    reply
-        .pointer("/status/token")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// What teardown needs to find again: written when the agent starts.

@@ -68,7 +68,7 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
     );
     contains(&kubectl.ok(&["get", "nodes"]), "simulated");
 
-    kubectl.apply(&["apply", "-f", "-"], DEPLOYMENT);
+    kubectl.apply(&["apply"], DEPLOYMENT);
     contains(
         &kubectl.ok(&["rollout", "status", "deployment/sim", "--timeout=120s"]),
         "successfully rolled out",

@@ -188,6 +188,44 @@ spec:
       app: web
 ";
 
+const POD_INPUTS: &str = "
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {greeting: hello-from-config}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: credentials}
+data: {password: czNjcmV0}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: inputs}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: show
+        image: hakube.local/busybox:1
+        command: [sh, -c, 'echo $GREETING; cat /credentials/password; echo; test -s /token/token && echo token-present']
+        env:
+        - name: GREETING
+          valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+        volumeMounts:
+        - {name: credentials, mountPath: /credentials}
+        - {name: token, mountPath: /token}
+      volumes:
+      - name: credentials
+        secret: {secretName: credentials}
+      - name: token
+        projected:
+          sources:
+          - serviceAccountToken: {path: token, expirationSeconds: 3600}
+";
+
 #[test]
 fn daemon_sets_stateful_sets_jobs_and_a_drain_on_real_containers() {
     let cidr = "10.171.0.0/16";
@@ -213,6 +251,20 @@ fn daemon_sets_stateful_sets_jobs_and_a_drain_on_real_containers() {
         "--timeout=90s",
     ]);
     assert_eq!(kubectl.ok(&["logs", "job/hello"]).trim(), "hi");
+
+    // What a pod references reaches its container: a ConfigMap key in its env, a Secret as
+    // files, a projected service account token.
+    kubectl.apply(&["apply"], POD_INPUTS);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Complete",
+        "job/inputs",
+        "--timeout=90s",
+    ]);
+    assert_eq!(
+        kubectl.ok(&["logs", "job/inputs"]).trim(),
+        "hello-from-config\ns3cret\ntoken-present"
+    );
 
     // One daemon pod per node; StatefulSet pods named by ordinal, created in order.
     kubectl.apply(&["apply"], DAEMON_AND_STATEFUL_SETS);
