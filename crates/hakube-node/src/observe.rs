@@ -1,7 +1,10 @@
 //! Observing the runtime through CRI: List calls for sandboxes and containers, plus the status
-//! calls that carry what the lists do not (pod IP, exit code, start and finish times). Exited
-//! containers and sandbox IPs never change, so they are cached by ID (bounded: entries of IDs no
-//! longer listed are dropped every round).
+//! calls that carry what the lists do not (pod IP, exit code, start and finish times). What a
+//! status call says about a container does not change while the list still shows it in the
+//! same state (a running container keeps its start time; an exited one is final), and sandbox
+//! IPs never change, so both are cached by ID and a container's status is asked for only when
+//! its state moved: a round on a node with many running pods makes two list calls, not one
+//! status call per container (bounded: entries of IDs no longer listed are dropped every round).
 
 use crate::cri::{CriClient, CriError};
 use crate::pod_config::{CONTAINER_NAME_LABEL, POD_UID_LABEL};
@@ -12,11 +15,11 @@ use jiff::Timestamp;
 use k8s_cri::v1 as cri;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Caches of facts that no longer change.
+/// Caches of facts that do not change while a container keeps its state.
 #[derive(Debug, Default)]
 pub struct Observer {
     sandbox_ips: BTreeMap<String, Option<String>>,
-    exited_containers: BTreeMap<String, ObservedContainer>,
+    containers: BTreeMap<String, ObservedContainer>,
 }
 
 impl Observer {
@@ -33,7 +36,7 @@ impl Observer {
             .collect();
         self.sandbox_ips
             .retain(|id, _| sandbox_ids.contains(id.as_str()));
-        self.exited_containers
+        self.containers
             .retain(|id, _| container_ids.contains(id.as_str()));
         let mut view = RuntimeView::default();
         for sandbox in &sandboxes {
@@ -104,7 +107,11 @@ impl Observer {
         container: &cri::Container,
         pod_uid: String,
     ) -> Result<Option<ObservedContainer>, CriError> {
-        if let Some(cached) = self.exited_containers.get(&container.id) {
+        let listed_state = container_state(container.state);
+        if let Some(cached) = self.containers.get(&container.id)
+            && cached.state == listed_state
+            && listed_state != ObservedContainerState::Unknown
+        {
             return Ok(Some(cached.clone()));
         }
         let status = match client.container_status(&container.id).await {
@@ -136,10 +143,8 @@ impl Observer {
             image: status.image.map(|image| image.image).unwrap_or_default(),
             image_ref: status.image_ref.clone(),
         };
-        if observed.state == ObservedContainerState::Exited {
-            self.exited_containers
-                .insert(container.id.clone(), observed.clone());
-        }
+        self.containers
+            .insert(container.id.clone(), observed.clone());
         Ok(Some(observed))
     }
 }
