@@ -617,7 +617,9 @@ fn deletion_cascades_by_owner_references_and_namespaces_empty_themselves() {
             assert!(gone, "{cascade}: the dependent of a deleted owner stays");
         }
     }
-    // A namespace with contents (one held by a finalizer) empties itself, then goes.
+    // A namespace with contents (one held by a finalizer, and an event) empties itself, then
+    // goes.
+    kubectl.apply(&["create", "-n", "gc"], NAMESPACED_EVENT);
     kubectl.ok(&["create", "configmap", "held", "-n", "gc"]);
     kubectl.ok(&[
         "patch",
@@ -664,7 +666,24 @@ fn deletion_cascades_by_owner_references_and_namespaces_empty_themselves() {
             .ok()),
         "the namespace stays"
     );
+    assert_eq!(
+        kubectl
+            .ok(&["get", "events", "-n", "gc", "-o", "name"])
+            .trim(),
+        "",
+        "the namespace's events went with it"
+    );
 }
+
+const NAMESPACED_EVENT: &str = "
+apiVersion: v1
+kind: Event
+metadata: {name: noted}
+involvedObject: {kind: ConfigMap, name: held, namespace: gc}
+reason: Noted
+message: kept until its namespace goes
+type: Normal
+";
 
 #[test]
 fn nodes_and_datastore_members_stay_in_step() {

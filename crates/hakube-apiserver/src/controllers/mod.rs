@@ -112,6 +112,30 @@ fn snapshot(server: &ApiServer) -> Vec<Arc<Stored>> {
     server.storage.decoded_under(b"/registry/")
 }
 
+/// The snapshot plus the events of every namespace being deleted: the snapshot leaves events
+/// out, and a namespace goes only once they are gone too.
+async fn with_events_of_deleting_namespaces(
+    server: &ApiServer,
+    objects: &[Arc<Stored>],
+) -> ApiResult<Vec<Arc<Stored>>> {
+    let mut view = objects.to_vec();
+    let deleting = objects.iter().filter(|s| {
+        matches!(key_parts(&s.key), Some(("", "namespaces", None, _))) && is_deleting(&s.object)
+    });
+    for namespace in deleting {
+        let Some((_, _, _, name)) = key_parts(&namespace.key) else {
+            continue;
+        };
+        let prefix = format!("/registry/core/events/{name}/");
+        let events = server
+            .storage
+            .objects_under(prefix.as_bytes(), Freshness::Any)
+            .await?;
+        view.extend(events.into_iter().map(Arc::new));
+    }
+    Ok(view)
+}
+
 /// How often expired events are looked for (a full read of the events).
 const EVENT_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -187,7 +211,9 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
         clock.now,
         &wall,
     ));
-    actions.extend(namespaces::plan(&objects));
+    actions.extend(namespaces::plan(
+        &with_events_of_deleting_namespaces(server, &objects).await?,
+    ));
     actions.extend(garbage::plan(&objects));
     actions.extend(quotas::plan(&objects));
     actions.extend(disruption::plan(&objects));
