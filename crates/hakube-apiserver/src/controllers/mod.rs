@@ -22,6 +22,7 @@ pub mod workloads;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use serde_json::Value;
 
 use hakube_store::Condition;
@@ -263,7 +264,20 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
         if revision == decided_at && decided_when.elapsed() < IDLE_ROUND_INTERVAL {
             continue;
         }
-        match round(&server, &mut memory).await {
+        // A panic in one controller must not stop them all for good while this node keeps
+        // the Lease: it is logged (with the panic's own message above it) and the next round
+        // starts afresh.
+        let outcome = std::panic::AssertUnwindSafe(round(&server, &mut memory))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("a controller round panicked; starting the next one afresh");
+                memory = Memory::default();
+                Err(crate::error::ApiError::Internal(
+                    "controller round panicked".into(),
+                ))
+            });
+        match outcome {
             // Its own writes moved the revision: look again next round.
             Ok(0) => {
                 decided_at = revision;

@@ -45,7 +45,7 @@ fn colocated_counts<'a>(pods: &[&'a Pod]) -> BTreeMap<&'a str, usize> {
 
 /// `Less` when `left` should be deleted before `right`; `rank` is the number of the
 /// controller's pods on the same node.
-fn deletion_order(
+pub(super) fn deletion_order(
     left: &Pod,
     left_rank: usize,
     right: &Pod,
@@ -99,20 +99,23 @@ fn deletion_cost(pod: &Pod) -> i32 {
     cost.and_then(|cost| cost.parse().ok()).unwrap_or(0)
 }
 
+/// Of two ready pods, the one ready more recently first, by age bucket only: pods of one
+/// bucket fall through to the next criteria (restarts, then age and uid).
 fn ready_time_order(left: &Pod, right: &Pod, now: Timestamp) -> Ordering {
     if !(pod_states::is_ready(left) && pod_states::is_ready(right)) {
         return Ordering::Equal;
     }
-    newer_first(
-        pod_states::ready_since(left),
-        pod_states::ready_since(right),
-        now,
-        left,
-        right,
-    )
+    let bucket = |pod: &Pod| pod_states::ready_since(pod).map(|time| age_bucket(time, now));
+    // `None` (no ready time) orders first.
+    bucket(left).cmp(&bucket(right))
 }
 
-/// A missing time first, then the newer one, on a log2 scale of age (ties broken by uid).
+/// A missing time first, then the newer one, on a log2 scale of age, then by uid.
+///
+/// This is the last criterion and a key per pod, so the whole order is total. Upstream
+/// compares the uids only when the times differ within one bucket and calls equal times
+/// equal (at both the ready-time and the creation-time step); mixing the two is not
+/// transitive, which Rust's sort rejects with a panic (it took the controllers down).
 fn newer_first(
     left: Option<Timestamp>,
     right: Option<Timestamp>,
@@ -120,15 +123,10 @@ fn newer_first(
     left_pod: &Pod,
     right_pod: &Pod,
 ) -> Ordering {
-    match (left, right) {
-        _ if left == right => Ordering::Equal,
-        (None, _) => Ordering::Less,
-        (_, None) => Ordering::Greater,
-        (Some(left), Some(right)) => {
-            let bucket_order = age_bucket(left, now).cmp(&age_bucket(right, now));
-            bucket_order.then_with(|| left_pod.metadata.uid.cmp(&right_pod.metadata.uid))
-        }
-    }
+    let key = |time: Option<Timestamp>, pod: &Pod| {
+        time.map(|time| (age_bucket(time, now), pod.metadata.uid.clone()))
+    };
+    key(left, left_pod).cmp(&key(right, right_pod))
 }
 
 /// floor(log2(age in nanoseconds)), -1 for no age: upstream's logarithmic rank.

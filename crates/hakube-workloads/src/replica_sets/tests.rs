@@ -1,5 +1,7 @@
 //! Unit tests of the ReplicaSet controller's decisions.
 
+use std::cmp::Ordering;
+
 use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
@@ -230,4 +232,54 @@ fn pods_of_about_the_same_age_are_ranked_by_uid_not_by_the_exact_time() {
     ];
     let plan = reconcile(&web, &pods, at(3_600));
     assert_eq!(names(&plan), ["a-older", "b-newer"]);
+}
+
+#[test]
+fn the_deletion_order_is_total_when_times_repeat_within_an_age_bucket() {
+    // Two pods created at the same instant and a third in the same power-of-two age bucket
+    // whose uid falls between theirs: comparing the equal times as equal made the order
+    // intransitive, and sorting such pods panicked the controllers.
+    let web = replica_set("web", 0, "web");
+    let app = [("app", "web")];
+    let pods: Vec<Pod> = ["a", "c", "b", "e", "d", "f", "h", "g"]
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let time = if index % 2 == 0 { 3_590 } else { 3_591 };
+            created(ready(owned(pod(name, &app, "n1"), &web), at(0)), at(time))
+        })
+        .collect();
+    for count in [3, 5, 8] {
+        let mut scaled = web.clone();
+        scaled.spec.replicas = Some(8 - count);
+        let plan = reconcile(&scaled, &pods, at(3_600));
+        assert_eq!(plan.delete.len(), count as usize);
+    }
+    // A strict weak order: < is transitive, and pods that compare equal compare alike with
+    // every other pod.
+    let compare = |x: &Pod, y: &Pod| ranking::deletion_order(x, 0, y, 0, at(3_600));
+    for x in &pods {
+        for y in &pods {
+            for z in &pods {
+                let (xy, yz, xz) = (compare(x, y), compare(y, z), compare(x, z));
+                let names = (&x.metadata.name, &y.metadata.name, &z.metadata.name);
+                if xy == Ordering::Less && yz == Ordering::Less {
+                    assert_eq!(xz, Ordering::Less, "{names:?}");
+                }
+                if xy == Ordering::Equal {
+                    assert_eq!(xz, yz, "{names:?}");
+                }
+            }
+        }
+    }
+    let refs: Vec<&Pod> = pods.iter().collect();
+    let order: Vec<String> = ranking::pods_to_delete(&refs, 8, at(3_600))
+        .into_iter()
+        .map(|pod| pod.name)
+        .collect();
+    assert_eq!(
+        order,
+        ["a", "b", "c", "d", "e", "f", "g", "h"],
+        "by uid within the bucket"
+    );
 }
