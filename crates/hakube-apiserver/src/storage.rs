@@ -136,21 +136,7 @@ impl Storage {
         end: &[u8],
         freshness: Freshness,
     ) -> ApiResult<(Vec<KeyValue>, Read)> {
-        let revision = match freshness {
-            Freshness::Exact(revision) => Some(revision),
-            _ => None,
-        };
-        let (result, info) = self
-            .store
-            .range(start, Some(end), revision, 0, Self::consistency(freshness))
-            .await?;
-        Ok((
-            result.items,
-            Read {
-                revision: info.revision,
-                stale: info.stale,
-            },
-        ))
+        self.range_matching(start, end, freshness, &|_| true).await
     }
 
     /// The key-values in `[start, end)` whose stored bytes `keep` accepts.
