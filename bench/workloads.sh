@@ -9,7 +9,8 @@
 #
 #   sudo bench/workloads.sh
 #   PODS=10 SIMULATED=20 REPLICAS=100 sudo -E bench/workloads.sh     # quicker
-#   REPLICAS=1000 DEADLINE=900 sudo -E bench/workloads.sh             # the scale that does not finish yet
+#   REPLICAS=10000 DEADLINE=900 SIMULATED_ONLY=1 sudo -E bench/workloads.sh
+#                                       # replicas pinned to the simulated nodes (as in docs/benchmarks.md)
 source "$(dirname "$0")/lib.sh"
 require_root
 build_release
@@ -17,6 +18,7 @@ PODS="${PODS:-30}"
 SIMULATED="${SIMULATED:-100}"
 REPLICAS="${REPLICAS:-200}"
 DEADLINE="${DEADLINE:-600}"   # seconds to wait for the scale Deployment
+SIMULATED_ONLY="${SIMULATED_ONLY:-}"   # set: the scale Deployment may use only simulated nodes
 IMAGES="$BENCH_DIR/images"
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -57,7 +59,23 @@ sleep 5
 before=$(rss_kb "$(node_pid 1)")
 start=$(date +%s.%N)
 # pause runs until stopped (busybox's default command exits at once: never Ready).
-kubectl create deployment scale --image=hakube.local/pause:1 --replicas="$REPLICAS" >&2
+if [[ -n "$SIMULATED_ONLY" ]]; then
+    kubectl apply -f - >&2 <<MANIFEST
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scale}
+spec:
+  replicas: $REPLICAS
+  selector: {matchLabels: {app: scale}}
+  template:
+    metadata: {labels: {app: scale}}
+    spec:
+      nodeSelector: {node.hakube.io/simulated: "true"}
+      containers: [{name: pause, image: "hakube.local/pause:1"}]
+MANIFEST
+else
+    kubectl create deployment scale --image=hakube.local/pause:1 --replicas="$REPLICAS" >&2
+fi
 bound_at=""
 while true; do
     now=$(date +%s.%N)
