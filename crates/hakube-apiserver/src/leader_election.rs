@@ -258,6 +258,19 @@ async fn release(server: &ApiServer, candidate: &Candidate) {
         .await;
 }
 
+/// Runs one round of a Lease holder's loop (the controllers, the scheduler); `None` when it
+/// panicked. The panic is logged (its own message is printed above it) so the caller can start
+/// the next round afresh: one faulty decision must not stop the loop for good while this node
+/// keeps the Lease.
+pub async fn unless_panicked<T>(loop_name: &str, round: impl Future<Output = T>) -> Option<T> {
+    use futures::FutureExt;
+    let outcome = std::panic::AssertUnwindSafe(round).catch_unwind().await;
+    if outcome.is_err() {
+        tracing::error!("a {loop_name} round panicked; starting the next one afresh");
+    }
+    outcome.ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

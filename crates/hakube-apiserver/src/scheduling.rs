@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -59,7 +59,6 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
     let holding = crate::leader_election::spawn(server.clone(), candidate, shutdown.clone());
     let mut changes = server.storage.store().machine().subscribe();
     let mut decided_at = 0;
-    let mut typed = TypedPods::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -68,25 +67,17 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
         }
         if !*holding.borrow() {
             decided_at = 0;
-            typed = TypedPods::default();
             continue;
         }
         let revision = server.storage.store().machine().read().kv.revision();
         if revision == decided_at {
             continue;
         }
-        // As for the controllers: a panic is logged and the next round starts afresh, rather
-        // than leaving the cluster without a scheduler while this node keeps the Lease.
-        let outcome = std::panic::AssertUnwindSafe(round(&server, &mut typed))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                tracing::error!("a scheduling round panicked; starting the next one afresh");
-                typed = TypedPods::default();
-                Err(crate::error::ApiError::Internal(
-                    "scheduling round panicked".into(),
-                ))
-            });
+        let Some(outcome) =
+            crate::leader_election::unless_panicked("scheduling", round(&server)).await
+        else {
+            continue;
+        };
         match outcome {
             Ok(0) => decided_at = revision,
             Ok(_) => {}
@@ -115,39 +106,8 @@ async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>
     }
 }
 
-/// The assigned pods typed, by key, with the revision each was typed at: a round types only
-/// the pods written since the one before (at 10,000 pods, typing them all took most of it).
-#[derive(Default)]
-struct TypedPods {
-    pods: HashMap<Vec<u8>, (u64, Arc<Pod>)>,
-}
-
-impl TypedPods {
-    /// The pods of `pods` that are bound and not finished, typed; forgets the rest.
-    fn assigned(&mut self, pods: &[Arc<Stored>]) -> Vec<Arc<Pod>> {
-        let mut kept = HashMap::with_capacity(self.pods.len());
-        let mut assigned = Vec::new();
-        for stored in pods
-            .iter()
-            .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
-        {
-            let pod = match self.pods.remove(&stored.key) {
-                Some((revision, pod)) if revision == stored.revision => pod,
-                _ => match Pod::deserialize(&stored.object) {
-                    Ok(pod) => Arc::new(pod),
-                    Err(_) => continue,
-                },
-            };
-            assigned.push(pod.clone());
-            kept.insert(stored.key.clone(), (stored.revision, pod));
-        }
-        self.pods = kept;
-        assigned
-    }
-}
-
 /// One round; returns how many pods it wrote.
-async fn round(server: &ApiServer, typed_pods: &mut TypedPods) -> ApiResult<usize> {
+async fn round(server: &ApiServer) -> ApiResult<usize> {
     let pods = server.storage.decoded_under(b"/registry/core/pods/");
     let pending: Vec<&Stored> = pods
         .iter()
@@ -163,7 +123,11 @@ async fn round(server: &ApiServer, typed_pods: &mut TypedPods) -> ApiResult<usiz
         .iter()
         .filter_map(|s| Node::deserialize(&s.object).ok())
         .collect();
-    let assigned = typed_pods.assigned(&pods);
+    let assigned: Vec<Pod> = pods
+        .iter()
+        .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
+        .filter_map(|s| Pod::deserialize(&s.object).ok())
+        .collect();
     let mut typed: Vec<(Pod, &Stored)> = pending
         .iter()
         .filter_map(|s| Some((Pod::deserialize(&s.object).ok()?, *s)))
@@ -174,7 +138,7 @@ async fn round(server: &ApiServer, typed_pods: &mut TypedPods) -> ApiResult<usiz
         .iter()
         .filter_map(|s| Some((crate::controllers::uid(&s.object)?, *s)))
         .collect();
-    let decisions = scheduler::schedule_shared(&order, &nodes, &assigned);
+    let decisions = scheduler::schedule(&order, &nodes, &assigned);
     let writes = decisions.into_iter().filter_map(|decision| {
         let target = by_uid.get(decision.uid.as_str())?;
         Some(write_outcome(server, target, decision.outcome))

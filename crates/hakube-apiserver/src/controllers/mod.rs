@@ -19,10 +19,10 @@ pub mod service_accounts;
 pub mod workload_writes;
 pub mod workloads;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use serde_json::Value;
 
 use hakube_store::Condition;
@@ -115,24 +115,22 @@ fn snapshot(server: &ApiServer) -> Vec<Arc<Stored>> {
 
 /// The snapshot plus the events of every namespace being deleted: the snapshot leaves events
 /// out, and a namespace goes only once they are gone too.
-async fn with_events_of_deleting_namespaces(
+async fn with_events_of_deleting_namespaces<'a>(
     server: &ApiServer,
-    objects: &[Arc<Stored>],
-) -> ApiResult<Vec<Arc<Stored>>> {
-    let mut view = objects.to_vec();
-    let deleting = objects.iter().filter(|s| {
-        matches!(key_parts(&s.key), Some(("", "namespaces", None, _))) && is_deleting(&s.object)
+    objects: &'a [Arc<Stored>],
+) -> ApiResult<Cow<'a, [Arc<Stored>]>> {
+    let mut view = Cow::Borrowed(objects);
+    let deleting = objects.iter().filter_map(|s| match key_parts(&s.key) {
+        Some(("", "namespaces", None, name)) if is_deleting(&s.object) => Some(name),
+        _ => None,
     });
-    for namespace in deleting {
-        let Some((_, _, _, name)) = key_parts(&namespace.key) else {
-            continue;
-        };
+    for name in deleting {
         let prefix = format!("/registry/core/events/{name}/");
         let events = server
             .storage
             .objects_under(prefix.as_bytes(), Freshness::Any)
             .await?;
-        view.extend(events.into_iter().map(Arc::new));
+        view.to_mut().extend(events.into_iter().map(Arc::new));
     }
     Ok(view)
 }
@@ -264,19 +262,13 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
         if revision == decided_at && decided_when.elapsed() < IDLE_ROUND_INTERVAL {
             continue;
         }
-        // A panic in one controller must not stop them all for good while this node keeps
-        // the Lease: it is logged (with the panic's own message above it) and the next round
-        // starts afresh.
-        let outcome = std::panic::AssertUnwindSafe(round(&server, &mut memory))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                tracing::error!("a controller round panicked; starting the next one afresh");
-                memory = Memory::default();
-                Err(crate::error::ApiError::Internal(
-                    "controller round panicked".into(),
-                ))
-            });
+        let Some(outcome) =
+            crate::leader_election::unless_panicked("controller", round(&server, &mut memory))
+                .await
+        else {
+            memory = Memory::default();
+            continue;
+        };
         match outcome {
             // Its own writes moved the revision: look again next round.
             Ok(0) => {

@@ -57,17 +57,7 @@ pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
 /// Pods that are bound already, being deleted, gated (spec.schedulingGates) or meant for
 /// another scheduler are skipped without a decision.
 pub fn schedule(pending: &[Pod], nodes: &[Node], assigned: &[Pod]) -> Vec<Decision> {
-    schedule_shared(pending, nodes, assigned)
-}
-
-/// [`schedule`] with the assigned pods shared (`Arc<Pod>` from a caller's typed cache), so a
-/// caller need not copy thousands of pods into a slice every round.
-pub fn schedule_shared<P: std::borrow::Borrow<Pod>>(
-    pending: &[Pod],
-    nodes: &[Node],
-    assigned: &[P],
-) -> Vec<Decision> {
-    let mut cluster = Cluster::with_assigned(nodes, assigned);
+    let mut cluster = Cluster::new(nodes, assigned);
     let mut queue: Vec<&Pod> = pending.iter().filter(|pod| is_ours_to_place(pod)).collect();
     queue.sort_by(|left, right| queue_order(left, right));
     queue

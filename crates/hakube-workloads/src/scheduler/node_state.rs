@@ -270,16 +270,7 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     /// The nodes, and the assigned pods on them; pods bound to unknown nodes, finished
     /// (Succeeded/Failed) or not bound are left out.
-    #[cfg(test)]
     pub fn new(nodes: &'a [Node], assigned: &'a [Pod]) -> Self {
-        Self::with_assigned(nodes, assigned)
-    }
-
-    /// The same with shared assigned pods (`Arc<Pod>`: a caller's typed cache).
-    pub fn with_assigned<P: std::borrow::Borrow<Pod>>(
-        nodes: &'a [Node],
-        assigned: &'a [P],
-    ) -> Self {
         let nodes: Vec<NodeState<'a>> = nodes.iter().map(NodeState::new).collect();
         let node_index = nodes
             .iter()
@@ -295,7 +286,6 @@ impl<'a> Cluster<'a> {
             node_index,
         };
         for pod in assigned {
-            let pod: &'a Pod = pod.borrow();
             let phase = pod
                 .status
                 .as_ref()
