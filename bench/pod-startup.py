@@ -7,51 +7,26 @@ client certificate), so no kubectl process start-up is counted.
 
     bench/pod-startup.py KUBECONFIG [N] [IMAGE] [NAMESPACE]
 """
-import base64, http.client, json, ssl, sys, tempfile, time, os
+import json, os, sys, time
 
-def load(kubeconfig):
-    import re
-    text = open(kubeconfig).read()
-    def field(name):
-        m = re.search(r"^\s*%s:\s*(\S+)\s*$" % re.escape(name), text, re.M)
-        return m.group(1) if m else None
-    server = field("server")
-    files = {}
-    for key in ("certificate-authority-data", "client-certificate-data", "client-key-data"):
-        f = tempfile.NamedTemporaryFile(delete=False)
-        f.write(base64.b64decode(field(key)))
-        f.close()
-        files[key] = f.name
-    context = ssl.create_default_context(cafile=files["certificate-authority-data"])
-    context.load_cert_chain(files["client-certificate-data"], files["client-key-data"])
-    host, port = server.replace("https://", "").rsplit(":", 1)
-    return host, int(port), context
-
-def request(connection, method, path, body=None):
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    connection.request(method, path, body=json.dumps(body) if body else None, headers=headers)
-    response = connection.getresponse()
-    data = response.read()
-    if response.status >= 300:
-        raise SystemExit(f"{method} {path}: {response.status} {data[:300]!r}")
-    return json.loads(data)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kubeapi import Api
 
 def main():
     kubeconfig = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     image = sys.argv[3] if len(sys.argv) > 3 else "hakube.local/busybox:1"
     namespace = sys.argv[4] if len(sys.argv) > 4 else "default"
-    host, port, context = load(kubeconfig)
-    api = http.client.HTTPSConnection(host, port, context=context, timeout=60)
+    client = Api(kubeconfig)
+    request = Api.request
+    api = client.connect()
     latencies = []
     for i in range(count):
         name = f"startup-{os.getpid()}-{i}"
         listing = request(api, "GET", f"/api/v1/namespaces/{namespace}/pods?limit=1")
         version = listing["metadata"]["resourceVersion"]
-        watch = http.client.HTTPSConnection(host, port, context=context, timeout=60)
-        watch.request("GET", f"/api/v1/namespaces/{namespace}/pods?watch=1&resourceVersion={version}"
-                      f"&fieldSelector=metadata.name%3D{name}")
-        stream = watch.getresponse()
+        stream = client.watch(f"/api/v1/namespaces/{namespace}/pods?watch=1&resourceVersion={version}"
+                              f"&fieldSelector=metadata.name%3D{name}", timeout=60)
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
                "spec": {"terminationGracePeriodSeconds": 0,
                         "containers": [{"name": "c", "image": image, "command": ["sleep", "3600"]}]}}
@@ -65,7 +40,7 @@ def main():
             if event["object"].get("status", {}).get("phase") == "Running":
                 latencies.append((time.monotonic() - start) * 1000)
                 break
-        watch.close()
+        stream.close()
         request(api, "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}",
                 {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
     latencies.sort()

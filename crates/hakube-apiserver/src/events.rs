@@ -104,24 +104,72 @@ impl Event<'_> {
     }
 }
 
-/// Records `event` (errors are the caller's to log: an event is never worth failing for).
-pub async fn record(server: &ApiServer, event: Event<'_>) -> ApiResult<()> {
+/// Whether upstream's spam filter lets `event` through (a poisoned filter lets it through:
+/// losing the bound is better than losing events).
+fn allowed(server: &ApiServer, event: &Event<'_>) -> bool {
     let uid = event.field("/metadata/uid");
-    // A poisoned filter lets events through: losing the bound is better than losing events.
-    let allowed = server
+    server
         .event_spam
         .lock()
         .map(|mut filter| filter.allow(event.component, uid, std::time::Instant::now()))
-        .unwrap_or(true);
-    if !allowed {
-        return Ok(());
-    }
-    let now = crate::objects::now_rfc3339();
-    let key = format!(
+        .unwrap_or(true)
+}
+
+fn key(event: &Event<'_>) -> String {
+    format!(
         "/registry/core/events/{}/{}",
         event.namespace(),
         event.name()
-    );
+    )
+}
+
+/// Records `event` (errors are the caller's to log: an event is never worth failing for).
+pub async fn record(server: &ApiServer, event: Event<'_>) -> ApiResult<()> {
+    if !allowed(server, &event) {
+        return Ok(());
+    }
+    record_allowed(server, &event).await
+}
+
+/// Records many events of one component: those seen for the first time are created together in one store
+/// write (a scheduling round binds up to hundreds of pods at once, and one write per Scheduled
+/// event would double its cost); repeats, and a batch that cannot be written whole (a quota,
+/// a race), go one by one. Errors are logged: an event is never worth failing for.
+pub async fn record_all(server: &ApiServer, events: &[Event<'_>]) {
+    debug_assert!(events.windows(2).all(|w| w[0].component == w[1].component));
+    let mut fresh = Vec::new();
+    let mut repeats = Vec::new();
+    for event in events.iter().filter(|event| allowed(server, event)) {
+        match server
+            .storage
+            .get(key(event).as_bytes(), Freshness::Any)
+            .await
+        {
+            Ok((None, _)) => fresh.push(event),
+            _ => repeats.push(event),
+        }
+    }
+    let now = crate::objects::now_rfc3339();
+    let objects = fresh.iter().map(|event| event.new_object(&now)).collect();
+    let component = fresh.first().map_or("", |event| event.component);
+    if !fresh.is_empty()
+        && !matches!(
+            crate::internal::create_together(server, objects, component).await,
+            Ok(true)
+        )
+    {
+        repeats.extend(fresh);
+    }
+    for event in repeats {
+        if let Err(error) = record_allowed(server, event).await {
+            tracing::debug!(%error, reason = event.reason, "cannot record an event");
+        }
+    }
+}
+
+async fn record_allowed(server: &ApiServer, event: &Event<'_>) -> ApiResult<()> {
+    let now = crate::objects::now_rfc3339();
+    let key = key(event);
     let (current, _) = server.storage.get(key.as_bytes(), Freshness::Any).await?;
     let Some(mut current) = current else {
         crate::internal::create(server, event.new_object(&now), event.component).await?;

@@ -5,28 +5,75 @@
 
 use serde_json::Value;
 
+use hakube_store::Condition;
+use hakube_store::txn::MAX_TXN_OPS;
+
 use crate::error::{ApiError, ApiResult};
 use crate::request::Query;
+use crate::storage::{self, Write};
 use crate::{ApiServer, admission, objects, write};
 
 /// Creates `object` (its apiVersion and kind name the type) as `manager`; returns it stored.
 pub async fn create(server: &ApiServer, mut object: Value, manager: &str) -> ApiResult<Value> {
-    let api_version = objects::text(&object, &["apiVersion"]).unwrap_or_default();
-    let kind = objects::text(&object, &["kind"]).unwrap_or_default();
+    let resource = prepare(server, &mut object, manager).await?;
+    crate::handlers::create::store_new(server, &resource, object).await
+}
+
+/// Creates every object in one store write (at most [`MAX_TXN_OPS`] of them) when none of
+/// their namespaces has a ResourceQuota: `Ok(true)` when all were created, `Ok(false)` when
+/// nothing was written because one exists already or a quota would have to be charged (the
+/// caller then creates them one by one through [`create`], which says which and why).
+pub async fn create_together(
+    server: &ApiServer,
+    objects: Vec<Value>,
+    manager: &str,
+) -> ApiResult<bool> {
+    if objects.len() > MAX_TXN_OPS {
+        return Ok(false);
+    }
+    let mut writes = Vec::with_capacity(objects.len());
+    for mut object in objects {
+        let resource = prepare(server, &mut object, manager).await?;
+        let namespace = objects::namespace(&object).map(str::to_string);
+        if let Some(namespace) = namespace.as_deref().filter(|_| resource.namespaced)
+            && !admission::namespace_objects(server, "", "resourcequotas", namespace)
+                .await?
+                .is_empty()
+        {
+            return Ok(false);
+        }
+        let name = objects::name(&object).unwrap_or_default().to_string();
+        writes.push(Write::Put {
+            key: storage::key(&resource, namespace.as_deref(), &name),
+            object,
+            condition: Condition::Absent,
+        });
+    }
+    Ok(server.storage.transact(&writes).await?.is_some())
+}
+
+/// Defaults, validates and admits a new `object` as `manager` would POST it; returns its type.
+async fn prepare(
+    server: &ApiServer,
+    object: &mut Value,
+    manager: &str,
+) -> ApiResult<std::sync::Arc<crate::resources::ResourceType>> {
+    let api_version = objects::text(object, &["apiVersion"]).unwrap_or_default();
+    let kind = objects::text(object, &["kind"]).unwrap_or_default();
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
     let resource = server.registry.by_kind(group, kind).ok_or_else(|| {
         ApiError::BadRequest(format!("no resource type for {api_version} {kind}"))
     })?;
-    let namespace = objects::namespace(&object).map(str::to_string);
+    let namespace = objects::namespace(object).map(str::to_string);
     write::prepare_create(
         server,
         &resource,
         namespace.as_deref(),
-        &mut object,
+        object,
         &Query::default(),
     )
     .await?;
-    admission::mutate_create(server, &resource, &mut object).await?;
-    crate::managed_fields::record_update(None, &mut object, manager, &resource.api_version(), None);
-    crate::handlers::create::store_new(server, &resource, object).await
+    admission::mutate_create(server, &resource, object).await?;
+    crate::managed_fields::record_update(None, object, manager, &resource.api_version(), None);
+    Ok(resource)
 }

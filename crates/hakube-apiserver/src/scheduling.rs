@@ -24,6 +24,7 @@ use crate::ApiServer;
 use crate::controllers::Stored;
 use crate::error::ApiResult;
 use crate::events::{Event, EventType};
+use crate::storage::Write;
 
 /// A round starts when the store applies a change to pods or nodes; without one, this often
 /// anyway (a missed wake-up costs at most this much).
@@ -31,8 +32,11 @@ const ROUND_INTERVAL: Duration = Duration::from_millis(500);
 /// After a wake-up, how long to let a burst of changes (a ReplicaSet creating pods) land so one
 /// round places them together.
 const BATCH_DELAY: Duration = Duration::from_millis(2);
-/// Bindings written at once (each is one store write, plus its event).
-const CONCURRENT_WRITES: usize = 64;
+/// Decisions written in one store transaction (the store's limit on a transaction's
+/// operations); their events are created together in another.
+const PODS_PER_WRITE: usize = hakube_store::txn::MAX_TXN_OPS;
+/// Transactions in flight at once, so Raft commits several together.
+const CONCURRENT_WRITES: usize = 4;
 pub const SCHEDULER_NAME: &str = "default-scheduler";
 
 fn is_pending(pod: &Value) -> bool {
@@ -139,15 +143,19 @@ async fn round(server: &ApiServer) -> ApiResult<usize> {
         .filter_map(|s| Some((crate::controllers::uid(&s.object)?, *s)))
         .collect();
     let decisions = scheduler::schedule(&order, &nodes, &assigned);
-    let writes = decisions.into_iter().filter_map(|decision| {
-        let target = by_uid.get(decision.uid.as_str())?;
-        Some(write_outcome(server, target, decision.outcome))
-    });
-    let written: Vec<bool> = futures::stream::iter(writes)
+    let planned: Vec<Planned> = decisions
+        .into_iter()
+        .filter_map(|decision| {
+            let target = by_uid.get(decision.uid.as_str())?;
+            planned_write(target, decision.outcome)
+        })
+        .collect();
+    let written: Vec<usize> = futures::stream::iter(planned.chunks(PODS_PER_WRITE))
+        .map(|chunk| write_together(server, chunk))
         .buffer_unordered(CONCURRENT_WRITES)
         .collect()
         .await;
-    Ok(written.into_iter().filter(|w| *w).count())
+    Ok(written.into_iter().sum())
 }
 
 /// Upstream's queue order: higher priority first, then older first.
@@ -205,8 +213,19 @@ fn with_scheduled_condition(pod: &Value, condition: Value) -> Option<Value> {
     Some(pod)
 }
 
-async fn write_outcome(server: &ApiServer, stored: &Stored, outcome: Outcome) -> bool {
-    let (object, event) = match &outcome {
+/// One pod's new state and the event that says why.
+struct Planned {
+    key: Vec<u8>,
+    revision: u64,
+    pod: Value,
+    event_type: EventType,
+    reason: &'static str,
+    message: String,
+}
+
+/// What writing `outcome` to the pod means; None when the pod already says it.
+fn planned_write(stored: &Stored, outcome: Outcome) -> Option<Planned> {
+    let (pod, event_type, reason, message) = match outcome {
         Outcome::Bind { node } => {
             let mut pod = stored.object.clone();
             pod["spec"]["nodeName"] = json!(node);
@@ -215,41 +234,87 @@ async fn write_outcome(server: &ApiServer, stored: &Stored, outcome: Outcome) ->
             let namespace = crate::objects::namespace(&pod).unwrap_or_default();
             let name = crate::objects::name(&pod).unwrap_or_default();
             let message = format!("Successfully assigned {namespace}/{name} to {node}");
-            (pod, (EventType::Normal, "Scheduled", message))
+            (pod, EventType::Normal, "Scheduled", message)
         }
         Outcome::Unschedulable { message } => {
-            let condition = scheduled_condition("False", Some("Unschedulable"), Some(message));
-            let Some(pod) = with_scheduled_condition(&stored.object, condition) else {
-                return false;
-            };
-            (
-                pod,
-                (EventType::Warning, "FailedScheduling", message.clone()),
-            )
+            let condition = scheduled_condition("False", Some("Unschedulable"), Some(&message));
+            let pod = with_scheduled_condition(&stored.object, condition)?;
+            (pod, EventType::Warning, "FailedScheduling", message)
         }
     };
-    let written = server
-        .storage
-        .put(
-            &stored.key,
-            &object,
-            Condition::ModRevision(stored.revision),
-        )
-        .await;
-    let Ok(Ok(written)) = written else {
-        // Changed meanwhile (or the store is busy): the next round decides again.
-        return false;
-    };
-    let (event_type, reason, message) = event;
-    let event = Event {
-        involved: &written,
+    Some(Planned {
+        key: stored.key.clone(),
+        revision: stored.revision,
+        pod,
         event_type,
         reason,
-        message: &message,
-        component: SCHEDULER_NAME,
+        message,
+    })
+}
+
+/// Writes a chunk of decisions in one store transaction (each pod only if unchanged since it
+/// was read), then their events; when a pod changed meanwhile, the chunk goes one pod at a
+/// time so the others still land. Returns how many pods were written.
+async fn write_together(server: &ApiServer, chunk: &[Planned]) -> usize {
+    let writes: Vec<Write> = chunk
+        .iter()
+        .map(|planned| Write::Put {
+            key: planned.key.clone(),
+            object: planned.pod.clone(),
+            condition: Condition::ModRevision(planned.revision),
+        })
+        .collect();
+    let written: Vec<Value> = match server.storage.transact(&writes).await {
+        Ok(Some(revision)) => chunk
+            .iter()
+            .map(|planned| {
+                let mut pod = planned.pod.clone();
+                crate::storage::set_resource_version(&mut pod, revision);
+                pod
+            })
+            .collect(),
+        Ok(None) => return write_one_by_one(server, chunk).await,
+        Err(error) => {
+            // The store is busy or read-only: the next round decides again.
+            tracing::debug!(%error, "cannot write scheduling decisions");
+            return 0;
+        }
     };
-    if let Err(error) = crate::events::record(server, event).await {
-        tracing::debug!(%error, "cannot record a scheduling event");
+    let events: Vec<Event> = chunk
+        .iter()
+        .zip(&written)
+        .map(|(p, w)| event(p, w))
+        .collect();
+    crate::events::record_all(server, &events).await;
+    written.len()
+}
+
+async fn write_one_by_one(server: &ApiServer, chunk: &[Planned]) -> usize {
+    let mut count = 0;
+    for planned in chunk {
+        let condition = Condition::ModRevision(planned.revision);
+        let Ok(Ok(written)) = server
+            .storage
+            .put(&planned.key, &planned.pod, condition)
+            .await
+        else {
+            // Changed meanwhile (or the store is busy): the next round decides again.
+            continue;
+        };
+        count += 1;
+        if let Err(error) = crate::events::record(server, event(planned, &written)).await {
+            tracing::debug!(%error, "cannot record a scheduling event");
+        }
     }
-    true
+    count
+}
+
+fn event<'a>(planned: &'a Planned, written: &'a Value) -> Event<'a> {
+    Event {
+        involved: written,
+        event_type: planned.event_type,
+        reason: planned.reason,
+        message: &planned.message,
+        component: SCHEDULER_NAME,
+    }
 }

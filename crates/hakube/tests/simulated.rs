@@ -35,6 +35,19 @@ spec:
         image: hakube.local/pause:1
 ";
 
+/// A pod no node fits until one gets the label it selects.
+const WAITING_POD: &str = "
+apiVersion: v1
+kind: Pod
+metadata:
+  name: waiting
+spec:
+  nodeSelector: {test.hakube.io/open: \"true\"}
+  containers:
+  - name: pause
+    image: hakube.local/pause:1
+";
+
 fn pods_per_node(kubectl: &Kubectl) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for (_, phase, ip, node) in pods(kubectl, "app=sim") {
@@ -85,6 +98,18 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
         "the scheduler spreads a workload: {spread:?}"
     );
 
+    // The scheduler writes its bindings and their events in batches: each pod has its event.
+    let reasons = kubectl.ok(&[
+        "get",
+        "events",
+        "-o",
+        "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}",
+    ]);
+    let scheduled = reasons.lines().filter(|r| *r == "Scheduled").count();
+    assert!(scheduled >= 40, "a Scheduled event per pod: {reasons}");
+
+    a_pod_waits_for_a_node_that_fits(&kubectl);
+
     kubectl.ok(&["scale", "deployment/sim", "--replicas=10"]);
     assert!(
         wait_until(Duration::from_secs(90), || pods(&kubectl, "app=sim").len()
@@ -109,4 +134,51 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
         "the pods went with their Deployment:\n{}",
         kubectl.run(&["get", "pods", "-o", "wide"]).stdout
     );
+}
+
+/// A pod that fits nowhere stays Pending with upstream's reasons, and is bound as soon as a
+/// node fits.
+fn a_pod_waits_for_a_node_that_fits(kubectl: &Kubectl) {
+    kubectl.apply(&["apply"], WAITING_POD);
+    let total = SIMULATED + 3;
+    let reason = format!(
+        "0/{total} nodes are available: {total} node(s) didn't match Pod's node affinity/selector"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let described = kubectl.run(&["describe", "pod", "waiting"]).stdout;
+            described.contains("FailedScheduling") && described.contains(&reason)
+        }),
+        "FailedScheduling with {reason:?}:\n{}",
+        kubectl.run(&["describe", "pod", "waiting"]).stdout
+    );
+    contains(
+        &kubectl.ok(&["get", "pod", "waiting", "-o", "jsonpath={.status.phase}"]),
+        "Pending",
+    );
+    let node = kubectl.ok(&[
+        "get",
+        "nodes",
+        "-l",
+        "node.hakube.io/simulated=true",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    kubectl.ok(&["label", "node", &node, "test.hakube.io/open=true"]);
+    let assigned = format!("Successfully assigned default/waiting to {node}");
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            kubectl
+                .run(&["describe", "pod", "waiting"])
+                .stdout
+                .contains(&assigned)
+        }),
+        "{assigned:?}:\n{}",
+        kubectl.run(&["describe", "pod", "waiting"]).stdout
+    );
+    contains(
+        &kubectl.ok(&["get", "pod", "waiting", "-o", "jsonpath={.spec.nodeName}"]),
+        &node,
+    );
+    kubectl.ok(&["delete", "pod", "waiting", "--wait=false"]);
 }

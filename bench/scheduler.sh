@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Scheduler throughput (issue 5) on a 3-node hakube cluster with $SIMULATED simulated nodes
+# (release build), run as root: $PODS pods waiting in the API, then every simulated node made
+# eligible at once; seconds until all are bound (bench/scheduler-throughput.py). The leader's
+# CPU time over the run is printed too.
+#
+#   sudo bench/scheduler.sh
+#   PODS=1000 SIMULATED=20 sudo -E bench/scheduler.sh      # quicker
+source "$(dirname "$0")/lib.sh"
+require_root
+build_release
+PODS="${PODS:-10000}"
+SIMULATED="${SIMULATED:-100}"
+
+# cluster_up has no --simulated-nodes: the same steps by hand.
+CLUSTER_DIR="$BENCH_DIR/scheduler"
+if [[ -d "$CLUSTER_DIR" ]]; then "$HAKUBE_BIN" down --dir "$CLUSTER_DIR" >&2 || true; rm -rf "$CLUSTER_DIR"; fi
+mkdir -p "$CLUSTER_DIR"
+trap cluster_down EXIT
+"$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address 127.50.14 --simulated-nodes "$SIMULATED" >&2
+export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
+sleep 5
+machine_summary
+echo "scheduler: $(python3 "$REPO_ROOT/bench/scheduler-throughput.py" "$KUBECONFIG" "$PODS")"
+for dir in $(node_dirs); do
+    pid=$(node_pid "$dir")
+    echo "$(basename "$dir"): CPU $(awk '{printf "%.1f s", ($14 + $15) / 100}' "/proc/$pid/stat"), VmRSS $(awk '/^VmRSS/ {print $2}' "/proc/$pid/status") kB"
+done
