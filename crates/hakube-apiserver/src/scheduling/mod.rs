@@ -6,9 +6,11 @@
 //! event. An unschedulable pod is written again only when the reason changes, so a cluster
 //! with nowhere to put a pod settles instead of rewriting it every round.
 
+mod unschedulable;
+
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Deserialize;
@@ -25,6 +27,7 @@ use crate::controllers::Stored;
 use crate::error::ApiResult;
 use crate::events::{Event, EventType};
 use crate::storage::Write;
+use unschedulable::Unschedulable;
 
 /// A round starts when the store applies a change to pods or nodes; without one, this often
 /// anyway (a missed wake-up costs at most this much).
@@ -63,6 +66,7 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
     let holding = crate::leader_election::spawn(server.clone(), candidate, shutdown.clone());
     let mut changes = server.storage.store().machine().subscribe();
     let mut decided_at = 0;
+    let mut unschedulable = Unschedulable::default();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -71,14 +75,18 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
         }
         if !*holding.borrow() {
             decided_at = 0;
+            unschedulable = Unschedulable::default();
             continue;
         }
         let revision = server.storage.store().machine().read().kv.revision();
         if revision == decided_at {
             continue;
         }
-        let Some(outcome) =
-            crate::leader_election::unless_panicked("scheduling", round(&server)).await
+        let Some(outcome) = crate::leader_election::unless_panicked(
+            "scheduling",
+            round(&server, &mut unschedulable),
+        )
+        .await
         else {
             continue;
         };
@@ -111,25 +119,40 @@ async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>
 }
 
 /// One round; returns how many pods it wrote.
-async fn round(server: &ApiServer) -> ApiResult<usize> {
+async fn round(server: &ApiServer, unschedulable: &mut Unschedulable) -> ApiResult<usize> {
     let pods = server.storage.decoded_under(b"/registry/core/pods/");
+    if !pods.iter().any(|s| is_pending(&s.object)) {
+        return Ok(0);
+    }
+    let node_objects = server.storage.decoded_under(b"/registry/core/nodes/");
+    let placed = || {
+        pods.iter()
+            .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
+    };
+    unschedulable.begin(
+        unschedulable::fingerprint(
+            node_objects.iter().map(|s| &s.object),
+            placed().map(|s| &s.object),
+        ),
+        Instant::now(),
+    );
     let pending: Vec<&Stored> = pods
         .iter()
         .map(|s| &**s)
         .filter(|s| is_pending(&s.object))
+        .filter(|s| {
+            crate::controllers::uid(&s.object)
+                .is_none_or(|uid| !unschedulable.skips(uid, s.revision))
+        })
         .collect();
     if pending.is_empty() {
         return Ok(0);
     }
-    let nodes: Vec<Node> = server
-        .storage
-        .decoded_under(b"/registry/core/nodes/")
+    let nodes: Vec<Node> = node_objects
         .iter()
         .filter_map(|s| Node::deserialize(&s.object).ok())
         .collect();
-    let assigned: Vec<Pod> = pods
-        .iter()
-        .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
+    let assigned: Vec<Pod> = placed()
         .filter_map(|s| Pod::deserialize(&s.object).ok())
         .collect();
     let mut typed: Vec<(Pod, &Stored)> = pending
@@ -143,19 +166,37 @@ async fn round(server: &ApiServer) -> ApiResult<usize> {
         .filter_map(|s| Some((crate::controllers::uid(&s.object)?, *s)))
         .collect();
     let decisions = scheduler::schedule(&order, &nodes, &assigned);
-    let planned: Vec<Planned> = decisions
-        .into_iter()
-        .filter_map(|decision| {
-            let target = by_uid.get(decision.uid.as_str())?;
-            planned_write(target, decision.outcome)
-        })
-        .collect();
-    let written: Vec<usize> = futures::stream::iter(planned.chunks(PODS_PER_WRITE))
+    let mut planned = Vec::new();
+    for decision in decisions {
+        let Some(target) = by_uid.get(decision.uid.as_str()) else {
+            continue;
+        };
+        let fits_nowhere = matches!(decision.outcome, Outcome::Unschedulable { .. });
+        match planned_write(target, decision.outcome) {
+            Some(write) => planned.push(write),
+            // It says so already.
+            None if fits_nowhere => unschedulable.remember(&decision.uid, target.revision),
+            None => {}
+        }
+    }
+    // Made before they are polled: a lazy iterator over borrowed chunks would make this
+    // future's Send-ness depend on a lifetime the compiler cannot prove for `tokio::spawn`.
+    let writes: Vec<_> = planned
+        .chunks(PODS_PER_WRITE)
         .map(|chunk| write_together(server, chunk))
+        .collect();
+    let written: Vec<Vec<(&Planned, u64)>> = futures::stream::iter(writes)
         .buffer_unordered(CONCURRENT_WRITES)
         .collect()
         .await;
-    Ok(written.into_iter().sum())
+    let mut count = 0;
+    for (write, revision) in written.into_iter().flatten() {
+        count += 1;
+        if write.event_type == EventType::Warning {
+            unschedulable.remember(&write.uid, revision);
+        }
+    }
+    Ok(count)
 }
 
 /// Upstream's queue order: higher priority first, then older first.
@@ -215,6 +256,7 @@ fn with_scheduled_condition(pod: &Value, condition: Value) -> Option<Value> {
 
 /// One pod's new state and the event that says why.
 struct Planned {
+    uid: String,
     key: Vec<u8>,
     revision: u64,
     pod: Value,
@@ -243,6 +285,9 @@ fn planned_write(stored: &Stored, outcome: Outcome) -> Option<Planned> {
         }
     };
     Some(Planned {
+        uid: crate::controllers::uid(&stored.object)
+            .unwrap_or_default()
+            .to_string(),
         key: stored.key.clone(),
         revision: stored.revision,
         pod,
@@ -254,8 +299,8 @@ fn planned_write(stored: &Stored, outcome: Outcome) -> Option<Planned> {
 
 /// Writes a chunk of decisions in one store transaction (each pod only if unchanged since it
 /// was read), then their events; when a pod changed meanwhile, the chunk goes one pod at a
-/// time so the others still land. Returns how many pods were written.
-async fn write_together(server: &ApiServer, chunk: &[Planned]) -> usize {
+/// time so the others still land. Returns the pods written, with their new revisions.
+async fn write_together<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(&'a Planned, u64)> {
     let writes: Vec<Write> = chunk
         .iter()
         .map(|planned| Write::Put {
@@ -264,33 +309,34 @@ async fn write_together(server: &ApiServer, chunk: &[Planned]) -> usize {
             condition: Condition::ModRevision(planned.revision),
         })
         .collect();
-    let written: Vec<Value> = match server.storage.transact(&writes).await {
-        Ok(Some(revision)) => chunk
-            .iter()
-            .map(|planned| {
-                let mut pod = planned.pod.clone();
-                crate::storage::set_resource_version(&mut pod, revision);
-                pod
-            })
-            .collect(),
+    let revision = match server.storage.transact(&writes).await {
+        Ok(Some(revision)) => revision,
         Ok(None) => return write_one_by_one(server, chunk).await,
         Err(error) => {
             // The store is busy or read-only: the next round decides again.
             tracing::debug!(%error, "cannot write scheduling decisions");
-            return 0;
+            return Vec::new();
         }
     };
+    let written: Vec<Value> = chunk
+        .iter()
+        .map(|planned| {
+            let mut pod = planned.pod.clone();
+            crate::storage::set_resource_version(&mut pod, revision);
+            pod
+        })
+        .collect();
     let events: Vec<Event> = chunk
         .iter()
         .zip(&written)
         .map(|(p, w)| event(p, w))
         .collect();
     crate::events::record_all(server, &events).await;
-    written.len()
+    chunk.iter().map(|planned| (planned, revision)).collect()
 }
 
-async fn write_one_by_one(server: &ApiServer, chunk: &[Planned]) -> usize {
-    let mut count = 0;
+async fn write_one_by_one<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(&'a Planned, u64)> {
+    let mut written_pods = Vec::new();
     for planned in chunk {
         let condition = Condition::ModRevision(planned.revision);
         let Ok(Ok(written)) = server
@@ -301,12 +347,15 @@ async fn write_one_by_one(server: &ApiServer, chunk: &[Planned]) -> usize {
             // Changed meanwhile (or the store is busy): the next round decides again.
             continue;
         };
-        count += 1;
+        let revision = crate::objects::resource_version(&written)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        written_pods.push((planned, revision));
         if let Err(error) = crate::events::record(server, event(planned, &written)).await {
             tracing::debug!(%error, "cannot record a scheduling event");
         }
     }
-    count
+    written_pods
 }
 
 fn event<'a>(planned: &'a Planned, written: &'a Value) -> Event<'a> {
