@@ -139,26 +139,23 @@ pub async fn record_all(server: &ApiServer, events: &[Event<'_>]) {
     debug_assert!(events.windows(2).all(|w| w[0].component == w[1].component));
     let mut fresh = Vec::new();
     let mut repeats = Vec::new();
+    let mut fresh_keys = std::collections::HashSet::new();
     for event in events.iter().filter(|event| allowed(server, event)) {
-        match server
-            .storage
-            .get(key(event).as_bytes(), Freshness::Any)
-            .await
-        {
-            Ok((None, _)) => fresh.push(event),
+        let key = key(event);
+        match server.storage.get(key.as_bytes(), Freshness::Any).await {
+            // The same event twice in one batch: the second counts as a repeat.
+            Ok((None, _)) if fresh_keys.insert(key) => fresh.push(event),
             _ => repeats.push(event),
         }
     }
     let now = crate::objects::now_rfc3339();
-    let objects = fresh.iter().map(|event| event.new_object(&now)).collect();
-    let component = fresh.first().map_or("", |event| event.component);
-    if !fresh.is_empty()
-        && !matches!(
-            crate::internal::create_together(server, objects, component).await,
-            Ok(true)
-        )
-    {
-        repeats.extend(fresh);
+    for chunk in fresh.chunks(hakube_store::txn::MAX_TXN_OPS) {
+        let objects = chunk.iter().map(|event| event.new_object(&now)).collect();
+        let component = chunk.first().map_or("", |event| event.component);
+        let created = crate::internal::create_together(server, objects, component).await;
+        if !matches!(created, Ok(Some(_))) {
+            repeats.extend(chunk);
+        }
     }
     for event in repeats {
         if let Err(error) = record_allowed(server, event).await {

@@ -20,16 +20,17 @@ pub async fn create(server: &ApiServer, mut object: Value, manager: &str) -> Api
 }
 
 /// Creates every object in one store write (at most [`MAX_TXN_OPS`] of them) when none of
-/// their namespaces has a ResourceQuota: `Ok(true)` when all were created, `Ok(false)` when
-/// nothing was written because one exists already or a quota would have to be charged (the
-/// caller then creates them one by one through [`create`], which says which and why).
+/// their namespaces has a ResourceQuota: `Ok(Some(stored))` when all were created,
+/// `Ok(None)` when nothing was written because one exists already (a generated name taken) or
+/// a quota would have to be charged; the caller then creates them one by one through
+/// [`create`], which charges quotas and says which failed and why.
 pub async fn create_together(
     server: &ApiServer,
     objects: Vec<Value>,
     manager: &str,
-) -> ApiResult<bool> {
+) -> ApiResult<Option<Vec<Value>>> {
     if objects.len() > MAX_TXN_OPS {
-        return Ok(false);
+        return Ok(None);
     }
     let mut writes = Vec::with_capacity(objects.len());
     for mut object in objects {
@@ -40,7 +41,7 @@ pub async fn create_together(
                 .await?
                 .is_empty()
         {
-            return Ok(false);
+            return Ok(None);
         }
         let name = objects::name(&object).unwrap_or_default().to_string();
         writes.push(Write::Put {
@@ -49,7 +50,21 @@ pub async fn create_together(
             condition: Condition::Absent,
         });
     }
-    Ok(server.storage.transact(&writes).await?.is_some())
+    let Some(revision) = server.storage.transact(&writes).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        writes
+            .into_iter()
+            .filter_map(|write| match write {
+                Write::Put { mut object, .. } => {
+                    storage::set_resource_version(&mut object, revision);
+                    Some(object)
+                }
+                Write::Delete { .. } => None,
+            })
+            .collect(),
+    ))
 }
 
 /// Defaults, validates and admits a new `object` as `manager` would POST it; returns its type.

@@ -107,6 +107,12 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
     ]);
     let scheduled = reasons.lines().filter(|r| *r == "Scheduled").count();
     assert!(scheduled >= 40, "a Scheduled event per pod: {reasons}");
+    // The ReplicaSet created its pods in batches, with their events (upstream's spam filter
+    // lets 25 through per object).
+    let created = reasons.lines().filter(|r| *r == "SuccessfulCreate").count();
+    assert!(created >= 25, "SuccessfulCreate events: {reasons}");
+
+    a_replica_set_stops_at_its_quota(&kubectl);
 
     a_pod_waits_for_a_node_that_fits(&kubectl);
 
@@ -181,4 +187,34 @@ fn a_pod_waits_for_a_node_that_fits(kubectl: &Kubectl) {
         &node,
     );
     kubectl.ok(&["delete", "pod", "waiting", "--wait=false"]);
+}
+
+/// Pods created in batches still charge the namespace's quota: the ReplicaSet stops at it and
+/// says why.
+fn a_replica_set_stops_at_its_quota(kubectl: &Kubectl) {
+    kubectl.ok(&["create", "namespace", "capped"]);
+    kubectl.ok(&["create", "quota", "q", "--hard=pods=3", "-n", "capped"]);
+    let manifest = DEPLOYMENT
+        .replace("name: sim", "name: capped\n  namespace: capped")
+        .replace("replicas: 40", "replicas: 5");
+    kubectl.apply(&["apply"], &manifest);
+    let pods_in = || {
+        kubectl
+            .run(&["get", "pods", "-n", "capped", "--no-headers"])
+            .stdout
+            .lines()
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            kubectl
+                .run(&["get", "events", "-n", "capped"])
+                .stdout
+                .contains("exceeded quota: q, requested: pods=1, used: pods=3, limited: pods=3")
+        }),
+        "FailedCreate for the quota:\n{}",
+        kubectl.run(&["get", "events", "-n", "capped"]).stdout
+    );
+    assert_eq!(pods_in(), 3, "as many pods as the quota allows");
+    kubectl.ok(&["delete", "namespace", "capped", "--wait=false"]);
 }

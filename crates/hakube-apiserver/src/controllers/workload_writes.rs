@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use hakube_kinds::k8s_openapi::api::core::v1::Pod;
 use hakube_store::Condition;
+use hakube_store::txn::MAX_TXN_OPS;
 use hakube_workloads::replica_sets::{PodRef, slow_start_batches};
 
 use super::Stored;
@@ -91,7 +92,10 @@ pub async fn event(
 }
 
 /// Creates `objects` through the API in slow-start batches, stopping at the first failure
-/// (recorded as a FailedCreate event on `owner`); returns how many were created.
+/// (recorded as a FailedCreate event on `owner`); returns how many were created. A batch is
+/// written [`MAX_TXN_OPS`] objects per store transaction, and its SuccessfulCreate events
+/// together, so a ReplicaSet of thousands costs tens of Raft writes, not two per pod; a chunk
+/// that cannot be written whole (a quota to charge, a generated name taken) goes one by one.
 pub async fn create_all<T: Serialize>(
     server: &ApiServer,
     owner: &Stored,
@@ -99,22 +103,28 @@ pub async fn create_all<T: Serialize>(
     component: &str,
 ) -> usize {
     let mut created = 0;
-    let mut pending = objects.into_iter();
-    for size in slow_start_batches(pending.len()) {
-        let batch: Vec<T> = pending.by_ref().take(size).collect();
-        let creates = batch.into_iter().map(|object| async move {
-            let value = serde_json::to_value(&object).unwrap_or_default();
-            crate::internal::create(server, value, component).await
-        });
-        let outcomes = futures::future::join_all(creates).await;
+    let mut pending = objects
+        .iter()
+        .map(|object| serde_json::to_value(object).unwrap_or_default());
+    for size in slow_start_batches(objects.len()) {
+        let batch: Vec<Value> = pending.by_ref().take(size).collect();
+        let chunks: Vec<_> = batch
+            .chunks(MAX_TXN_OPS)
+            .map(|chunk| create_chunk(server, chunk.to_vec(), component))
+            .collect();
+        let outcomes: Vec<ApiResult<Value>> = futures::future::join_all(chunks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
         let failed = outcomes.iter().any(Result::is_err);
         created += outcomes.iter().filter(|outcome| outcome.is_ok()).count();
-        // The batch's events are written together too (each is a store write).
-        let events = outcomes.into_iter().map(|outcome| async move {
-            let (event_type, reason, message) = match outcome {
+        let messages: Vec<(EventType, &str, String)> = outcomes
+            .iter()
+            .map(|outcome| match outcome {
                 Ok(object) => {
                     let kind = object["kind"].as_str().unwrap_or("object").to_lowercase();
-                    let name = crate::objects::name(&object).unwrap_or_default();
+                    let name = crate::objects::name(object).unwrap_or_default();
                     let message = format!("Created {kind}: {name}");
                     (EventType::Normal, "SuccessfulCreate", message)
                 }
@@ -122,23 +132,42 @@ pub async fn create_all<T: Serialize>(
                     let message = format!("Error creating: {error}");
                     (EventType::Warning, "FailedCreate", message)
                 }
-            };
-            event(
-                server,
-                &owner.object,
-                event_type,
+            })
+            .collect();
+        let events: Vec<Event> = messages
+            .iter()
+            .map(|(event_type, reason, message)| Event {
+                involved: &owner.object,
+                event_type: *event_type,
                 reason,
-                &message,
+                message,
                 component,
-            )
-            .await;
-        });
-        futures::future::join_all(events).await;
+            })
+            .collect();
+        crate::events::record_all(server, &events).await;
         if failed {
             break;
         }
     }
     created
+}
+
+/// Creates up to [`MAX_TXN_OPS`] objects in one store write, or one by one when they cannot
+/// all be written together.
+async fn create_chunk(
+    server: &ApiServer,
+    chunk: Vec<Value>,
+    component: &str,
+) -> Vec<ApiResult<Value>> {
+    if let Ok(Some(created)) =
+        crate::internal::create_together(server, chunk.clone(), component).await
+    {
+        return created.into_iter().map(Ok).collect();
+    }
+    let creates = chunk
+        .into_iter()
+        .map(|object| crate::internal::create(server, object, component));
+    futures::future::join_all(creates).await
 }
 
 /// Applies a pod-owning controller's plan for `owner`; returns how many writes succeeded.
