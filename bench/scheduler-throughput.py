@@ -126,6 +126,7 @@ def main():
         "first_bound_s": round(times[0], 3), "all_bound_s": round(total_s, 3),
         "pods_per_s": round(count / total_s, 1),
         "per_second_p50": busy[len(busy) // 2], "per_second_max": busy[-1],
+        "per_second": per_second,
     }))
 
 

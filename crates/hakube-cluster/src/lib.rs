@@ -10,6 +10,7 @@ pub mod api;
 pub mod compactor;
 pub mod config;
 pub mod daemon;
+pub mod datastore_runtime;
 pub mod endpoints;
 pub mod etcd;
 pub mod forwarder;

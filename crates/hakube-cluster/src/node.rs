@@ -95,17 +95,22 @@ impl Node {
         let material = identity.tls_material();
         let client = PeerClient::new(tls::peer_client_config(&material)?);
         let health = PeerHealth::new();
-        let raft = Raft::new(
+        // Raft's tasks are spawned where it is created: on the datastore runtime. Its peer
+        // connections get a client of their own so they are driven there too (a pooled
+        // connection belongs to the runtime that opened it).
+        let raft_client = PeerClient::new(tls::peer_client_config(&material)?);
+        let network = RaftNetwork::new(
+            raft_client,
+            Duration::from_millis(config.heartbeat_interval_ms * 2),
+        );
+        let raft = crate::datastore_runtime::run(Raft::new(
             identity.node_id,
             raft_config(&config)?,
-            RaftNetwork::new(
-                client.clone(),
-                Duration::from_millis(config.heartbeat_interval_ms * 2),
-            ),
+            network,
             log_store,
             machine.clone(),
-        )
-        .await
+        ))
+        .await?
         .context("starting the datastore")?;
         let timings =
             StoreTimings::from_raft(config.heartbeat_interval_ms, config.election_timeout_ms);
@@ -130,13 +135,13 @@ impl Node {
             metrics,
         });
 
-        let peer_listener = bind(
-            SocketAddr::new(config.address, PEER_PORT),
-            "datastore peer port",
-        )
-        .await?;
+        // The peer server lives on the datastore runtime (bound there, so its connections are
+        // driven there): heartbeats and votes are answered however busy the API is.
+        let peer_address = SocketAddr::new(config.address, PEER_PORT);
+        let peer_listener =
+            crate::datastore_runtime::run(bind(peer_address, "datastore peer port")).await??;
         let peer_tls = tls::peer_server_config(&material)?;
-        tokio::spawn(crate::serve::serve_tls(
+        crate::datastore_runtime::get()?.spawn(crate::serve::serve_tls(
             peer_listener,
             peer_tls,
             crate::peer_server::router(node.clone()),
