@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Scheduler throughput (issue 5) on a 3-node hakube cluster with $SIMULATED simulated nodes
-# (release build), run as root: $PODS pods waiting in the API, then every simulated node made
-# eligible at once; seconds until all are bound (bench/scheduler-throughput.py). The leader's
-# CPU time over the run is printed too.
+# (release build), run as root: $PODS pods waiting in the API while the scheduler stands by,
+# then a scheduler takeover; seconds until all are bound (bench/scheduler-throughput.py). The
+# nodes' CPU time and RSS at the end are printed too.
 #
 #   sudo bench/scheduler.sh
 #   PODS=1000 SIMULATED=20 sudo -E bench/scheduler.sh      # quicker

@@ -3,6 +3,8 @@
 //! managers as a POST, without HTTP. Controllers create pods through here so a pod made by a
 //! ReplicaSet looks exactly like one made by kubectl.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use hakube_store::Condition;
@@ -15,7 +17,7 @@ use crate::{ApiServer, admission, objects, write};
 
 /// Creates `object` (its apiVersion and kind name the type) as `manager`; returns it stored.
 pub async fn create(server: &ApiServer, mut object: Value, manager: &str) -> ApiResult<Value> {
-    let resource = prepare(server, &mut object, manager).await?;
+    let resource = prepare(server, &mut object, manager, None).await?;
     crate::handlers::create::store_new(server, &resource, object).await
 }
 
@@ -33,16 +35,23 @@ pub async fn create_together(
         return Ok(None);
     }
     let mut writes = Vec::with_capacity(objects.len());
+    // What admission reads of each namespace (linearizable reads), once per namespace: a
+    // namespace with quotas ends the batch, its LimitRanges are applied to each pod.
+    let mut limit_ranges: HashMap<String, Vec<Value>> = HashMap::new();
     for mut object in objects {
-        let resource = prepare(server, &mut object, manager).await?;
         let namespace = objects::namespace(&object).map(str::to_string);
-        if let Some(namespace) = namespace.as_deref().filter(|_| resource.namespaced)
-            && !admission::namespace_objects(server, "", "resourcequotas", namespace)
-                .await?
-                .is_empty()
+        if let Some(namespace) = &namespace
+            && !limit_ranges.contains_key(namespace)
         {
-            return Ok(None);
+            let quotas = admission::namespace_objects(server, "", "resourcequotas", namespace);
+            if !quotas.await?.is_empty() {
+                return Ok(None);
+            }
+            let ranges = admission::namespace_limit_ranges(server, namespace).await?;
+            limit_ranges.insert(namespace.clone(), ranges);
         }
+        let ranges = namespace.as_ref().and_then(|n| limit_ranges.get(n));
+        let resource = prepare(server, &mut object, manager, ranges.map(Vec::as_slice)).await?;
         let name = objects::name(&object).unwrap_or_default().to_string();
         writes.push(Write::Put {
             key: storage::key(&resource, namespace.as_deref(), &name),
@@ -67,11 +76,13 @@ pub async fn create_together(
     ))
 }
 
-/// Defaults, validates and admits a new `object` as `manager` would POST it; returns its type.
+/// Defaults, validates and admits a new `object` as `manager` would POST it (with its
+/// namespace's LimitRanges when already read); returns its type.
 async fn prepare(
     server: &ApiServer,
     object: &mut Value,
     manager: &str,
+    limit_ranges: Option<&[Value]>,
 ) -> ApiResult<std::sync::Arc<crate::resources::ResourceType>> {
     let api_version = objects::text(object, &["apiVersion"]).unwrap_or_default();
     let kind = objects::text(object, &["kind"]).unwrap_or_default();
@@ -88,7 +99,7 @@ async fn prepare(
         &Query::default(),
     )
     .await?;
-    admission::mutate_create(server, &resource, object).await?;
+    admission::mutate_create_with(server, &resource, object, limit_ranges).await?;
     crate::managed_fields::record_update(None, object, manager, &resource.api_version(), None);
     Ok(resource)
 }

@@ -35,6 +35,17 @@ spec:
         image: hakube.local/pause:1
 ";
 
+const LIMIT_RANGE: &str = "
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: defaults
+spec:
+  limits:
+  - type: Container
+    defaultRequest: {cpu: 100m}
+";
+
 /// A pod no node fits until one gets the label it selects.
 const WAITING_POD: &str = "
 apiVersion: v1
@@ -81,10 +92,25 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
     );
     contains(&kubectl.ok(&["get", "nodes"]), "simulated");
 
+    // Pods created in batches are admitted like any other: LimitRange defaults apply.
+    kubectl.apply(&["apply"], LIMIT_RANGE);
     kubectl.apply(&["apply"], DEPLOYMENT);
     contains(
         &kubectl.ok(&["rollout", "status", "deployment/sim", "--timeout=120s"]),
         "successfully rolled out",
+    );
+    let requests = kubectl.ok(&[
+        "get",
+        "pods",
+        "-l",
+        "app=sim",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.containers[0].resources.requests.cpu}{\" \"}{end}",
+    ]);
+    assert!(
+        requests.split_whitespace().count() == 40
+            && requests.split_whitespace().all(|r| r == "100m"),
+        "every pod got the LimitRange's default request: {requests}"
     );
     let spread = pods_per_node(&kubectl);
     assert_eq!(spread.values().sum::<usize>(), 40, "{spread:?}");

@@ -36,18 +36,37 @@ pub async fn namespace_objects(
         .await
 }
 
+/// The LimitRanges of `namespace`, read linearizably.
+pub async fn namespace_limit_ranges(server: &ApiServer, namespace: &str) -> ApiResult<Vec<Value>> {
+    let ranges = namespace_objects(server, "", "limitranges", namespace).await?;
+    Ok(ranges.into_iter().map(|s| s.object).collect())
+}
+
 /// Mutating admission of a new object (LimitRange defaults), then its checks.
 pub async fn mutate_create(
     server: &ApiServer,
     resource: &ResourceType,
     object: &mut Value,
 ) -> ApiResult<()> {
+    mutate_create_with(server, resource, object, None).await
+}
+
+/// [`mutate_create`] with the namespace's LimitRanges when the caller read them already (a
+/// batch of pods in one namespace reads them once).
+pub async fn mutate_create_with(
+    server: &ApiServer,
+    resource: &ResourceType,
+    object: &mut Value,
+    limit_ranges: Option<&[Value]>,
+) -> ApiResult<()> {
     if resource.group.is_empty()
         && resource.kind == "Pod"
         && let Some(namespace) = crate::objects::namespace(object).map(str::to_string)
     {
-        let ranges = namespace_objects(server, "", "limitranges", &namespace).await?;
-        let ranges: Vec<Value> = ranges.into_iter().map(|s| s.object).collect();
+        let ranges = match limit_ranges {
+            Some(ranges) => ranges.to_vec(),
+            None => namespace_limit_ranges(server, &namespace).await?,
+        };
         limit_ranges::apply(&ranges, object)?;
         default_tolerations::apply(object, server.options.control.pod_eviction_timeout_seconds);
     }
