@@ -92,7 +92,11 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
         };
         match outcome {
             Ok(0) => decided_at = revision,
-            Ok(_) => {}
+            // The next round reads this replica: let it reflect these bindings first, or it
+            // would decide the same pods again and have its writes refused.
+            Ok(_) => {
+                server.storage.store().read_barrier().await;
+            }
             Err(error) => tracing::debug!(%error, "scheduling round failed; retrying"),
         }
     }
