@@ -33,10 +33,6 @@ use crate::storage::Freshness;
 
 /// How often the controllers look at the cluster.
 const ROUND_INTERVAL: Duration = Duration::from_secs(1);
-/// After a round that wrote (a ReplicaSet's burst of 500 pods; more may follow), the next one
-/// starts this soon once this replica reflects those writes, as upstream's controllers sync
-/// again as soon as they observe their own creations.
-const BUSY_ROUND_DELAY: Duration = Duration::from_millis(50);
 /// Time-driven decisions (node grace periods, toleration deadlines) need rounds even when
 /// nothing was written: at least this often.
 const IDLE_ROUND_INTERVAL: Duration = Duration::from_secs(5);
@@ -251,13 +247,11 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
     let mut decided_at = 0;
     let mut decided_when = std::time::Instant::now();
     let mut memory = Memory::default();
-    let mut pause = ROUND_INTERVAL;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
+            _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
-        pause = ROUND_INTERVAL;
         if !*holding.borrow() {
             // A new term starts afresh (upstream: node grace periods restart too).
             decided_at = 0;
@@ -281,9 +275,6 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
                 decided_at = revision;
                 decided_when = std::time::Instant::now();
             }
-            // Its writes acknowledged are in this replica before the next round reads it
-            // (otherwise it would count the same missing pods again).
-            Ok(_) if server.storage.store().read_barrier().await => pause = BUSY_ROUND_DELAY,
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "controller round failed; retrying"),
         }

@@ -92,11 +92,7 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
         };
         match outcome {
             Ok(0) => decided_at = revision,
-            // The next round reads this replica: let it reflect these bindings first, or it
-            // would decide the same pods again and have its writes refused.
-            Ok(_) => {
-                server.storage.store().read_barrier().await;
-            }
+            Ok(_) => {}
             Err(error) => tracing::debug!(%error, "scheduling round failed; retrying"),
         }
     }
