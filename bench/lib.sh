@@ -50,6 +50,20 @@ cluster_up() {
     "$HAKUBE_BIN" up --nodes "$nodes" --dir "$CLUSTER_DIR" --base-address "$base" ${flags[@]+-- "${flags[@]}"} >&2
 }
 
+# cluster_up_simulated NAME BASE_ADDRESS COUNT: a fresh 3-node cluster with COUNT simulated
+# nodes (`hakube up --simulated-nodes`); returns once they are all Ready. Sets CLUSTER_DIR and
+# KUBECONFIG; registers cluster_down on exit.
+cluster_up_simulated() {
+    local name=$1 base=$2 count=$3
+    CLUSTER_DIR="$BENCH_DIR/$name"
+    if [[ -d "$CLUSTER_DIR" ]]; then "$HAKUBE_BIN" down --dir "$CLUSTER_DIR" >&2 || true; rm -rf "$CLUSTER_DIR"; fi
+    mkdir -p "$CLUSTER_DIR"
+    trap cluster_down EXIT
+    "$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address "$base" --simulated-nodes "$count" >&2
+    export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
+    until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((count + 3)) ]]; do sleep 1; done
+}
+
 cluster_down() {
     if [[ -n "${CLUSTER_DIR:-}" && -d "$CLUSTER_DIR" ]]; then
         log "hakube down --dir $CLUSTER_DIR"

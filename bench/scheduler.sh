@@ -12,14 +12,7 @@ build_release
 PODS="${PODS:-10000}"
 SIMULATED="${SIMULATED:-100}"
 
-# cluster_up has no --simulated-nodes: the same steps by hand.
-CLUSTER_DIR="$BENCH_DIR/scheduler"
-if [[ -d "$CLUSTER_DIR" ]]; then "$HAKUBE_BIN" down --dir "$CLUSTER_DIR" >&2 || true; rm -rf "$CLUSTER_DIR"; fi
-mkdir -p "$CLUSTER_DIR"
-trap cluster_down EXIT
-"$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address 127.50.14 --simulated-nodes "$SIMULATED" >&2
-export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
-until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
+cluster_up_simulated scheduler 127.50.14 "$SIMULATED"
 sleep 5
 machine_summary
 echo "scheduler: $(python3 "$REPO_ROOT/bench/scheduler-throughput.py" "$KUBECONFIG" "$PODS")"

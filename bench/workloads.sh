@@ -42,14 +42,7 @@ done
 echo "pod startup ($PODS pods, image present): $(python3 "$REPO_ROOT/bench/pod-startup.py" "$KUBECONFIG" "$PODS")"
 cluster_down
 
-# cluster_up has no --simulated-nodes: the same steps by hand.
-CLUSTER_DIR="$BENCH_DIR/simulated"
-if [[ -d "$CLUSTER_DIR" ]]; then "$HAKUBE_BIN" down --dir "$CLUSTER_DIR" >&2 || true; rm -rf "$CLUSTER_DIR"; fi
-mkdir -p "$CLUSTER_DIR"
-trap cluster_down EXIT
-"$HAKUBE_BIN" up --dir "$CLUSTER_DIR" --base-address 127.50.10 --simulated-nodes "$SIMULATED" >&2
-export KUBECONFIG="$CLUSTER_DIR/kubeconfig"
-until [[ $(kubectl get nodes --no-headers 2>/dev/null | grep -c " Ready ") -ge $((SIMULATED + 3)) ]]; do sleep 1; done
+cluster_up_simulated simulated 127.50.10 "$SIMULATED"
 # The scheduler spreads over the real nodes too: they need the image.
 for attempt in $(seq 1 20); do
     "$HAKUBE_BIN" images import "$IMAGES/pause.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
