@@ -4,7 +4,9 @@
 //! as the binding subresource would: `spec.nodeName` and a True PodScheduled condition, or a
 //! False one with upstream's "0/3 nodes are available: …" message and a FailedScheduling
 //! event. An unschedulable pod is written again only when the reason changes, so a cluster
-//! with nowhere to put a pod settles instead of rewriting it every round.
+//! with nowhere to put a pod settles instead of rewriting it every round, and it is not even
+//! decided again until something that could change the answer changes ([`unschedulable`]).
+//! Decisions are written 128 pods per store transaction, their events together.
 
 mod unschedulable;
 
