@@ -131,10 +131,11 @@ pub async fn record(server: &ApiServer, event: Event<'_>) -> ApiResult<()> {
     record_allowed(server, &event).await
 }
 
-/// Records many events of one component: those seen for the first time are created together in one store
-/// write (a scheduling round binds up to hundreds of pods at once, and one write per Scheduled
-/// event would double its cost); repeats, and a batch that cannot be written whole (a quota,
-/// a race), go one by one. Errors are logged: an event is never worth failing for.
+/// Records many events of one component: those seen for the first time are created together
+/// in one store write (a scheduling round binds up to hundreds of pods at once, and one write
+/// per Scheduled event would double its cost); repeats, and a batch that cannot be written
+/// whole (a quota, a race), go one by one. Errors are logged: an event is never worth failing
+/// for.
 pub async fn record_all(server: &ApiServer, events: &[Event<'_>]) {
     debug_assert!(events.windows(2).all(|w| w[0].component == w[1].component));
     let mut fresh = Vec::new();
