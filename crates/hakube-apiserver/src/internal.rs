@@ -3,7 +3,7 @@
 //! managers as a POST, without HTTP. Controllers create pods through here so a pod made by a
 //! ReplicaSet looks exactly like one made by kubectl.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -35,18 +35,26 @@ pub async fn create_together(
         return Ok(None);
     }
     let mut writes = Vec::with_capacity(objects.len());
-    // What admission reads of each namespace (linearizable reads), once per namespace: a
-    // namespace with quotas ends the batch, its LimitRanges are applied to each pod.
+    // What admission reads of each namespace (linearizable reads), once per batch: a
+    // namespace with quotas ends the batch; its LimitRanges (read for pods only) are applied
+    // to each pod.
+    let mut without_quotas: HashSet<String> = HashSet::new();
     let mut limit_ranges: HashMap<String, Vec<Value>> = HashMap::new();
     for mut object in objects {
         let namespace = objects::namespace(&object).map(str::to_string);
         if let Some(namespace) = &namespace
-            && !limit_ranges.contains_key(namespace)
+            && !without_quotas.contains(namespace)
         {
             let quotas = admission::namespace_objects(server, "", "resourcequotas", namespace);
             if !quotas.await?.is_empty() {
                 return Ok(None);
             }
+            without_quotas.insert(namespace.clone());
+        }
+        if let Some(namespace) = &namespace
+            && objects::text(&object, &["kind"]) == Some("Pod")
+            && !limit_ranges.contains_key(namespace)
+        {
             let ranges = admission::namespace_limit_ranges(server, namespace).await?;
             limit_ranges.insert(namespace.clone(), ranges);
         }

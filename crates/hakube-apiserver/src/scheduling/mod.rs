@@ -320,12 +320,15 @@ async fn write_together<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(&'
             return Vec::new();
         }
     };
-    let written: Vec<Value> = chunk
-        .iter()
-        .map(|planned| {
-            let mut pod = planned.pod.clone();
-            crate::storage::set_resource_version(&mut pod, revision);
-            pod
+    // The objects just written, reused (not copied again) for their events.
+    let written: Vec<Value> = writes
+        .into_iter()
+        .filter_map(|write| match write {
+            Write::Put { mut object, .. } => {
+                crate::storage::set_resource_version(&mut object, revision);
+                Some(object)
+            }
+            Write::Delete { .. } => None,
         })
         .collect();
     let events: Vec<Event> = chunk
