@@ -11,6 +11,7 @@ packages=(
   docker-registry            # a plain-HTTP registry on loopback for image pull tests
   etcd-server etcd-client    # side-by-side benchmarks and etcdctl compatibility
   curl ca-certificates
+  gcc make                   # jemalloc, the process allocator, is built from C
   python3-venv               # kubectl 1.37 for the end-to-end tests comes from PyPI
 )
 missing=()

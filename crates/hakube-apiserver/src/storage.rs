@@ -306,6 +306,20 @@ impl Storage {
         self.decoded.objects_under(|| machine.read(), prefix)
     }
 
+    /// Puts the stored `metadata.managedFields` of `key` at `revision` back into `object`, a
+    /// changed copy of a [`Storage::decoded_under`] object (the cache leaves them out), before
+    /// it is written back conditionally on `revision`.
+    pub fn restore_managed_fields(&self, key: &[u8], revision: u64, object: &mut Value) {
+        if object.pointer("/metadata/managedFields").is_some() {
+            return;
+        }
+        let machine = self.store.machine();
+        let stored = machine.read().kv.get(key, None);
+        if let Ok(Some(stored)) = stored {
+            crate::decoded_cache::restore_managed_fields(&stored, revision, object);
+        }
+    }
+
     /// Every object under `prefix`, decoded (undecodable values are skipped).
     pub async fn objects_under(
         &self,

@@ -173,6 +173,7 @@ async fn round(
         "/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
         node.config.node_name
     );
+    let started = std::time::Instant::now();
     let list = kube_client::get(node, &path).await?;
     let pods: Vec<Pod> = list["items"]
         .as_array()
@@ -181,8 +182,11 @@ async fn round(
         .into_iter()
         .filter_map(|item| serde_json::from_value(item).ok())
         .collect();
+    let listed_ms = started.elapsed().as_millis();
     let desired = references.resolve_all(node, pods).await;
+    let resolved_ms = started.elapsed().as_millis();
     let reports = agent.sync(&desired).await?;
+    let synced_ms = started.elapsed().as_millis();
     // Statuses first: a pod's Running is what its users wait for; its events can follow.
     for report in &reports {
         let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) else {
@@ -192,11 +196,23 @@ async fn round(
             tracing::debug!(%error, pod = %report.name, "cannot write the pod's status");
         }
     }
+    let published_ms = started.elapsed().as_millis();
     for report in &reports {
         if let Some(resolved) = desired.iter().find(|d| d.uid() == report.uid) {
             publish_events(node, resolved, &report.events).await;
         }
     }
+    // Where a pod's start-up time goes (RUST_LOG=hakube_cluster::pod_agent=debug): the times
+    // since the round began at which each step ended.
+    tracing::debug!(
+        pods = desired.len(),
+        listed_ms,
+        resolved_ms,
+        synced_ms,
+        published_ms,
+        events_ms = started.elapsed().as_millis(),
+        "pod round"
+    );
     Ok(())
 }
 

@@ -25,6 +25,8 @@ impl Agent {
         fresh_failures: &mut BTreeMap<ContainerKey, Waiting>,
     ) {
         let find_pod = |uid: &str| desired.iter().find(|resolved| resolved.uid() == uid);
+        let started = std::time::Instant::now();
+        let kind = action.kind();
         let result = match action {
             Action::RunSandbox { pod_uid, attempt } => match find_pod(&pod_uid) {
                 Some(resolved) => {
@@ -93,6 +95,12 @@ impl Agent {
                 Ok(())
             }
         };
+        // Where a pod's start-up time goes (RUST_LOG=hakube_node=debug).
+        tracing::debug!(
+            action = kind,
+            elapsed_ms = started.elapsed().as_millis(),
+            "pod action"
+        );
         if let Err(error) = result {
             tracing::warn!(%error, "a pod action failed; the next sync retries it");
         }

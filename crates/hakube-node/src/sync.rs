@@ -57,6 +57,22 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The action's name, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::RunSandbox { .. } => "RunSandbox",
+            Action::CreateContainer { .. } => "CreateContainer",
+            Action::StartContainer { .. } => "StartContainer",
+            Action::StopContainer { .. } => "StopContainer",
+            Action::RemoveContainer { .. } => "RemoveContainer",
+            Action::StopSandbox { .. } => "StopSandbox",
+            Action::RemoveSandbox { .. } => "RemoveSandbox",
+            Action::CleanupPod { .. } => "CleanupPod",
+        }
+    }
+}
+
 /// Why a container is not running, as its status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {

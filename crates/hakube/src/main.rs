@@ -18,6 +18,11 @@ use crate::cli::{Cli, Command, ImagesCommand};
 use crate::commands::{add_node, config, daemon, dbctl, inspect, join, lifecycle, status};
 use crate::error::not_implemented;
 
+/// jemalloc instead of glibc's malloc: a node's memory comes and goes in bursts (a list of
+/// thousands of objects, a controller round), and glibc keeps what a burst freed in its arenas.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {

@@ -168,8 +168,11 @@ async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
         Action::Update {
             key,
             revision,
-            object,
+            mut object,
         } => {
+            server
+                .storage
+                .restore_managed_fields(&key, revision, &mut object);
             server
                 .storage
                 .put(&key, &object, Condition::ModRevision(revision))

@@ -43,8 +43,11 @@ pub async fn replace<T: Serialize>(
     stored: &Stored,
     object: &T,
 ) -> ApiResult<bool> {
-    let value = serde_json::to_value(object)
+    let mut value = serde_json::to_value(object)
         .map_err(|e| crate::error::ApiError::Internal(e.to_string()))?;
+    server
+        .storage
+        .restore_managed_fields(&stored.key, stored.revision, &mut value);
     Ok(server
         .storage
         .put(&stored.key, &value, Condition::ModRevision(stored.revision))

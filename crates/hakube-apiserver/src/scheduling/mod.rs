@@ -305,10 +305,16 @@ fn planned_write(stored: &Stored, outcome: Outcome) -> Option<Planned> {
 async fn write_together<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(&'a Planned, u64)> {
     let writes: Vec<Write> = chunk
         .iter()
-        .map(|planned| Write::Put {
-            key: planned.key.clone(),
-            object: planned.pod.clone(),
-            condition: Condition::ModRevision(planned.revision),
+        .map(|planned| {
+            let mut object = planned.pod.clone();
+            server
+                .storage
+                .restore_managed_fields(&planned.key, planned.revision, &mut object);
+            Write::Put {
+                key: planned.key.clone(),
+                object,
+                condition: Condition::ModRevision(planned.revision),
+            }
         })
         .collect();
     let revision = match server.storage.transact(&writes).await {
@@ -344,11 +350,11 @@ async fn write_one_by_one<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(
     let mut written_pods = Vec::new();
     for planned in chunk {
         let condition = Condition::ModRevision(planned.revision);
-        let Ok(Ok(written)) = server
+        let mut object = planned.pod.clone();
+        server
             .storage
-            .put(&planned.key, &planned.pod, condition)
-            .await
-        else {
+            .restore_managed_fields(&planned.key, planned.revision, &mut object);
+        let Ok(Ok(written)) = server.storage.put(&planned.key, &object, condition).await else {
             // Changed meanwhile (or the store is busy): the next round decides again.
             continue;
         };
