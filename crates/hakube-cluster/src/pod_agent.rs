@@ -106,15 +106,18 @@ pub async fn run(node: Arc<Node>) {
     let changed = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(watch_bound_pods(node.clone(), changed.clone()));
     let mut references = PodReferences::default();
+    let background_done = agent.wake_handle();
     loop {
         if let Err(error) = round(&node, &mut agent, &mut references).await {
             tracing::debug!(%error, "pod sync round failed; retrying");
         }
-        // A change to one of this node's pods starts the next round at once; containers
-        // changing on their own are seen within the interval.
+        // A change to one of this node's pods, or the end of a stop or teardown the agent ran
+        // in the background, starts the next round at once; containers changing on their own
+        // are seen within the interval.
         tokio::select! {
             _ = node.shutdown.cancelled() => break,
             _ = changed.notified() => {}
+            _ = background_done.notified() => {}
             _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
     }

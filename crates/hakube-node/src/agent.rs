@@ -20,10 +20,13 @@ use hakube_kinds::k8s_openapi::api::core::v1::PodStatus;
 
 #[path = "agent_actions.rs"]
 mod actions;
+#[path = "agent_teardown.rs"]
+mod teardown;
 #[path = "agent_upkeep.rs"]
 mod upkeep;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Passes per sync: a new pod needs one for its sandbox and one for its containers.
 const MAX_PASSES: usize = 3;
@@ -61,6 +64,10 @@ pub struct Agent {
     events: PodEvents,
     /// Graceful stops in flight, by container ID (at most one per container).
     stops: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    /// Pod teardowns in flight, by pod UID (`agent_teardown.rs`).
+    teardowns: BTreeMap<String, tokio::task::JoinHandle<()>>,
+    /// Notified when a stop or teardown ends.
+    wake: Arc<tokio::sync::Notify>,
     /// The status last reported per pod UID: the "previous" of the next round.
     last_status: BTreeMap<String, PodStatus>,
     last_view: RuntimeView,
@@ -89,6 +96,8 @@ impl Agent {
             events: PodEvents::default(),
             observer: Observer::default(),
             stops: BTreeMap::new(),
+            teardowns: BTreeMap::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             last_status: BTreeMap::new(),
             last_view: RuntimeView::default(),
         })
@@ -167,16 +176,19 @@ impl Agent {
                 .syncer
                 .plan(&desired_pods, &view, &signals, Timestamp::now());
             waiting = plan.waiting;
-            if plan.actions.is_empty() {
+            let (teardown, actions): (Vec<Action>, Vec<Action>) =
+                plan.actions.into_iter().partition(Action::is_teardown);
+            self.tear_down_in_background(teardown, &view);
+            if actions.is_empty() {
                 break;
             }
-            let starts_something = plan.actions.iter().any(|action| {
+            let starts_something = actions.iter().any(|action| {
                 matches!(
                     action,
                     Action::RunSandbox { .. } | Action::CreateContainer { .. }
                 )
             });
-            for action in plan.actions {
+            for action in actions {
                 self.execute(action, desired, &view, &mut fresh_failures)
                     .await;
             }

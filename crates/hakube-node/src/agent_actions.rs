@@ -7,7 +7,6 @@ use crate::back_off::ContainerKey;
 use crate::container_start::{StartRequest, start_container};
 use crate::cri::CriError;
 use crate::environment::PodAddresses;
-use crate::pod_cleanup::cleanup_pod;
 use crate::pod_config::{SandboxContext, sandbox_config};
 use crate::resolved_pod::ResolvedPod;
 use crate::runtime_view::RuntimeView;
@@ -75,10 +74,12 @@ impl Agent {
                 self.record_stop_event(view, &container_id);
                 let client = self.client.clone();
                 let id = container_id.clone();
+                let wake = self.wake.clone();
                 let task = tokio::spawn(async move {
                     if let Err(error) = client.stop_container(&id, grace_period_seconds).await {
                         tracing::warn!(%error, container_id = %id, "stopping a container failed");
                     }
+                    wake.notify_one();
                 });
                 self.stops.insert(container_id, task);
                 Ok(())
@@ -86,14 +87,10 @@ impl Agent {
             Action::RemoveContainer { container_id } => {
                 self.client.remove_container(&container_id).await
             }
-            Action::StopSandbox { sandbox_id } => self.client.stop_pod_sandbox(&sandbox_id).await,
-            Action::RemoveSandbox { sandbox_id } => {
-                self.client.remove_pod_sandbox(&sandbox_id).await
-            }
-            Action::CleanupPod { pod } => {
-                self.cleanup_pod(&pod).await;
-                Ok(())
-            }
+            // Carried out in the background (`agent_teardown.rs`), never here.
+            Action::StopSandbox { .. }
+            | Action::RemoveSandbox { .. }
+            | Action::CleanupPod { .. } => Ok(()),
         };
         // Where a pod's start-up time goes (RUST_LOG=hakube_node=debug).
         tracing::debug!(
@@ -104,21 +101,6 @@ impl Agent {
         if let Err(error) = result {
             tracing::warn!(%error, "a pod action failed; the next sync retries it");
         }
-    }
-
-    /// Removes the pod's directory and cgroups, waiting up to a second for the shim's exit to
-    /// free the cgroups (orphans get no second round).
-    async fn cleanup_pod(&self, pod: &crate::sync::PodRef) {
-        for _ in 0..20 {
-            cleanup_pod(&self.paths, &self.config.cgroup_root, pod);
-            if crate::pod_cleanup::remaining_pod_cgroups(&self.config.cgroup_root, &pod.uid)
-                .is_empty()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        tracing::warn!(pod = %pod.name, "pod cgroups are still in use after the sandbox was removed");
     }
 
     /// Killing, worded by why: a failed liveness probe or the pod's deletion.

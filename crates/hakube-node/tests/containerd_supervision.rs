@@ -71,6 +71,7 @@ async fn a_killed_containerd_is_restarted_and_its_pods_keep_running() {
     );
 
     assert!(runtime.agent.sync(&[]).await.unwrap().is_empty());
+    runtime.agent.settle().await;
     runtime.stop().await;
     let _ = std::process::Command::new("ip")
         .args(["link", "del", "hkn-t-sup"])

@@ -121,6 +121,7 @@ async fn crash_loops_missing_images_and_failed_pods_are_reported_like_the_kubele
 
     // Removing every pod from the desired set removes them from the node.
     assert!(agent.sync(&[]).await.unwrap().is_empty());
+    agent.settle().await;
     assert!(node.client().list_pod_sandboxes().await.unwrap().is_empty());
     assert!(
         std::fs::read_dir(node.path().join("pods"))
