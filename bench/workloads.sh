@@ -5,7 +5,8 @@
 #      the create to the watch event showing the pod Running (bench/pod-startup.py);
 #   3. scale with simulated nodes: a second cluster with $SIMULATED simulated nodes, one
 #      Deployment of $REPLICAS replicas; seconds until all are bound and all are Ready, and
-#      node1's RSS before and after.
+#      node1's RSS before and 5 s after, then every node's VmRSS and RssAnon 30 s after (the
+#      allocator hands freed memory back after ~10 s).
 #
 #   sudo bench/workloads.sh
 #   PODS=10 SIMULATED=20 REPLICAS=100 sudo -E bench/workloads.sh     # quicker
@@ -50,6 +51,7 @@ for attempt in $(seq 1 20); do
 done
 sleep 5
 before=$(rss_kb "$(node_pid 1)")
+echo "before the Deployment: node1 RssAnon $(awk '/^RssAnon/ {print $2}' "/proc/$(node_pid 1)/status") kB"
 start=$(date +%s.%N)
 # pause runs until stopped (busybox's default command exits at once: never Ready).
 if [[ -n "$SIMULATED_ONLY" ]]; then
@@ -86,3 +88,7 @@ ready_at=$(echo "$(date +%s.%N) - $start" | bc)
 sleep 5
 after=$(rss_kb "$(node_pid 1)")
 echo "simulated: $SIMULATED nodes, $REPLICAS replicas: all bound after ${bound_at} s, all Ready after ${ready_at} s; node1 VmRSS ${before} kB -> ${after} kB"
+sleep 25
+for k in 1 2 3; do
+    echo "30 s after Ready: node$k VmRSS $(rss_kb "$(node_pid "$k")") kB, RssAnon $(awk '/^RssAnon/ {print $2}' "/proc/$(node_pid "$k")/status") kB"
+done
