@@ -7,6 +7,7 @@ line: p50, p99, max, mean, n, and bound_p50/bound_p99. Talks to the API directly
 client certificate), so no kubectl process start-up is counted.
 
     bench/pod-startup.py KUBECONFIG [N] [IMAGE] [NAMESPACE]
+    STARTUP_EACH=1 bench/pod-startup.py …     # also each pod's time, in order, on stderr
 """
 import json, os, sys, time
 
@@ -48,6 +49,9 @@ def main():
         stream.close()
         request(api, "DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}",
                 {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+    if os.environ.get("STARTUP_EACH"):
+        # Each pod's time in creation order (the tail's place: first pods, or spread out).
+        print(json.dumps({"each_ms": [round(x) for x in latencies]}), file=sys.stderr)
     latencies.sort()
     bound.sort()
     pick = lambda values, q: values[min(len(values) - 1, int(q * len(values)))]
