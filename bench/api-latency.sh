@@ -32,6 +32,7 @@
 #   LARGE_OBJECTS=10000 LARGE_RATE=0.5 LARGE_SECONDS=40 LIST_OBJECTS=100 WATCHERS=1000
 #   WATCH_RATES="10 30 100" CONNECTIONS=4 BASE=127.50.7
 #   CARGO_BUILD_JOBS=1 (the build shares two cores with other work)
+#   API_BENCH_BIN=… (the load generator's binary; default the cluster's HAKUBE_BIN)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RATES="${RATES:-100 1000}"
@@ -66,6 +67,7 @@ machine_summary > "$results/machine.txt"
 # A private copy, so a rebuild by someone else cannot swap the binary mid-run.
 cp -p "$HAKUBE_BIN" "$results/hakube"
 HAKUBE_BIN="$results/hakube"
+LOAD_BIN="${API_BENCH_BIN:-$HAKUBE_BIN}"
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
@@ -131,7 +133,7 @@ bench() {  # bench NAME ARGS…: one api-bench run; appends to runs.tsv
     lb=$(loadavg)
     read -r cb tb < <(raft_counters)
     log "load $lb: api-bench $*"
-    if ! "$HAKUBE_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --pids "$PIDS" \
+    if ! "$LOAD_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --pids "$PIDS" \
         --connections "$CONNECTIONS" "$@" > "$out" 2> "$out.stderr"; then
         log "  failed: $(tail -3 "$out.stderr")"
         return 0
@@ -153,7 +155,7 @@ sleep 5
 echo "idle CPU of the 3 daemons: $(( ($(cpu_ticks) - idle_before) * 10 / 5 )) ms/s" >> "$results/machine.txt"
 rss_snapshot idle
 log "creating $LARGE_OBJECTS pods in namespace large (load $(loadavg))"
-"$HAKUBE_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --mode list-large \
+"$LOAD_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --mode list-large \
     --objects "$LARGE_OBJECTS" --namespace large --prepare-only > "$results/prepare-large.json"
 sleep 5
 rss_snapshot "after-$LARGE_OBJECTS-pods"

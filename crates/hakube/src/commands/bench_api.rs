@@ -449,10 +449,13 @@ fn pods_path(namespace: &str) -> String {
     format!("/api/v1/namespaces/{namespace}/pods")
 }
 
-/// The benchmark's Pod, as the issue gives it (the namespace comes from the URL).
+/// The benchmark's Pod, as the issue gives it (the namespace comes from the URL), held back
+/// from scheduling by a scheduling gate: the API alone is measured, not a scheduler binding
+/// and node agents trying to start thousands of pods beside it (which also changed the pods
+/// under the `update` mode's feet).
 fn pod_body(name: &str) -> Bytes {
     Bytes::from(format!(
-        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","labels":{{"app":"bench"}}}},"spec":{{"containers":[{{"name":"c","image":"busybox"}}]}}}}"#
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","labels":{{"app":"bench"}}}},"spec":{{"schedulingGates":[{{"name":"hakube.io/api-bench"}}],"containers":[{{"name":"c","image":"busybox"}}]}}}}"#
     ))
 }
 
@@ -1452,5 +1455,9 @@ current-context: hakube
         assert_eq!(pod["metadata"]["name"], "bench-3");
         assert_eq!(pod["metadata"]["labels"]["app"], "bench");
         assert_eq!(pod["spec"]["containers"][0]["image"], "busybox");
+        assert_eq!(
+            pod["spec"]["schedulingGates"][0]["name"],
+            "hakube.io/api-bench"
+        );
     }
 }
