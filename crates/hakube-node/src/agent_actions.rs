@@ -92,15 +92,7 @@ impl Agent {
             | Action::RemoveSandbox { .. }
             | Action::CleanupPod { .. } => Ok(()),
         };
-        // Where a pod's start-up time goes (RUST_LOG=hakube_node=debug).
-        tracing::debug!(
-            action = kind,
-            elapsed_ms = started.elapsed().as_millis(),
-            "pod action"
-        );
-        if let Err(error) = result {
-            tracing::warn!(%error, "a pod action failed; the next sync retries it");
-        }
+        log_outcome(kind, started, &result);
     }
 
     /// Killing, worded by why: a failed liveness probe or the pod's deletion.
@@ -234,4 +226,17 @@ fn find_container(resolved: &ResolvedPod, name: &str) -> Option<Container> {
     init.chain(spec.containers.iter())
         .find(|container| container.name == name)
         .cloned()
+}
+
+/// Logs how long an action took (where a pod's start-up time goes: RUST_LOG=hakube_node=debug)
+/// and why it failed; the next sync plans a failed action again.
+pub(super) fn log_outcome(kind: &str, started: std::time::Instant, result: &Result<(), CriError>) {
+    tracing::debug!(
+        action = kind,
+        elapsed_ms = started.elapsed().as_millis(),
+        "pod action"
+    );
+    if let Err(error) = result {
+        tracing::warn!(%error, "a pod action failed; the next sync retries it");
+    }
 }

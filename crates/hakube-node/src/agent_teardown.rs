@@ -107,14 +107,9 @@ impl Teardown {
                 }
                 _ => Ok(()),
             };
-            tracing::debug!(
-                action = kind,
-                elapsed_ms = started.elapsed().as_millis(),
-                "pod action"
-            );
-            if let Err(error) = result {
-                // The next round plans what is left again.
-                tracing::warn!(%error, "a pod action failed; the next sync retries it");
+            super::actions::log_outcome(kind, started, &result);
+            if result.is_err() {
+                // The rest waits for the next round, which plans what is left again.
                 break;
             }
         }
