@@ -36,14 +36,7 @@ impl Agent {
     /// pod's previous teardown is still running.
     pub(super) fn tear_down_in_background(&mut self, actions: Vec<Action>, view: &RuntimeView) {
         self.teardowns.retain(|_, task| !task.is_finished());
-        let mut by_pod: BTreeMap<String, Vec<Action>> = BTreeMap::new();
-        for action in actions {
-            by_pod
-                .entry(pod_of(&action, view))
-                .or_default()
-                .push(action);
-        }
-        for (pod_uid, actions) in by_pod {
+        for (pod_uid, actions) in by_pod(actions, view) {
             if self.teardowns.contains_key(&pod_uid) {
                 continue;
             }
@@ -74,6 +67,18 @@ impl Agent {
     pub fn wake_handle(&self) -> Arc<Notify> {
         self.wake.clone()
     }
+}
+
+/// `actions` grouped by the pod they belong to, each group in plan order.
+fn by_pod(actions: Vec<Action>, view: &RuntimeView) -> BTreeMap<String, Vec<Action>> {
+    let mut groups: BTreeMap<String, Vec<Action>> = BTreeMap::new();
+    for action in actions {
+        groups
+            .entry(pod_of(&action, view))
+            .or_default()
+            .push(action);
+    }
+    groups
 }
 
 /// The pod an action belongs to: its sandbox's pod, or the sandbox ID for one not observed.
@@ -127,5 +132,65 @@ impl Teardown {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         tracing::warn!(pod = %pod.name, "pod cgroups are still in use after the sandbox was removed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime_view::ObservedSandbox;
+
+    fn sandbox(id: &str, pod_uid: &str) -> ObservedSandbox {
+        ObservedSandbox {
+            id: id.into(),
+            namespace: "default".into(),
+            name: format!("pod-{pod_uid}"),
+            pod_uid: pod_uid.into(),
+            attempt: 0,
+            ready: true,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn a_pods_teardown_stays_together_and_in_order() {
+        let view = RuntimeView {
+            sandboxes: vec![sandbox("s1", "a"), sandbox("s2", "b")],
+            containers: Vec::new(),
+        };
+        let stop = |id: &str| Action::StopSandbox {
+            sandbox_id: id.into(),
+        };
+        let remove = |id: &str| Action::RemoveSandbox {
+            sandbox_id: id.into(),
+        };
+        let cleanup = |uid: &str| Action::CleanupPod {
+            pod: PodRef {
+                namespace: "default".into(),
+                name: format!("pod-{uid}"),
+                uid: uid.into(),
+            },
+        };
+        let actions = vec![
+            stop("s1"),
+            stop("s2"),
+            remove("s1"),
+            cleanup("a"),
+            remove("gone"),
+        ];
+        let groups = by_pod(actions, &view);
+        let kinds = |uid: &str| -> Vec<&str> { groups[uid].iter().map(Action::kind).collect() };
+        assert_eq!(kinds("a"), ["StopSandbox", "RemoveSandbox", "CleanupPod"]);
+        assert_eq!(kinds("b"), ["StopSandbox"]);
+        // A sandbox the view does not show is its own group.
+        assert_eq!(kinds("gone"), ["RemoveSandbox"]);
+        assert!(
+            stop("x").is_teardown()
+                && !Action::RemoveContainer {
+                    container_id: "c".into()
+                }
+                .is_teardown()
+        );
     }
 }
