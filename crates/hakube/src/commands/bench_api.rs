@@ -154,6 +154,10 @@ pub struct ApiBenchArgs {
     /// Client threads.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub threads: usize,
+    /// Write one line per answered request, `scheduled_offset_ms latency_ms`, to this file
+    /// (to see when the slow requests happen: periodic stalls, a leader change).
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// `hakube api-bench`: runs on its own multi-threaded runtime (the load generator must not be
@@ -617,6 +621,8 @@ struct Tally {
     examples: BTreeMap<String, String>,
     first_error: Option<String>,
     last_done: Option<Instant>,
+    /// `(scheduled, latency)` of each answered request, kept only with `--timeline`.
+    timeline: Option<Vec<(Instant, Duration)>>,
 }
 
 impl Tally {
@@ -625,8 +631,11 @@ impl Tally {
         match outcome {
             Ok(()) => {
                 self.ok += 1;
-                self.histogram
-                    .record(done.saturating_duration_since(scheduled));
+                let latency = done.saturating_duration_since(scheduled);
+                self.histogram.record(latency);
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.push((scheduled, latency));
+                }
             }
             Err(error) => {
                 self.errors += 1;
@@ -657,7 +666,10 @@ async fn open_loop(
     total: u64,
     mut make: MakeRequest,
 ) -> (Tally, Instant, Instant) {
-    let tally: Shared<Tally> = Arc::default();
+    let tally: Shared<Tally> = Arc::new(Mutex::new(Tally {
+        timeline: args.timeline.as_ref().map(|_| Vec::new()),
+        ..Tally::default()
+    }));
     let in_flight = Arc::new(Semaphore::new(args.max_in_flight));
     let timeout = Duration::from_secs_f64(args.timeout);
     let mut schedule = Schedule::new(args.rate, args.poisson);
@@ -954,6 +966,9 @@ async fn drive(args: &ApiBenchArgs) -> Result<Report> {
     let server_before = cpu_ms(&args.pids);
     let client_before = self_cpu_ms();
     let (tally, start, dispatched) = open_loop(args, total, make).await;
+    if let Some(path) = &args.timeline {
+        write_timeline(path, &tally, start)?;
+    }
     let server_cpu = difference(server_before, cpu_ms(&args.pids));
     report.client_cpu_ms = difference(client_before, self_cpu_ms());
     report.server_cpu_ms = server_cpu;
@@ -962,6 +977,18 @@ async fn drive(args: &ApiBenchArgs) -> Result<Report> {
         .map(|cpu| cpu / tally.ok as f64);
     fill(&mut report, &tally, start, dispatched);
     Ok(report)
+}
+
+/// `--timeline`: the answered requests in the order they were scheduled.
+fn write_timeline(path: &std::path::Path, tally: &Tally, start: Instant) -> Result<()> {
+    let mut entries = tally.timeline.clone().unwrap_or_default();
+    entries.sort_by_key(|(scheduled, _)| *scheduled);
+    let mut text = String::from("# scheduled_offset_ms latency_ms\n");
+    for (scheduled, latency) in entries {
+        let offset = scheduled.saturating_duration_since(start).as_secs_f64() * 1e3;
+        text.push_str(&format!("{offset:.1} {:.2}\n", latency.as_secs_f64() * 1e3));
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The run's length for `achieved_rate`: the scheduled window, or longer when the answers (or
