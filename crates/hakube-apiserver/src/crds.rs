@@ -3,6 +3,7 @@
 //! API server's registry in step with the stored definitions (a watch), so custom resources
 //! are served as soon as their definition is stored, on every node.
 
+use crate::objects::At as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +18,11 @@ pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io"
 const PREFIX: &str = "/registry/apiextensions.k8s.io/customresourcedefinitions/";
 
 fn text<'a>(crd: &'a Value, pointer: &str) -> &'a str {
-    crd.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    crd.at(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 fn strings(crd: &Value, pointer: &str) -> Vec<String> {
-    crd.pointer(pointer)
+    crd.at(pointer)
         .and_then(Value::as_array)
         .map(|l| {
             l.iter()
@@ -70,7 +71,7 @@ pub fn check(crd: &Value) -> Vec<Cause> {
         });
     }
     let versions = crd
-        .pointer("/spec/versions")
+        .at("/spec/versions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -89,7 +90,7 @@ pub fn check(crd: &Value) -> Vec<Cause> {
         ));
     }
     for (index, version) in versions.iter().enumerate() {
-        let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
+        let Some(schema) = version.at("/schema/openAPIV3Schema") else {
             causes.push(Cause::required(format!(
                 "spec.versions[{index}].schema.openAPIV3Schema"
             )));
@@ -115,7 +116,7 @@ pub fn check(crd: &Value) -> Vec<Cause> {
 pub fn accepted_status(crd: &Value) -> Value {
     let now = crate::objects::now_rfc3339();
     let storage = crd
-        .pointer("/spec/versions")
+        .at("/spec/versions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -128,7 +129,7 @@ pub fn accepted_status(crd: &Value) -> Value {
             condition("NamesAccepted", "NoConflicts", "no conflicts found"),
             condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
         ],
-        "acceptedNames": crd.pointer("/spec/names").cloned().unwrap_or(json!({})),
+        "acceptedNames": crd.at("/spec/names").cloned().unwrap_or(json!({})),
         "storedVersions": storage,
     })
 }
@@ -136,7 +137,7 @@ pub fn accepted_status(crd: &Value) -> Value {
 /// The resource types of a definition's served versions.
 pub fn types(crd: &Value) -> Vec<ResourceType> {
     let versions = crd
-        .pointer("/spec/versions")
+        .at("/spec/versions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -161,16 +162,13 @@ pub fn types(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(crd, "/spec/names/shortNames"),
             categories: strings(crd, "/spec/names/categories"),
             subresources: Subresources {
-                status: version.pointer("/subresources/status").is_some(),
+                status: version.at("/subresources/status").is_some(),
                 scale: false,
             },
             extra_subresources: Vec::new(),
             verbs: ALL_VERBS.to_vec(),
             stored: true,
-            custom_schema: version
-                .pointer("/schema/openAPIV3Schema")
-                .cloned()
-                .map(Arc::new),
+            custom_schema: version.at("/schema/openAPIV3Schema").cloned().map(Arc::new),
         })
         .collect()
 }

@@ -15,6 +15,7 @@
 //! trees they are a third of a decoded pod (7 of 22 KB). A reader that writes a cached object
 //! back puts them in again first ([`crate::storage::Storage::restore_managed_fields`]).
 
+use crate::objects::At as _;
 use std::collections::BTreeMap;
 use std::ops::{Bound, Deref};
 use std::sync::{Arc, Mutex};
@@ -167,7 +168,7 @@ pub fn restore_managed_fields(stored: &KeyValue, revision: u64, object: &mut Val
     struct Object {
         metadata: Metadata,
     }
-    if stored.mod_revision != revision || object.pointer("/metadata/managedFields").is_some() {
+    if stored.mod_revision != revision || object.at("/metadata/managedFields").is_some() {
         return;
     }
     if let Ok(Object {

@@ -4,6 +4,7 @@
 //! about one object pass upstream's spam filter ([`crate::event_spam`]). `kubectl describe` and `kubectl
 //! get events` show them; [`crate::controllers::event_ttl`] removes them after an hour.
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use hakube_store::Condition;
@@ -53,7 +54,7 @@ fn fingerprint(parts: &[&str]) -> u64 {
 impl Event<'_> {
     fn field(&self, path: &str) -> &str {
         self.involved
-            .pointer(path)
+            .at(path)
             .and_then(Value::as_str)
             .unwrap_or_default()
     }

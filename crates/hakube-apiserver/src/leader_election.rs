@@ -5,6 +5,7 @@
 //! (never comparing another node's timestamps with ours: clocks may differ). The decision is
 //! [`decide`], a pure function; [`run`] reads and writes the Lease around it.
 
+use crate::objects::At as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,7 @@ pub struct Observed {
 
 fn spec_text<'a>(lease: &'a Value, field: &str) -> &'a str {
     lease
-        .pointer(&format!("/spec/{field}"))
+        .at(&format!("/spec/{field}"))
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
@@ -76,7 +77,7 @@ pub fn decide(
         return Step::Follow;
     }
     let duration = lease
-        .pointer("/spec/leaseDurationSeconds")
+        .at("/spec/leaseDurationSeconds")
         .and_then(Value::as_u64)
         .map_or(lease_duration, Duration::from_secs)
         .max(lease_duration);
@@ -133,7 +134,7 @@ impl Candidate {
         });
         let held_before = current.is_some_and(|l| spec_text(l, "holderIdentity") == self.identity);
         let transitions = current
-            .and_then(|l| l.pointer("/spec/leaseTransitions"))
+            .and_then(|l| l.at("/spec/leaseTransitions"))
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let spec = &mut lease["spec"];

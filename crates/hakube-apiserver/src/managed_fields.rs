@@ -8,6 +8,7 @@
 //! lists of scalars are sets, other lists are atomic; metadata other than labels and
 //! annotations, and status, are not tracked.
 
+use crate::objects::At as _;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
@@ -283,7 +284,7 @@ pub struct Entry {
 
 pub fn entries(object: &Value) -> Vec<Entry> {
     object
-        .pointer("/metadata/managedFields")
+        .at("/metadata/managedFields")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -384,11 +385,8 @@ pub fn record_update(
         .collect();
     // A request that sets managedFields itself (kubectl's upgrade from client-side to
     // server-side apply does) is taken at its word.
-    let explicit = new.pointer("/metadata/managedFields");
-    let mut list = match (
-        explicit,
-        old.and_then(|o| o.pointer("/metadata/managedFields")),
-    ) {
+    let explicit = new.at("/metadata/managedFields");
+    let mut list = match (explicit, old.and_then(|o| o.at("/metadata/managedFields"))) {
         (Some(given), previous) if Some(given) != previous => entries(new),
         _ => old.map(entries).unwrap_or_default(),
     };

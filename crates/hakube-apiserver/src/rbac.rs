@@ -4,6 +4,7 @@
 //! `system:masters` (the admin kubeconfig) and `system:nodes` (hakube's own agents) are always
 //! allowed; discovery and other non-resource reads are open to authenticated users.
 
+use crate::objects::At as _;
 use serde_json::Value;
 
 use crate::ApiServer;
@@ -116,11 +117,11 @@ async fn role_rules(
     namespace: Option<&str>,
 ) -> ApiResult<Vec<Value>> {
     let kind = binding
-        .pointer("/roleRef/kind")
+        .at("/roleRef/kind")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let name = binding
-        .pointer("/roleRef/name")
+        .at("/roleRef/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let key = match (kind, namespace) {

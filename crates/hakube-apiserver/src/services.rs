@@ -4,6 +4,7 @@
 //! the Service, so two Services can never get the same address; the controllers release
 //! allocations whose Service is gone.
 
+use crate::objects::At as _;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -67,7 +68,7 @@ pub async fn allocate(
     service: &mut Value,
 ) -> ApiResult<Vec<Write>> {
     let kind = service
-        .pointer("/spec/type")
+        .at("/spec/type")
         .and_then(Value::as_str)
         .unwrap_or("ClusterIP")
         .to_string();
@@ -76,7 +77,7 @@ pub async fn allocate(
     }
     let mut writes = Vec::new();
     let requested = service
-        .pointer("/spec/clusterIP")
+        .at("/spec/clusterIP")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -199,14 +200,14 @@ async fn allocate_node_ports(
 pub fn keep_addresses(current: &Value, new: &mut Value) {
     for field in ["clusterIP", "clusterIPs"] {
         let missing = new
-            .pointer(&format!("/spec/{field}"))
+            .at(&format!("/spec/{field}"))
             .is_none_or(|v| v.is_null() || v == "");
-        if missing && let Some(value) = current.pointer(&format!("/spec/{field}")) {
+        if missing && let Some(value) = current.at(&format!("/spec/{field}")) {
             new["spec"][field] = value.clone();
         }
     }
     let current_ports: Vec<Value> = current
-        .pointer("/spec/ports")
+        .at("/spec/ports")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -243,8 +244,8 @@ pub async fn stale_allocations(server: &ApiServer) -> ApiResult<Vec<(Vec<u8>, u6
             let (service, _) = server.storage.get(key.as_bytes(), Freshness::Any).await?;
             let holds = service.is_some_and(|s| {
                 let ip = String::from_utf8_lossy(&kv.key[start.len()..]).into_owned();
-                s.pointer("/spec/clusterIP").and_then(Value::as_str) == Some(ip.as_str())
-                    || s.pointer("/spec/ports")
+                s.at("/spec/clusterIP").and_then(Value::as_str) == Some(ip.as_str())
+                    || s.at("/spec/ports")
                         .and_then(Value::as_array)
                         .into_iter()
                         .flatten()

@@ -3,6 +3,7 @@
 //! are stored as JSON without `metadata.resourceVersion`; reads add it from the key's mod
 //! revision, so the version can never disagree with the store.
 
+use crate::objects::At as _;
 use serde_json::Value;
 
 use hakube_store::txn::{Compare, CompareResult, CompareTarget, DeleteRangeOp, PutOp, Txn, TxnOp};
@@ -310,7 +311,7 @@ impl Storage {
     /// changed copy of a [`Storage::decoded_under`] object (the cache leaves them out), before
     /// it is written back conditionally on `revision`.
     pub fn restore_managed_fields(&self, key: &[u8], revision: u64, object: &mut Value) {
-        if object.pointer("/metadata/managedFields").is_some() {
+        if object.at("/metadata/managedFields").is_some() {
             return;
         }
         let machine = self.store.machine();

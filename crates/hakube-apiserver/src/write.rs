@@ -5,6 +5,7 @@
 mod defaults;
 mod validation;
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::ApiServer;
@@ -195,7 +196,7 @@ pub async fn admit_namespace(
         return Err(ApiError::NotFound(namespaces.subject(namespace)));
     };
     if found
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
     {
         return Err(ApiError::Forbidden(format!(
@@ -220,6 +221,9 @@ pub async fn prepare_create(
     let warnings = decode_strictly(resource, object, FieldValidation::from_query(query)?)?;
     set_create_metadata(resource, object);
     defaults::apply(resource, object);
+    if resource.group.is_empty() && resource.kind == "Pod" {
+        defaults::scheduling_gated_condition(object);
+    }
     validate(resource, object, None)?;
     if resource.kind == "CustomResourceDefinition" {
         accept_definition(resource, object)?;
@@ -366,10 +370,7 @@ fn keep_server_metadata(current: &Value, new: &mut Value) {
 
 /// `metadata.generation` counts changes of everything but metadata and status.
 fn bump_generation(current: &Value, new: &mut Value) {
-    let Some(generation) = current
-        .pointer("/metadata/generation")
-        .and_then(Value::as_i64)
-    else {
+    let Some(generation) = current.at("/metadata/generation").and_then(Value::as_i64) else {
         return;
     };
     let strip = |object: &Value| {

@@ -3,6 +3,7 @@
 //! the cluster's eviction timeout (300 s by default), so the node lifecycle controller moves
 //! it off a dead node after that long.
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::controllers::node_lifecycle::{NOT_READY, UNREACHABLE};
@@ -22,7 +23,7 @@ fn tolerates_no_execute(toleration: &Value, key: &str) -> bool {
 
 pub fn apply(pod: &mut Value, seconds: i64) {
     let mut tolerations = pod
-        .pointer("/spec/tolerations")
+        .at("/spec/tolerations")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();

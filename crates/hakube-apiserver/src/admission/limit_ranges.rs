@@ -2,6 +2,7 @@
 //! `defaultRequest` / `default` (type Container); then `min`/`max` bounds are enforced
 //! (403 Forbidden, as upstream's LimitRanger admission answers).
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -9,7 +10,7 @@ use crate::quantity::Quantity;
 
 fn container_limits(range: &Value) -> impl Iterator<Item = &Value> {
     range
-        .pointer("/spec/limits")
+        .at("/spec/limits")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -61,7 +62,7 @@ pub fn apply(ranges: &[Value], pod: &mut Value) -> ApiResult<()> {
 
 fn check_bounds(ranges: &[Value], pod: &Value, pod_name: &str) -> ApiResult<()> {
     let containers = pod
-        .pointer("/spec/containers")
+        .at("/spec/containers")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -79,7 +80,7 @@ fn check_bounds(ranges: &[Value], pod: &Value, pod_name: &str) -> ApiResult<()> 
                     let (Some(allowed), Some(actual)) = (
                         crate::quantity::from_json(bound_value),
                         container
-                            .pointer(&format!("/resources/{field}/{resource}"))
+                            .at(&format!("/resources/{field}/{resource}"))
                             .and_then(crate::quantity::from_json),
                     ) else {
                         continue;

@@ -3,6 +3,7 @@
 //! Forbidden), and a namespace's true usage ([`recount`], for the quota controller that keeps
 //! `status.used` right after deletes).
 
+use crate::objects::At as _;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -32,7 +33,7 @@ fn legacy_count_name(group: &str, plural: &str) -> Option<&'static str> {
 
 fn is_terminal_pod(pod: &Value) -> bool {
     matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     )
 }
@@ -41,7 +42,7 @@ fn is_terminal_pod(pod: &Value) -> bool {
 fn container_amount(container: &Value, field: &str, resource: &str) -> Option<Quantity> {
     let read = |f: &str| {
         container
-            .pointer(&format!("/resources/{f}/{resource}"))
+            .at(&format!("/resources/{f}/{resource}"))
             .and_then(crate::quantity::from_json)
     };
     match field {
@@ -53,7 +54,7 @@ fn container_amount(container: &Value, field: &str, resource: &str) -> Option<Qu
 /// A pod's effective amount: the larger of its containers' sum and its largest init container.
 fn pod_amount(pod: &Value, field: &str, resource: &str) -> Option<Quantity> {
     let list = |name: &str| {
-        pod.pointer(&format!("/spec/{name}"))
+        pod.at(&format!("/spec/{name}"))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default()
@@ -114,11 +115,11 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> Usage {
         }
         ("", "services") => {
             let kind = object
-                .pointer("/spec/type")
+                .at("/spec/type")
                 .and_then(Value::as_str)
                 .unwrap_or("ClusterIP");
             let ports = object
-                .pointer("/spec/ports")
+                .at("/spec/ports")
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len) as i128;
             if kind == "NodePort" || kind == "LoadBalancer" {
@@ -130,7 +131,7 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> Usage {
         }
         ("", "persistentvolumeclaims") => {
             if let Some(storage) = object
-                .pointer("/spec/resources/requests/storage")
+                .at("/spec/resources/requests/storage")
                 .and_then(crate::quantity::from_json)
             {
                 usage.insert("requests.storage".into(), storage);
@@ -190,7 +191,7 @@ fn missing_declarations(
         }
         let (field, resource) = tracked.split_once('.').unwrap_or(("requests", tracked));
         let containers = object
-            .pointer("/spec/containers")
+            .at("/spec/containers")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
@@ -219,7 +220,7 @@ pub fn charge(
     object_name: &str,
 ) -> Result<Value, ApiError> {
     let quota_name = crate::objects::name(quota).unwrap_or_default();
-    let hard = quantities(quota.pointer("/spec/hard"));
+    let hard = quantities(quota.at("/spec/hard"));
     let forbidden = |why: String| {
         ApiError::Forbidden(format!("{plural} \"{object_name}\" is forbidden: {why}"))
     };
@@ -230,7 +231,7 @@ pub fn charge(
             missing.join("; ")
         )));
     }
-    let mut used = quantities(quota.pointer("/status/used"));
+    let mut used = quantities(quota.at("/status/used"));
     let (mut requested, mut used_before, mut limited) = (Vec::new(), Vec::new(), Vec::new());
     for (resource, limit) in &hard {
         let Some(amount) = cost.get(resource) else {
@@ -262,7 +263,7 @@ pub fn charge(
 /// Whether a quota tracks anything `cost` has (else it need not change).
 pub fn tracks(quota: &Value, cost: &Usage) -> bool {
     quota
-        .pointer("/spec/hard")
+        .at("/spec/hard")
         .and_then(Value::as_object)
         .is_some_and(|hard| hard.keys().any(|k| cost.contains_key(k)))
 }
@@ -272,7 +273,7 @@ pub fn recount<'a>(
     quota: &Value,
     objects: impl Iterator<Item = (&'a str, &'a str, &'a Value)>,
 ) -> Value {
-    let hard = quantities(quota.pointer("/spec/hard"));
+    let hard = quantities(quota.at("/spec/hard"));
     let mut used: BTreeMap<String, Quantity> = hard
         .keys()
         .map(|k| (k.clone(), Quantity::default()))

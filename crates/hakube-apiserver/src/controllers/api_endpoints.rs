@@ -1,6 +1,7 @@
 //! The `kubernetes` Service's Endpoints in `default`: the API server address of every Ready
 //! control-plane node, so in-cluster clients reach the API through 10.152.183.1:443.
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -11,13 +12,13 @@ pub const API_PORT: u16 = 16443;
 const ENDPOINTS_KEY: &str = "/registry/core/endpoints/default/kubernetes";
 
 fn is_control_plane(node: &Value) -> bool {
-    node.pointer("/metadata/labels")
+    node.at("/metadata/labels")
         .and_then(Value::as_object)
         .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"))
 }
 
 fn internal_ip(node: &Value) -> Option<&str> {
-    node.pointer("/status/addresses")?
+    node.at("/status/addresses")?
         .as_array()?
         .iter()
         .find(|a| a.get("type") == Some(&json!("InternalIP")))?

@@ -1,6 +1,7 @@
 //! A deleted CustomResourceDefinition takes its custom objects with it: while it carries the
 //! cleanup finalizer, its objects are deleted; then the finalizer is released and it goes.
 
+use crate::objects::At as _;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -24,12 +25,12 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
         }
         let group = definition
             .object
-            .pointer("/spec/group")
+            .at("/spec/group")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let plural = definition
             .object
-            .pointer("/spec/names/plural")
+            .at("/spec/names/plural")
             .and_then(Value::as_str)
             .unwrap_or_default();
         let instances: Vec<&Stored> = objects

@@ -3,6 +3,7 @@
 //! demands (desired, from minAvailable or maxUnavailable, integer or percentage), and how many
 //! may be disrupted now. The eviction subresource decides from this status.
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::selectors::LabelSelector;
 
 /// A pod counts as healthy when its Ready condition is True.
 pub fn is_ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
+    pod.at("/status/conditions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -34,7 +35,7 @@ fn scaled(value: &Value, total: i64, round_up: bool) -> i64 {
 /// The status a budget should have for `pods` (those of its namespace).
 pub fn status(budget: &Value, pods: &[&Value]) -> Value {
     let selector = budget
-        .pointer("/spec/selector")
+        .at("/spec/selector")
         .map(LabelSelector::from_label_selector_object)
         .and_then(Result::ok);
     let matching: Vec<&&Value> = pods
@@ -49,8 +50,8 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
     let expected = matching.len() as i64;
     let healthy = matching.iter().filter(|pod| is_ready(pod)).count() as i64;
     let desired = match (
-        budget.pointer("/spec/minAvailable"),
-        budget.pointer("/spec/maxUnavailable"),
+        budget.at("/spec/minAvailable"),
+        budget.at("/spec/maxUnavailable"),
     ) {
         (Some(min), _) => scaled(min, expected, true),
         (None, Some(max)) => (expected - scaled(max, expected, false)).max(0),
@@ -58,7 +59,7 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
     };
     let allowed = (healthy - desired).max(0);
     let generation = budget
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .cloned()
         .unwrap_or(json!(1));
     let (condition, reason) = if allowed > 0 {
@@ -66,7 +67,7 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
     } else {
         ("False", "InsufficientPods")
     };
-    let previous = budget.pointer("/status/conditions/0");
+    let previous = budget.at("/status/conditions/0");
     let since = previous
         .filter(|c| c.get("status") == Some(&json!(condition)))
         .and_then(|c| c.get("lastTransitionTime").cloned())
@@ -100,7 +101,7 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
         // Evictions just granted stay counted until the pods are gone.
         if let Some(disrupted) = budget
             .object
-            .pointer("/status/disruptedPods")
+            .at("/status/disruptedPods")
             .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
         {
             wanted["disruptedPods"] = disrupted.clone();

@@ -5,6 +5,7 @@
 //! - orphan: an owner marked with the `orphan` finalizer has its references removed from its
 //!   dependents, then goes.
 
+use crate::objects::At as _;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::handlers::delete::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 
 fn owner_uids(object: &Value) -> Vec<&str> {
     object
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .map(|refs| {
             refs.iter()

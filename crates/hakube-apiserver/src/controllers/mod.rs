@@ -19,6 +19,7 @@ pub mod service_accounts;
 pub mod workload_writes;
 pub mod workloads;
 
+use crate::objects::At as _;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,6 +192,7 @@ async fn act(server: &ApiServer, action: Action) -> ApiResult<()> {
 }
 
 async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
+    let started = std::time::Instant::now();
     let objects = snapshot(server);
     let options = &server.options.control;
     let wall = crate::objects::now_rfc3339();
@@ -227,7 +229,12 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
         actions.push(Action::Delete { key, revision });
     }
     let mut count = actions.len();
-    tracing::debug!(objects = objects.len(), actions = count, "controller round");
+    tracing::debug!(
+        objects = objects.len(),
+        actions = count,
+        planned_ms = started.elapsed().as_millis() as u64,
+        "controller round"
+    );
     for action in actions {
         act(server, action).await?;
     }
@@ -287,7 +294,7 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
 /// The finalizers of an object's metadata.
 pub fn finalizers(object: &Value) -> Vec<String> {
     object
-        .pointer("/metadata/finalizers")
+        .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -300,12 +307,12 @@ pub fn finalizers(object: &Value) -> Vec<String> {
 
 pub fn is_deleting(object: &Value) -> bool {
     object
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
 }
 
 pub fn uid(object: &Value) -> Option<&str> {
-    object.pointer("/metadata/uid").and_then(Value::as_str)
+    object.at("/metadata/uid").and_then(Value::as_str)
 }
 
 /// The object without `finalizer`; when nothing holds it any more and it is being deleted,

@@ -2,6 +2,7 @@
 //! finalizers are marked and wait for them); once it is empty its `kubernetes` finalizer is
 //! released and it goes.
 
+use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
 fn release_namespace(namespace: &Stored) -> Action {
     let mut object = namespace.object.clone();
     let remaining: Vec<Value> = object
-        .pointer("/spec/finalizers")
+        .at("/spec/finalizers")
         .and_then(Value::as_array)
         .map(|f| {
             f.iter()

@@ -3,6 +3,7 @@
 //! node agent builds its pod bridge from it; other nodes route to it through the node's
 //! address.
 
+use crate::objects::At as _;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -79,13 +80,13 @@ pub fn plan(objects: &[Arc<Stored>], cluster: Ipv4Block, node_prefix_length: u8)
         .collect();
     let mut used: BTreeSet<String> = nodes
         .iter()
-        .filter_map(|s| s.object.pointer("/spec/podCIDR").and_then(Value::as_str))
+        .filter_map(|s| s.object.at("/spec/podCIDR").and_then(Value::as_str))
         .map(str::to_string)
         .collect();
     let mut next = 0u32;
     let mut actions = Vec::new();
     for stored in nodes {
-        if stored.object.pointer("/spec/podCIDR").is_some() {
+        if stored.object.at("/spec/podCIDR").is_some() {
             continue;
         }
         let block = loop {

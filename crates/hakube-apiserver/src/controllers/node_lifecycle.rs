@@ -7,6 +7,7 @@
 //! Terminating, and their controllers replace them) once their toleration runs out (300 s
 //! by default, added at admission). A node that reports again loses the taints.
 
+use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,7 +56,7 @@ pub struct Clock<'a> {
 }
 
 fn condition_status<'a>(node: &'a Value, kind: &str) -> Option<&'a str> {
-    node.pointer("/status/conditions")?
+    node.at("/status/conditions")?
         .as_array()?
         .iter()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?
@@ -64,7 +65,7 @@ fn condition_status<'a>(node: &'a Value, kind: &str) -> Option<&'a str> {
 }
 
 fn taints(node: &Value) -> Vec<Value> {
-    node.pointer("/spec/taints")
+    node.at("/spec/taints")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()
@@ -101,7 +102,7 @@ fn with_lifecycle_taints(node: &Value, wanted: Option<&str>, wall: &str) -> Vec<
 
 fn unknown_conditions(node: &Value, wall: &str) -> Value {
     let mut conditions = node
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -146,12 +147,12 @@ fn node_update(node: &Value, reporting: bool, wall: &str) -> Option<Value> {
 }
 
 fn pod_node(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str)
+    pod.at("/spec/nodeName").and_then(Value::as_str)
 }
 
 /// The pod with its Ready conditions False (its node stopped reporting), if it had them True.
 fn pod_not_ready(pod: &Value, wall: &str) -> Option<Value> {
-    let conditions = pod.pointer("/status/conditions")?.as_array()?;
+    let conditions = pod.at("/status/conditions")?.as_array()?;
     let mut changed = false;
     let updated: Vec<Value> = conditions
         .iter()
@@ -198,7 +199,7 @@ fn tolerates(toleration: &Value, taint: &Value) -> bool {
 /// When the pod must go from a node with `taints` (None: it may stay).
 fn eviction_deadline(pod: &Value, taints: &[Value]) -> Option<jiff::Timestamp> {
     let tolerations = pod
-        .pointer("/spec/tolerations")
+        .at("/spec/tolerations")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -231,7 +232,7 @@ fn eviction_deadline(pod: &Value, taints: &[Value]) -> Option<jiff::Timestamp> {
 fn terminating(pod: &Value, wall: &str) -> Value {
     let mut pod = pod.clone();
     let grace = pod
-        .pointer("/spec/terminationGracePeriodSeconds")
+        .at("/spec/terminationGracePeriodSeconds")
         .and_then(Value::as_i64)
         .unwrap_or(30);
     let metadata = crate::objects::metadata_mut(&mut pod);
@@ -248,7 +249,7 @@ pub fn plan(objects: &[Arc<Stored>], health: &mut NodeHealth, clock: &Clock) -> 
         {
             let renew = stored
                 .object
-                .pointer("/spec/renewTime")
+                .at("/spec/renewTime")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             renew_times.insert(name, renew);

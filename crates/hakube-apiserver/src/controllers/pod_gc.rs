@@ -9,6 +9,7 @@
 //! Each is deleted at once (grace period 0) unless a finalizer holds it: then it is only
 //! marked deleting, and whoever owns the finalizer finishes it.
 
+use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,19 +31,19 @@ pub struct MissingNodes {
 }
 
 fn node_name(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName")
+    pod.at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase")
+    pod.at("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending")
 }
 
 fn out_of_service(node: &Value) -> bool {
-    node.pointer("/spec/taints")
+    node.at("/spec/taints")
         .and_then(Value::as_array)
         .is_some_and(|taints| {
             taints.iter().any(|t| {
@@ -138,7 +139,7 @@ pub fn plan(
     if finished.len() > TERMINATED_POD_THRESHOLD {
         finished.sort_by_key(|p| {
             p.object
-                .pointer("/metadata/creationTimestamp")
+                .at("/metadata/creationTimestamp")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string()

@@ -6,6 +6,7 @@
 //! deletionTimestamp its grace period ahead, its node agent stops it (SIGTERM, then SIGKILL at
 //! the deadline) and then removes it with a grace period of 0, as upstream's kubelet does.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -72,11 +73,11 @@ async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
     Ok(DeleteOptions {
         propagation,
         precondition_uid: value
-            .pointer("/preconditions/uid")
+            .at("/preconditions/uid")
             .and_then(Value::as_str)
             .map(str::to_string),
         precondition_version: value
-            .pointer("/preconditions/resourceVersion")
+            .at("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
         grace_period_seconds: value
@@ -99,16 +100,16 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
         return None;
     }
     let bound = current
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .is_some_and(|n| !n.is_empty());
     let finished = matches!(
-        current.pointer("/status/phase").and_then(Value::as_str),
+        current.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     );
     let grace = requested.unwrap_or_else(|| {
         current
-            .pointer("/spec/terminationGracePeriodSeconds")
+            .at("/spec/terminationGracePeriodSeconds")
             .and_then(Value::as_i64)
             .unwrap_or(30)
     });
@@ -116,7 +117,7 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
         return None;
     }
     let current_grace = current
-        .pointer("/metadata/deletionGracePeriodSeconds")
+        .at("/metadata/deletionGracePeriodSeconds")
         .and_then(Value::as_i64);
     if current_grace.is_some_and(|g| g <= grace) {
         return Some(current.clone());
@@ -138,7 +139,7 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
 pub fn held_by_spec(object: &Value) -> bool {
     object.get("kind") == Some(&json!("Namespace"))
         && object
-            .pointer("/spec/finalizers")
+            .at("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty())
 }
@@ -146,16 +147,16 @@ pub fn held_by_spec(object: &Value) -> bool {
 /// True when `object` is being deleted and nothing holds it any more.
 pub fn finalized(object: &Value) -> bool {
     let deleting = object
-        .pointer("/metadata/deletionTimestamp")
+        .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null());
     let holders = object
-        .pointer("/metadata/finalizers")
+        .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .is_some_and(|f| !f.is_empty());
     // Namespaces are also held by their spec finalizers until emptied.
     let namespace_held = object.get("kind") == Some(&json!("Namespace"))
         && object
-            .pointer("/spec/finalizers")
+            .at("/spec/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| !f.is_empty());
     deleting && !holders && !namespace_held
@@ -259,7 +260,7 @@ async fn delete_object(
 /// a namespace, or the propagation policy needs the garbage collector first.
 fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value> {
     let mut finalizers: Vec<Value> = current
-        .pointer("/metadata/finalizers")
+        .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();

@@ -2,6 +2,7 @@
 //! PodDisruptionBudget: 429 with upstream's message while the budget allows no disruption)
 //! and `binding` (the scheduler assigns a node).
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -38,7 +39,7 @@ fn too_many(cause: String) -> ApiError {
 
 fn budget_matches(budget: &Value, pod: &Value) -> bool {
     budget
-        .pointer("/spec/selector")
+        .at("/spec/selector")
         .map(LabelSelector::from_label_selector_object)
         .and_then(Result::ok)
         .is_some_and(|s| !s.is_empty() && s.matches(&objects::labels(pod)))
@@ -50,7 +51,7 @@ fn decide(budget: &Value, pod: &Value) -> ApiResult<bool> {
     let name = objects::name(budget).unwrap_or_default();
     let status = budget.get("status").cloned().unwrap_or(json!({}));
     let generation = budget
-        .pointer("/metadata/generation")
+        .at("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(1);
     if status.get("observedGeneration").and_then(Value::as_i64) != Some(generation) {
@@ -66,7 +67,7 @@ fn decide(budget: &Value, pod: &Value) -> ApiResult<bool> {
     );
     if !is_ready(pod) {
         let policy = budget
-            .pointer("/spec/unhealthyPodEvictionPolicy")
+            .at("/spec/unhealthyPodEvictionPolicy")
             .and_then(Value::as_str)
             .unwrap_or("IfHealthyBudget");
         if policy == "AlwaysAllow" || healthy >= desired {
@@ -136,7 +137,7 @@ pub async fn evict(call: Call, request_body: Body) -> ApiResult<Response> {
 fn charged(budget: &Value, pod: &Value) -> Value {
     let mut charged = budget.clone();
     let allowed = budget
-        .pointer("/status/disruptionsAllowed")
+        .at("/status/disruptionsAllowed")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     charged["status"]["disruptionsAllowed"] = json!((allowed - 1).max(0));
@@ -153,7 +154,7 @@ pub async fn bind(call: Call, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(request_body).await?;
     let binding = body::decode_object(&bytes, &body::content_type(&call.headers))?;
     let node = binding
-        .pointer("/target/name")
+        .at("/target/name")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
@@ -171,7 +172,7 @@ pub async fn bind(call: Call, request_body: Body) -> ApiResult<Response> {
     let mut pod = pod.ok_or_else(|| not_found(&call))?;
     let name = call.target.name.clone().unwrap_or_default();
     if let Some(current) = pod
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
     {

@@ -3,6 +3,7 @@
 //! that node's agent (`https://<node InternalIP>:10250/containerLogs/…`), so a follow keeps
 //! flowing as the container writes.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -26,7 +27,7 @@ const PASSED: [&str; 7] = [
 
 /// The names of the pod's containers in `field` (`containers` or `initContainers`).
 fn container_names(pod: &Value, field: &str) -> Vec<String> {
-    pod.pointer(&format!("/spec/{field}"))
+    pod.at(&format!("/spec/{field}"))
         .and_then(Value::as_array)
         .map(|list| {
             list.iter()
@@ -68,7 +69,7 @@ pub(super) async fn agent_endpoint(call: &Call, node: &str) -> ApiResult<String>
         ApiError::BadRequest(format!("node \"{node}\" of the pod does not exist"))
     })?;
     let address = object
-        .pointer("/status/addresses")
+        .at("/status/addresses")
         .and_then(Value::as_array)
         .and_then(|list| {
             list.iter()
@@ -78,7 +79,7 @@ pub(super) async fn agent_endpoint(call: &Call, node: &str) -> ApiResult<String>
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::BadRequest(format!("node \"{node}\" has no InternalIP")))?;
     let port = object
-        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .at("/status/daemonEndpoints/kubeletEndpoint/Port")
         .and_then(Value::as_u64)
         .unwrap_or(10250);
     Ok(format!("https://{address}:{port}"))
@@ -97,7 +98,7 @@ pub async fn logs(call: Call) -> ApiResult<Response> {
     let namespace = call.target.namespace.clone().unwrap_or_default();
     let container = container(&call, &pod, &name)?;
     let node = pod
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::BadRequest(format!("pod {name} does not have a host assigned")))?;

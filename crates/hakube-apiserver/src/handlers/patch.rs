@@ -5,6 +5,7 @@
 //! it creates the object when absent, and refuses with 409 to change fields another manager
 //! owns unless `force=true`.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -59,7 +60,7 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
         };
         // The precondition is what the patch itself says, else the version just read.
         let pinned = patch_body
-            .pointer("/metadata/resourceVersion")
+            .at("/metadata/resourceVersion")
             .is_some_and(|v| !v.is_null());
         if !pinned && let Some(version) = objects::resource_version(&current).map(str::to_string) {
             objects::metadata_mut(&mut patched).insert("resourceVersion".into(), json!(version));
@@ -120,7 +121,7 @@ fn migrating_from_client_side(current: &Value, conflict: &Conflict) -> bool {
         return false;
     }
     let Some(last_applied) = current
-        .pointer("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
+        .at("/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration")
         .and_then(Value::as_str)
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
     else {

@@ -3,6 +3,7 @@
 //! (SelfSubjectReview). With RBAC off (the default, as in MicroK8s) every authenticated user
 //! may do everything.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -47,7 +48,7 @@ async fn access_review(call: &Call, review: &serde_json::Value) -> ApiResult<ser
     }
     let text = |pointer: &str| {
         review
-            .pointer(pointer)
+            .at(pointer)
             .and_then(serde_json::Value::as_str)
             .map(str::to_string)
     };
@@ -55,7 +56,7 @@ async fn access_review(call: &Call, review: &serde_json::Value) -> ApiResult<ser
         Some(name) => crate::auth::User {
             name,
             groups: review
-                .pointer("/spec/groups")
+                .at("/spec/groups")
                 .and_then(serde_json::Value::as_array)
                 .into_iter()
                 .flatten()

@@ -1,6 +1,7 @@
 //! The `scale` subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets
 //! and replication controllers: `kubectl scale` reads and patches it.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,7 +16,7 @@ use crate::{body, objects, respond};
 
 /// The label selector of a workload as a selector string (`app=web,tier in (a)`).
 fn selector_text(object: &Value) -> String {
-    let selector = object.pointer("/spec/selector");
+    let selector = object.at("/spec/selector");
     let mut parts = Vec::new();
     let labels = selector
         .and_then(|s| {
@@ -65,9 +66,9 @@ fn scale_of(object: &Value) -> Value {
             "resourceVersion": metadata.get("resourceVersion"),
             "creationTimestamp": metadata.get("creationTimestamp"),
         },
-        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "spec": {"replicas": object.at("/spec/replicas").cloned().unwrap_or(json!(1))},
         "status": {
-            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "replicas": object.at("/status/replicas").cloned().unwrap_or(json!(0)),
             "selector": selector_text(object),
         },
     })
@@ -90,7 +91,7 @@ pub async fn get(call: Call) -> ApiResult<Response> {
 /// Writes the replicas of `scale` into the workload.
 async fn write_scale(call: Call, object: Value, scale: Value) -> ApiResult<Response> {
     let replicas = scale
-        .pointer("/spec/replicas")
+        .at("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(0);
     if replicas < 0 {
@@ -139,7 +140,7 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
     let object = current(&call).await?;
     let mut scale = patch::apply(&scale_of(&object), &patch_body, patch_type, "Scale", false)?;
     // The patch is applied to the version just read; a race is retried by the client.
-    if patch_body.pointer("/metadata/resourceVersion").is_none()
+    if patch_body.at("/metadata/resourceVersion").is_none()
         && let Some(version) = objects::resource_version(&object)
     {
         objects::metadata_mut(&mut scale).insert("resourceVersion".into(), json!(version));

@@ -5,6 +5,7 @@
 //! to containerd's stream server. The client and containerd negotiate the streaming protocol
 //! (SPDY/3.1 or WebSocket) between them.
 
+use crate::objects::At as _;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -37,12 +38,12 @@ impl StreamKind {
 fn check(call: &Call, pod: &Value, kind: StreamKind) -> ApiResult<String> {
     let name = call.target.name.as_deref().unwrap_or_default();
     let node = pod
-        .pointer("/spec/nodeName")
+        .at("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| ApiError::BadRequest(format!("pod {name} does not have a host assigned")))?;
     let phase = pod
-        .pointer("/status/phase")
+        .at("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending");
     if kind != StreamKind::PortForward && matches!(phase, "Succeeded" | "Failed") {

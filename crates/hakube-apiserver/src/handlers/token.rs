@@ -1,6 +1,7 @@
 //! `serviceaccounts/<name>/token` (TokenRequest, `kubectl create token`): a bound token for
 //! an existing service account.
 
+use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,7 +30,7 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         .await?;
     let account = account.ok_or_else(|| not_found(&call))?;
     let seconds = request
-        .pointer("/spec/expirationSeconds")
+        .at("/spec/expirationSeconds")
         .and_then(Value::as_i64)
         .unwrap_or(DEFAULT_EXPIRATION_SECONDS);
     let name = call.target.name.clone().unwrap_or_default();
@@ -49,8 +50,7 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         });
     }
     let seconds = seconds.min(MAX_EXPIRATION_SECONDS);
-    let audiences: Vec<String> = match request.pointer("/spec/audiences").and_then(Value::as_array)
-    {
+    let audiences: Vec<String> = match request.at("/spec/audiences").and_then(Value::as_array) {
         Some(list) if !list.is_empty() => list
             .iter()
             .filter_map(Value::as_str)

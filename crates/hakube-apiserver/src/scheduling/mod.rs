@@ -10,6 +10,7 @@
 
 mod unschedulable;
 
+use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,16 +45,31 @@ const PODS_PER_WRITE: usize = hakube_store::txn::MAX_TXN_OPS;
 const CONCURRENT_WRITES: usize = 4;
 pub const SCHEDULER_NAME: &str = "default-scheduler";
 
+/// Unbound, not being deleted, for this scheduler and not held back by scheduling gates: a
+/// pod this scheduler has to place (the pure scheduler applies the same rule to typed pods).
+/// Gated pods and other schedulers' pods must not start rounds: each round decodes every
+/// pending pod, so with thousands of gated pods every pod change would cost that much.
 fn is_pending(pod: &Value) -> bool {
-    pod.pointer("/spec/nodeName")
+    let text = |pointer: &str| pod.at(pointer).and_then(Value::as_str);
+    let unbound = text("/spec/nodeName").is_none_or(str::is_empty);
+    let ours =
+        text("/spec/schedulerName").is_none_or(|name| name.is_empty() || name == SCHEDULER_NAME);
+    let gated = pod
+        .at("/spec/schedulingGates")
+        .and_then(Value::as_array)
+        .is_some_and(|gates| !gates.is_empty());
+    unbound && ours && !gated && pod.at("/metadata/deletionTimestamp").is_none()
+}
+
+fn is_bound(pod: &Value) -> bool {
+    pod.at("/spec/nodeName")
         .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-        && pod.pointer("/metadata/deletionTimestamp").is_none()
+        .is_some_and(|name| !name.is_empty())
 }
 
 fn is_terminal(pod: &Value) -> bool {
     matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(Value::as_str),
         Some("Succeeded" | "Failed")
     )
 }
@@ -69,15 +85,18 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
     let mut changes = server.storage.store().machine().subscribe();
     let mut decided_at = 0;
     let mut unschedulable = Unschedulable::default();
+    // Pods were left unplaced by the last round: any pod change may make room for them.
+    let mut waiting = true;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = next_change(&mut changes) => tokio::time::sleep(BATCH_DELAY).await,
+            _ = next_change(&mut changes, waiting) => tokio::time::sleep(BATCH_DELAY).await,
             _ = tokio::time::sleep(ROUND_INTERVAL) => {}
         }
         if !*holding.borrow() {
             decided_at = 0;
             unschedulable = Unschedulable::default();
+            waiting = true;
             continue;
         }
         let revision = server.storage.store().machine().read().kv.revision();
@@ -93,26 +112,27 @@ pub async fn run(server: Arc<ApiServer>, shutdown: CancellationToken) {
             continue;
         };
         match outcome {
-            Ok(0) => decided_at = revision,
-            Ok(_) => {}
-            Err(error) => tracing::debug!(%error, "scheduling round failed; retrying"),
+            Ok(round) => {
+                waiting = round.waiting;
+                if round.written == 0 {
+                    decided_at = revision;
+                }
+            }
+            Err(error) => {
+                waiting = true;
+                tracing::debug!(%error, "scheduling round failed; retrying");
+            }
         }
     }
 }
 
-/// Waits for the store to apply a change to a pod or a node (or to report that this receiver
-/// fell behind, which may have hidden one).
-async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>) {
+/// Waits for the store to apply a change that may need a round (or to report that this
+/// receiver fell behind, which may have hidden one).
+async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>, waiting: bool) {
     loop {
         match changes.recv().await {
-            Ok(event) => {
-                let key = &event.kv.key;
-                if key.starts_with(b"/registry/core/pods/")
-                    || key.starts_with(b"/registry/core/nodes/")
-                {
-                    return;
-                }
-            }
+            Ok(event) if wakes_the_scheduler(&event, waiting) => return,
+            Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => return,
             // No more changes will come (the store stopped): let the timer pace the loop.
             Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
@@ -120,16 +140,97 @@ async fn next_change(changes: &mut broadcast::Receiver<Arc<hakube_store::Event>>
     }
 }
 
-/// One round; returns how many pods it wrote.
-async fn round(server: &ApiServer, unschedulable: &mut Unschedulable) -> ApiResult<usize> {
+/// A node change can always change a decision. A pod change matters when the pod needs
+/// placing, or when pods are waiting for room (a pod that ends or goes away frees some).
+/// Looking at the one changed pod keeps a cluster busy with other pod writes (status
+/// updates, gated pods) from costing a pass over every pod per write.
+fn wakes_the_scheduler(event: &hakube_store::Event, waiting: bool) -> bool {
+    let key = &event.kv.key;
+    if key.starts_with(b"/registry/core/nodes/") {
+        return true;
+    }
+    if !key.starts_with(b"/registry/core/pods/") {
+        return false;
+    }
+    waiting
+        || (event.kind == hakube_store::EventKind::Put
+            && serde_json::from_slice::<Placement>(&event.kv.value).is_ok_and(|p| p.needed()))
+}
+
+/// The fields of a stored pod that say whether it needs placing, read without decoding the
+/// rest of it.
+#[derive(Deserialize)]
+struct Placement {
+    #[serde(default)]
+    metadata: PlacementMetadata,
+    #[serde(default)]
+    spec: PlacementSpec,
+}
+
+#[derive(Deserialize, Default)]
+struct PlacementMetadata {
+    #[serde(rename = "deletionTimestamp")]
+    deletion_timestamp: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize, Default)]
+struct PlacementSpec {
+    #[serde(rename = "nodeName")]
+    node_name: Option<String>,
+    #[serde(rename = "schedulerName")]
+    scheduler_name: Option<String>,
+    #[serde(rename = "schedulingGates")]
+    scheduling_gates: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+impl Placement {
+    /// [`is_pending`]'s rule.
+    fn needed(&self) -> bool {
+        let spec = &self.spec;
+        spec.node_name.as_deref().is_none_or(str::is_empty)
+            && spec
+                .scheduler_name
+                .as_deref()
+                .is_none_or(|name| name.is_empty() || name == SCHEDULER_NAME)
+            && spec.scheduling_gates.as_ref().is_none_or(Vec::is_empty)
+            && self.metadata.deletion_timestamp.is_none()
+    }
+}
+
+/// What a round did.
+struct Round {
+    /// Pods bound or marked unschedulable.
+    written: usize,
+    /// Pods that needed placing at its start (placed or not).
+    waiting: bool,
+}
+
+/// One round.
+async fn round(server: &ApiServer, unschedulable: &mut Unschedulable) -> ApiResult<Round> {
     let pods = server.storage.decoded_under(b"/registry/core/pods/");
     if !pods.iter().any(|s| is_pending(&s.object)) {
-        return Ok(0);
+        return Ok(Round {
+            written: 0,
+            waiting: false,
+        });
     }
+    let written = place(server, unschedulable, &pods).await?;
+    Ok(Round {
+        written,
+        waiting: true,
+    })
+}
+
+/// Places the pending pods among `pods`; returns how many it wrote.
+async fn place(
+    server: &ApiServer,
+    unschedulable: &mut Unschedulable,
+    pods: &[Arc<Stored>],
+) -> ApiResult<usize> {
     let node_objects = server.storage.decoded_under(b"/registry/core/nodes/");
     let placed = || {
         pods.iter()
-            .filter(|s| !is_pending(&s.object) && !is_terminal(&s.object))
+            .filter(|s| is_bound(&s.object) && !is_terminal(&s.object))
     };
     unschedulable.begin(
         unschedulable::fingerprint(
@@ -376,5 +477,80 @@ fn event<'a>(planned: &'a Planned, written: &'a Value) -> Event<'a> {
         reason: planned.reason,
         message: &planned.message,
         component: SCHEDULER_NAME,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_pending` on the decoded pod, checked against the stored-bytes reading the
+    /// wake-up uses: the two must agree.
+    fn pending(pod: &Value) -> bool {
+        let bytes = serde_json::to_vec(pod).unwrap();
+        let placement: Placement = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(placement.needed(), is_pending(pod), "{pod}");
+        is_pending(pod)
+    }
+
+    #[test]
+    fn only_unbound_ungated_pods_of_this_scheduler_are_pending() {
+        let pod = |spec: Value| json!({"metadata": {"name": "p"}, "spec": spec});
+        assert!(pending(&pod(json!({"containers": []}))));
+        assert!(pending(&pod(json!({"schedulerName": SCHEDULER_NAME}))));
+        assert!(pending(&pod(
+            json!({"schedulingGates": [], "nodeName": ""})
+        )));
+        assert!(!pending(&pod(json!({"nodeName": "node1"}))));
+        assert!(!pending(&pod(
+            json!({"schedulingGates": [{"name": "example.com/wait"}]})
+        )));
+        assert!(!pending(&pod(json!({"schedulerName": "other"}))));
+        let mut deleting = pod(json!({}));
+        deleting["metadata"]["deletionTimestamp"] = json!("2026-11-26T00:00:00Z");
+        assert!(!pending(&deleting));
+        // A gated pod is neither pending nor placed: it takes no room on any node.
+        let gated = pod(json!({"schedulingGates": [{"name": "g"}]}));
+        assert!(!is_bound(&gated));
+        assert!(is_bound(&pod(json!({"nodeName": "node1"}))));
+    }
+
+    #[test]
+    fn only_changes_that_can_change_a_decision_wake_the_scheduler() {
+        let event = |key: &str, kind, value: Value| hakube_store::Event {
+            kind,
+            kv: hakube_store::KeyValue {
+                key: key.as_bytes().to_vec(),
+                value: serde_json::to_vec(&value).unwrap(),
+                create_revision: 1,
+                mod_revision: 1,
+                version: 1,
+                lease: 0,
+            },
+            previous: None,
+        };
+        use hakube_store::EventKind::{Delete, Put};
+        let new_pod = json!({"metadata": {"name": "p"}, "spec": {}});
+        let bound = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "node1"}});
+        let pods = "/registry/core/pods/default/p";
+        assert!(wakes_the_scheduler(
+            &event(pods, Put, new_pod.clone()),
+            false
+        ));
+        assert!(!wakes_the_scheduler(
+            &event(pods, Put, bound.clone()),
+            false
+        ));
+        assert!(!wakes_the_scheduler(
+            &event(pods, Delete, json!(null)),
+            false
+        ));
+        // Pods wait for room: a pod that goes away may make some.
+        assert!(wakes_the_scheduler(&event(pods, Delete, json!(null)), true));
+        assert!(wakes_the_scheduler(&event(pods, Put, bound), true));
+        let node = "/registry/core/nodes/node1";
+        assert!(wakes_the_scheduler(&event(node, Put, json!({})), false));
+        let config = "/registry/core/configmaps/default/c";
+        assert!(!wakes_the_scheduler(&event(config, Put, new_pod), true));
     }
 }

@@ -6,6 +6,7 @@
 //! [`RETRY_INTERVAL`] (a safety net for inputs this does not see, as upstream flushes its
 //! queue).
 
+use crate::objects::At as _;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -63,9 +64,9 @@ pub fn fingerprint<'a>(
             "/spec",
             "/status/allocatable",
         ] {
-            hash_value(node.pointer(pointer), &mut hasher);
+            hash_value(node.at(pointer), &mut hasher);
         }
-        if let Some(Value::Array(conditions)) = node.pointer("/status/conditions") {
+        if let Some(Value::Array(conditions)) = node.at("/status/conditions") {
             for condition in conditions {
                 hash_value(condition.get("type"), &mut hasher);
                 hash_value(condition.get("status"), &mut hasher);
@@ -74,7 +75,7 @@ pub fn fingerprint<'a>(
     }
     for pod in placed {
         for pointer in ["/metadata/uid", "/spec/nodeName", "/metadata/labels"] {
-            hash_value(pod.pointer(pointer), &mut hasher);
+            hash_value(pod.at(pointer), &mut hasher);
         }
     }
     hasher.finish()

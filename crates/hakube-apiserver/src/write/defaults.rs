@@ -1,6 +1,7 @@
 //! Defaulting like upstream's `SetDefaults_*`: the fields a Kubernetes user sees filled in on
 //! objects they did not set (replicas, strategies, restart and pull policies, protocols…).
 
+use crate::objects::At as _;
 use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
@@ -74,6 +75,37 @@ pub fn apply(resource: &ResourceType, object: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// Upstream's pod create strategy: a pod created with scheduling gates says so in a False
+/// PodScheduled condition (reason SchedulingGated), which `kubectl get pods` shows as its
+/// status. Only on create: afterwards the scheduler owns the condition.
+pub fn scheduling_gated_condition(pod: &mut Value) {
+    let gated = pod
+        .at("/spec/schedulingGates")
+        .and_then(Value::as_array)
+        .is_some_and(|gates| !gates.is_empty());
+    if !gated {
+        return;
+    }
+    let Some(status) = ensure_object(pod, &["status"]) else {
+        return;
+    };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(conditions) = conditions.as_array_mut() else {
+        return;
+    };
+    if conditions.iter().any(|c| c["type"] == "PodScheduled") {
+        return;
+    }
+    conditions.push(json!({
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "SchedulingGated",
+        "message": "Scheduling is blocked due to non-empty scheduling gates",
+        "lastProbeTime": null,
+        "lastTransitionTime": crate::objects::now_rfc3339(),
+    }));
 }
 
 fn replicas(object: &mut Value) {
@@ -178,7 +210,7 @@ fn job_selector(object: &mut Value, spec_path: &[&str]) {
         return;
     }
     let Some(uid) = object
-        .pointer("/metadata/uid")
+        .at("/metadata/uid")
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
@@ -312,6 +344,22 @@ fn pull_policy(image: &str) -> &'static str {
 mod tests {
     use super::*;
     use crate::resources::Registry;
+
+    #[test]
+    fn a_gated_pod_is_created_with_the_scheduling_gated_condition() {
+        let mut gated = json!({"spec": {"schedulingGates": [{"name": "g"}]}, "status": {}});
+        scheduling_gated_condition(&mut gated);
+        let conditions = gated["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0]["reason"], "SchedulingGated");
+        assert_eq!(conditions[0]["status"], "False");
+        let mut free = json!({"spec": {"schedulingGates": []}, "status": {}});
+        scheduling_gated_condition(&mut free);
+        assert!(free["status"].get("conditions").is_none());
+    }
 
     fn defaulted(group: &str, kind: &str, mut object: Value) -> Value {
         let resource = Registry::with_builtin().by_kind(group, kind).unwrap();

@@ -2,6 +2,7 @@
 //! (selectors matching templates, non-negative replicas, containers with names and images,
 //! immutable fields). Failures are 422 Invalid with upstream's field paths.
 
+use crate::objects::At as _;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult, Cause};
@@ -26,7 +27,7 @@ pub fn validate(resource: &ResourceType, object: &Value, current: Option<&Value>
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
         | ("", "ReplicationController") => workload(object, &mut causes),
         ("batch", "Job") => pod_spec(
-            object.pointer("/spec/template/spec"),
+            object.at("/spec/template/spec"),
             "spec.template.spec",
             &mut causes,
         ),
@@ -47,8 +48,8 @@ pub fn validate(resource: &ResourceType, object: &Value, current: Option<&Value>
 
 fn metadata(object: &Value, causes: &mut Vec<Cause>) {
     for (field, map) in [
-        ("labels", object.pointer("/metadata/labels")),
-        ("annotations", object.pointer("/metadata/annotations")),
+        ("labels", object.at("/metadata/labels")),
+        ("annotations", object.at("/metadata/annotations")),
     ] {
         let Some(map) = map.and_then(Value::as_object) else {
             continue;
@@ -94,7 +95,7 @@ fn label_value_ok(text: &str) -> bool {
 }
 
 fn workload(object: &Value, causes: &mut Vec<Cause>) {
-    if let Some(replicas) = object.pointer("/spec/replicas").and_then(Value::as_i64)
+    if let Some(replicas) = object.at("/spec/replicas").and_then(Value::as_i64)
         && replicas < 0
     {
         causes.push(Cause::invalid(
@@ -103,9 +104,9 @@ fn workload(object: &Value, causes: &mut Vec<Cause>) {
             "must be greater than or equal to 0",
         ));
     }
-    let selector = object.pointer("/spec/selector");
+    let selector = object.at("/spec/selector");
     let template_labels = object
-        .pointer("/spec/template/metadata/labels")
+        .at("/spec/template/metadata/labels")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
@@ -134,7 +135,7 @@ fn workload(object: &Value, causes: &mut Vec<Cause>) {
         _ => {}
     }
     pod_spec(
-        object.pointer("/spec/template/spec"),
+        object.at("/spec/template/spec"),
         "spec.template.spec",
         causes,
     );
@@ -194,8 +195,8 @@ fn immutable(resource: &ResourceType, object: &Value, current: &Value, causes: &
         _ => &[],
     };
     for (pointer, field) in fixed {
-        let before = current.pointer(pointer);
-        let after = object.pointer(pointer);
+        let before = current.at(pointer);
+        let after = object.at(pointer);
         if before == after {
             continue;
         }
