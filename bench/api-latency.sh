@@ -33,6 +33,7 @@
 #   WATCH_RATES="10 30 100" CONNECTIONS=4 BASE=127.50.7
 #   CARGO_BUILD_JOBS=1 (the build shares two cores with other work)
 #   API_BENCH_BIN=… (the load generator's binary; default the cluster's HAKUBE_BIN)
+#   TIMELINE=1 (each run's requests, scheduled offset and latency, in NAME.timeline.txt)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RATES="${RATES:-100 1000}"
@@ -128,13 +129,15 @@ start_cluster() {  # a fresh cluster; sets PIDS, KUBECONFIG_FILE
 }
 
 bench() {  # bench NAME ARGS…: one api-bench run; appends to runs.tsv
-    local out="$results/$1.json" lb la cb ca tb ta
+    local out="$results/$1.json" lb la cb ca tb ta extra=()
+    # TIMELINE=1: each request's scheduled offset and latency in NAME.timeline.txt.
+    [[ "${TIMELINE:-0}" != 1 || "$1" == watch-* ]] || extra=(--timeline "$results/$1.timeline.txt")
     shift
     lb=$(loadavg)
     read -r cb tb < <(raft_counters)
     log "load $lb: api-bench $*"
     if ! "$LOAD_BIN" api-bench --kubeconfig "$KUBECONFIG_FILE" --pids "$PIDS" \
-        --connections "$CONNECTIONS" "$@" > "$out" 2> "$out.stderr"; then
+        --connections "$CONNECTIONS" ${extra[@]+"${extra[@]}"} "$@" > "$out" 2> "$out.stderr"; then
         log "  failed: $(tail -3 "$out.stderr")"
         return 0
     fi
