@@ -93,14 +93,14 @@ pub enum Action {
 /// `(group, plural, namespace, name)` of a storage key (`/registry/<group>/<plural>/…`; the
 /// core group is stored as "core").
 pub fn key_parts(key: &[u8]) -> Option<(&str, &str, Option<&str>, &str)> {
+    // Without collecting the parts: every planner asks this of every object every round.
     let text = std::str::from_utf8(key).ok()?;
-    let parts: Vec<&str> = text.strip_prefix("/registry/")?.split('/').collect();
-    match parts.as_slice() {
-        [group, plural, namespace, name] => {
-            Some((core_as_empty(group), plural, Some(namespace), name))
-        }
-        [group, plural, name] => Some((core_as_empty(group), plural, None, name)),
-        _ => None,
+    let mut parts = text.strip_prefix("/registry/")?.split('/');
+    let (group, plural, third) = (parts.next()?, parts.next()?, parts.next()?);
+    match (parts.next(), parts.next()) {
+        (None, _) => Some((core_as_empty(group), plural, None, third)),
+        (Some(name), None) => Some((core_as_empty(group), plural, Some(third), name)),
+        (Some(_), Some(_)) => None,
     }
 }
 
@@ -342,5 +342,30 @@ pub fn release(stored: &Stored, finalizer: &str) -> Action {
         key: stored.key.clone(),
         revision: stored.revision,
         object,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_name_the_group_plural_namespace_and_name() {
+        assert_eq!(
+            key_parts(b"/registry/core/pods/default/web"),
+            Some(("", "pods", Some("default"), "web"))
+        );
+        assert_eq!(
+            key_parts(b"/registry/apps/deployments/kube-system/dns"),
+            Some(("apps", "deployments", Some("kube-system"), "dns"))
+        );
+        assert_eq!(
+            key_parts(b"/registry/core/nodes/node1"),
+            Some(("", "nodes", None, "node1"))
+        );
+        assert_eq!(key_parts(b"/registry/core/nodes"), None);
+        assert_eq!(key_parts(b"/registry/a/b/c/d/e"), None);
+        assert_eq!(key_parts(b"/other/core/pods/default/web"), None);
+        assert_eq!(key_parts(&[0xff, 0xfe]), None);
     }
 }

@@ -78,17 +78,36 @@ fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) 
             ("apps", "statefulsets") => push(&mut space.stateful_sets, stored),
             ("batch", "jobs") => push(&mut space.jobs, stored),
             ("batch", "cronjobs") => push(&mut space.cron_jobs, stored),
-            ("", "pods") => {
-                if let Some(pod) = typed(stored) {
-                    space.pods.push(pod);
-                    space.pod_entries.push(stored);
-                }
-            }
+            ("", "pods") => space.pod_entries.push(stored),
             ("", "persistentvolumeclaims") => push(&mut space.claims, stored),
             _ => {}
         }
     }
+    for space in namespaces.values_mut() {
+        type_pods(space);
+    }
     (namespaces, nodes)
+}
+
+/// Types the namespace's pods when a controller there reads them, and drops them otherwise:
+/// typing a pod costs more than everything else a round does with it, and most pods of a
+/// busy cluster can live in namespaces without any workload controller.
+fn type_pods(space: &mut Namespace<'_>) {
+    let entries = std::mem::take(&mut space.pod_entries);
+    let needed = !(space.deployments.is_empty()
+        && space.replica_sets.is_empty()
+        && space.daemon_sets.is_empty()
+        && space.stateful_sets.is_empty()
+        && space.jobs.is_empty());
+    if !needed {
+        return;
+    }
+    for stored in entries {
+        if let Some(pod) = typed(stored) {
+            space.pods.push(pod);
+            space.pod_entries.push(stored);
+        }
+    }
 }
 
 /// The pod part and status of a controller's plan (they all name them alike).
