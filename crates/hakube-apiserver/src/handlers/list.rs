@@ -50,7 +50,7 @@ impl Selection {
         Ok(Self::new(labels, fields))
     }
 
-    fn new(labels: LabelSelector, fields: FieldSelector) -> Self {
+    pub(crate) fn new(labels: LabelSelector, fields: FieldSelector) -> Self {
         let needles = STRING_FIELDS
             .iter()
             .filter_map(|field| fields.required_value(field))
@@ -78,7 +78,7 @@ impl Selection {
         self.labels.matches(&objects::labels(object)) && self.fields.matches(object)
     }
 
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.labels.is_empty() && self.fields.is_empty()
     }
 }

@@ -198,8 +198,11 @@ pub async fn watch(call: Call) -> ApiResult<Response> {
             ))
         })?
     };
+    // Every event whole, as JSON objects of a built-in type: lines from the stored bytes.
+    let raw = !table && selection.is_empty() && resource.custom_schema.is_none();
     let stream = Stream {
         selection,
+        raw,
         encoder: encoder.clone(),
         sender,
         timeout: Duration::from_secs(timeout),
@@ -247,6 +250,8 @@ pub async fn watch(call: Call) -> ApiResult<Response> {
 /// One client's stream: its filter, encoding, queue and limits.
 struct Stream {
     selection: Selection,
+    /// Events are written from the stored bytes ([`raw_line`]) when they can be.
+    raw: bool,
     encoder: Encoder,
     sender: mpsc::Sender<bytes::Bytes>,
     timeout: Duration,
@@ -304,19 +309,38 @@ impl Stream {
                     return;
                 }
             };
-            let Some((event_type, object)) = convert(&event, &self.selection) else {
-                continue;
+            let line = match self.raw.then(|| raw_line(&event)).flatten() {
+                Some(line) => line,
+                None => match convert(&event, &self.selection) {
+                    Some((event_type, object)) => self.encoder.line(event_type, &object),
+                    None => continue,
+                },
             };
-            if self
-                .sender
-                .send(self.encoder.line(event_type, &object))
-                .await
-                .is_err()
-            {
+            if self.sender.send(line).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// The event's line for a watch without selectors, from the stored bytes with the
+/// resourceVersion spliced in ([`crate::raw_json`]): what [`convert`] and [`Encoder::line`]
+/// give for it, without decoding and encoding the object once per watcher (with 1,000
+/// watchers that was ~0.1 s of CPU per write). None: let them do it.
+fn raw_line(event: &hakube_store::Event) -> Option<bytes::Bytes> {
+    let (event_type, stored) = match event.kind {
+        EventKind::Put if event.previous.is_some() => ("MODIFIED", &event.kv.value),
+        EventKind::Put => ("ADDED", &event.kv.value),
+        EventKind::Delete => ("DELETED", &event.previous.as_ref()?.value),
+    };
+    let object = crate::raw_json::with_resource_version(stored, event.kv.mod_revision)?;
+    // The fields in the order serde_json writes them (sorted), as the decoded path did.
+    let tail = format!(",\"type\":\"{event_type}\"}}\n");
+    let mut line = Vec::with_capacity(object.len() + tail.len() + 10);
+    line.extend_from_slice(b"{\"object\":");
+    line.extend_from_slice(&object);
+    line.extend_from_slice(tail.as_bytes());
+    Some(bytes::Bytes::from(line))
 }
 
 /// The Kubernetes event for a store event, seen through the selectors: an object that starts
@@ -347,6 +371,85 @@ fn convert(event: &hakube_store::Event, selection: &Selection) -> Option<(&'stat
                 (true, false) => Some(("DELETED", object)),
                 (false, false) => None,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::Registry;
+    use crate::selectors::{FieldSelector, LabelSelector};
+    use hakube_store::KeyValue;
+
+    fn stored(revision: u64, value: Value) -> KeyValue {
+        KeyValue {
+            key: b"/registry/core/pods/default/web".to_vec(),
+            value: serde_json::to_vec(&value).unwrap(),
+            create_revision: 1,
+            mod_revision: revision,
+            version: 1,
+            lease: 0,
+        }
+    }
+
+    /// What a watcher without selectors was sent before the raw path: decode, convert, encode.
+    fn decoded_line(event: &hakube_store::Event) -> Value {
+        let resource = Registry::with_builtin().by_kind("", "Pod").unwrap();
+        let encoder = Encoder {
+            resource,
+            table: false,
+            include: "Metadata".into(),
+        };
+        let selection = Selection::new(
+            LabelSelector::parse("").unwrap(),
+            FieldSelector::parse("").unwrap(),
+        );
+        let (event_type, object) = convert(event, &selection).unwrap();
+        serde_json::from_slice(&encoder.line(event_type, &object)).unwrap()
+    }
+
+    #[test]
+    fn raw_lines_say_what_decoded_lines_say() {
+        let pod = |image: &str| {
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": image}]}})
+        };
+        let added = hakube_store::Event {
+            kind: EventKind::Put,
+            kv: stored(7, pod("nginx:1")),
+            previous: None,
+        };
+        let modified = hakube_store::Event {
+            kind: EventKind::Put,
+            kv: stored(8, pod("nginx:2")),
+            previous: Some(stored(7, pod("nginx:1"))),
+        };
+        let mut gone = stored(9, json!(null));
+        gone.value.clear();
+        let deleted = hakube_store::Event {
+            kind: EventKind::Delete,
+            kv: gone,
+            previous: Some(stored(8, pod("nginx:2"))),
+        };
+        for (event, event_type) in [
+            (added, "ADDED"),
+            (modified, "MODIFIED"),
+            (deleted, "DELETED"),
+        ] {
+            let line = raw_line(&event).unwrap();
+            let decoded = decoded_line(&event);
+            // The type last, as before: clients that scan lines for it see no change.
+            let text = String::from_utf8_lossy(&line);
+            assert!(text.starts_with("{\"object\":{"), "{text}");
+            assert!(
+                text.ends_with(&format!(",\"type\":\"{event_type}\"}}\n")),
+                "{text}"
+            );
+            let raw: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(raw["type"], event_type);
+            assert_eq!(raw, decoded);
         }
     }
 }
