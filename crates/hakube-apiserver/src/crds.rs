@@ -3,7 +3,6 @@
 //! API server's registry in step with the stored definitions (a watch), so custom resources
 //! are served as soon as their definition is stored, on every node.
 
-use crate::objects::At as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::ApiServer;
 use crate::error::Cause;
+use crate::objects::At as _;
 use crate::resources::{ALL_VERBS, ResourceType, Subresources};
 use crate::storage;
 

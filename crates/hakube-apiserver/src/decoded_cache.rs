@@ -15,7 +15,6 @@
 //! trees they are a third of a decoded pod (7 of 22 KB). A reader that writes a cached object
 //! back puts them in again first ([`crate::storage::Storage::restore_managed_fields`]).
 
-use crate::objects::At as _;
 use std::collections::BTreeMap;
 use std::ops::{Bound, Deref};
 use std::sync::{Arc, Mutex};
@@ -24,6 +23,7 @@ use hakube_store::KeyValue;
 use hakube_store::mvcc::KeyValueState;
 use serde_json::Value;
 
+use crate::objects::At as _;
 use crate::storage::{Stored, decode, prefix_end};
 
 const EVENTS_PREFIX: &[u8] = b"/registry/core/events/";

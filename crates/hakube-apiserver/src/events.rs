@@ -4,13 +4,13 @@
 //! about one object pass upstream's spam filter ([`crate::event_spam`]). `kubectl describe` and `kubectl
 //! get events` show them; [`crate::controllers::event_ttl`] removes them after an hour.
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use hakube_store::Condition;
 
 use crate::ApiServer;
 use crate::error::ApiResult;
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 /// Normal or Warning, upstream's two event types.

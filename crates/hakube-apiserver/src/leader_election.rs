@@ -5,7 +5,6 @@
 //! (never comparing another node's timestamps with ours: clocks may differ). The decision is
 //! [`decide`], a pure function; [`run`] reads and writes the Lease around it.
 
-use crate::objects::At as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use hakube_store::Condition;
 
 use crate::ApiServer;
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 /// What a candidate does next.

@@ -8,10 +8,11 @@
 //! lists of scalars are sets, other lists are atomic; metadata other than labels and
 //! annotations, and status, are not tracked.
 
-use crate::objects::At as _;
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
+
+use crate::objects::At as _;
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,12 +4,12 @@
 //! `system:masters` (the admin kubeconfig) and `system:nodes` (hakube's own agents) are always
 //! allowed; discovery and other non-resource reads are open to authenticated users.
 
-use crate::objects::At as _;
 use serde_json::Value;
 
 use crate::ApiServer;
 use crate::auth::User;
 use crate::error::ApiResult;
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 /// What a request wants to do.

@@ -4,7 +4,6 @@
 //! the Service, so two Services can never get the same address; the controllers release
 //! allocations whose Service is gone.
 
-use crate::objects::At as _;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -15,6 +14,7 @@ use hakube_store::Condition;
 
 use crate::ApiServer;
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::objects::At as _;
 use crate::resources::ResourceType;
 use crate::storage::{self, Freshness, Write};
 

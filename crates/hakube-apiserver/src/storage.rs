@@ -3,13 +3,13 @@
 //! are stored as JSON without `metadata.resourceVersion`; reads add it from the key's mod
 //! revision, so the version can never disagree with the store.
 
-use crate::objects::At as _;
 use serde_json::Value;
 
 use hakube_store::txn::{Compare, CompareResult, CompareTarget, DeleteRangeOp, PutOp, Txn, TxnOp};
 use hakube_store::{Condition, Consistency, KeyValue, Operation, Store};
 
 use crate::error::{ApiError, ApiResult};
+use crate::objects::At as _;
 use crate::resources::ResourceType;
 
 /// The key prefix of every object of `resource` (in `namespace` when given).

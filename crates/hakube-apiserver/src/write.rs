@@ -5,11 +5,11 @@
 mod defaults;
 mod validation;
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::ApiServer;
 use crate::error::{ApiError, ApiResult};
+use crate::objects::At as _;
 use crate::objects::{self, metadata_mut};
 use crate::request::Query;
 use crate::resources::ResourceType;

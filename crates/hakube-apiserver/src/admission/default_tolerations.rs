@@ -3,10 +3,10 @@
 //! the cluster's eviction timeout (300 s by default), so the node lifecycle controller moves
 //! it off a dead node after that long.
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::controllers::node_lifecycle::{NOT_READY, UNREACHABLE};
+use crate::objects::At as _;
 
 fn tolerates_no_execute(toleration: &Value, key: &str) -> bool {
     let field = |name: &str| {

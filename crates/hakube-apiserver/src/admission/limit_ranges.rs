@@ -2,10 +2,10 @@
 //! `defaultRequest` / `default` (type Container); then `min`/`max` bounds are enforced
 //! (403 Forbidden, as upstream's LimitRanger admission answers).
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::objects::At as _;
 use crate::quantity::Quantity;
 
 fn container_limits(range: &Value) -> impl Iterator<Item = &Value> {

@@ -3,12 +3,12 @@
 //! Forbidden), and a namespace's true usage ([`recount`], for the quota controller that keeps
 //! `status.used` right after deletes).
 
-use crate::objects::At as _;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::objects::At as _;
 use crate::quantity::{Format, Quantity};
 
 pub type Usage = BTreeMap<String, Quantity>;

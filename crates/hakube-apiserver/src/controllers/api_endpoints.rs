@@ -1,12 +1,12 @@
 //! The `kubernetes` Service's Endpoints in `default`: the API server address of every Ready
 //! control-plane node, so in-cluster clients reach the API through 10.152.183.1:443.
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::{Action, Stored, key_parts};
 use crate::controllers::disruption::is_ready;
+use crate::objects::At as _;
 
 pub const API_PORT: u16 = 16443;
 const ENDPOINTS_KEY: &str = "/registry/core/endpoints/default/kubernetes";

@@ -1,12 +1,12 @@
 //! A deleted CustomResourceDefinition takes its custom objects with it: while it carries the
 //! cleanup finalizer, its objects are deleted; then the finalizer is released and it goes.
 
-use crate::objects::At as _;
 use serde_json::Value;
 use std::sync::Arc;
 
 use super::{Action, Stored, finalizers, is_deleting, key_parts, release};
 use crate::crds::CLEANUP_FINALIZER;
+use crate::objects::At as _;
 
 pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();

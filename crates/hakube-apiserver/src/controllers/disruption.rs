@@ -3,11 +3,11 @@
 //! demands (desired, from minAvailable or maxUnavailable, integer or percentage), and how many
 //! may be disrupted now. The eviction subresource decides from this status.
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting, key_parts};
+use crate::objects::At as _;
 use crate::selectors::LabelSelector;
 
 /// A pod counts as healthy when its Ready condition is True.

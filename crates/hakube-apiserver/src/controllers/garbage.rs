@@ -5,7 +5,6 @@
 //! - orphan: an owner marked with the `orphan` finalizer has its references removed from its
 //!   dependents, then goes.
 
-use crate::objects::At as _;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::{Action, Stored, finalizers, is_deleting, release, uid};
 use crate::handlers::delete::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
+use crate::objects::At as _;
 
 fn owner_uids(object: &Value) -> Vec<&str> {
     object

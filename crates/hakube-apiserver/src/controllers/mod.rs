@@ -19,7 +19,6 @@ pub mod service_accounts;
 pub mod workload_writes;
 pub mod workloads;
 
-use crate::objects::At as _;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +29,7 @@ use hakube_store::Condition;
 
 use crate::ApiServer;
 use crate::error::ApiResult;
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 /// How often the controllers look at the cluster.

@@ -2,12 +2,12 @@
 //! finalizers are marked and wait for them); once it is empty its `kubernetes` finalizer is
 //! released and it goes.
 
-use crate::objects::At as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting};
 use crate::objects;
+use crate::objects::At as _;
 
 /// The namespace finalizer the namespace controller owns.
 pub const KUBERNETES_FINALIZER: &str = "kubernetes";

@@ -3,7 +3,6 @@
 //! node agent builds its pod bridge from it; other nodes route to it through the node's
 //! address.
 
-use crate::objects::At as _;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -11,6 +10,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Action, Stored, key_parts};
+
+use crate::objects::At as _;
 
 /// An IPv4 block: `10.1.0.0/16`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

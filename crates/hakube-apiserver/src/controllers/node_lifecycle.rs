@@ -7,7 +7,6 @@
 //! Terminating, and their controllers replace them) once their toleration runs out (300 s
 //! by default, added at admission). A node that reports again loses the taints.
 
-use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::{Action, Stored, key_parts};
+
+use crate::objects::At as _;
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";

@@ -9,7 +9,6 @@
 //! Each is deleted at once (grace period 0) unless a finalizer holds it: then it is only
 //! marked deleting, and whoever owns the finalizer finishes it.
 
-use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +16,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::{Action, Stored, finalizers, is_deleting, key_parts};
+
+use crate::objects::At as _;
 
 /// Upstream's `--terminated-pod-gc-threshold` default.
 pub const TERMINATED_POD_THRESHOLD: usize = 12_500;

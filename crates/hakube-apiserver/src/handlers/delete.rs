@@ -6,7 +6,6 @@
 //! deletionTimestamp its grace period ahead, its node agent stops it (SIGTERM, then SIGKILL at
 //! the deadline) and then removes it with a grace period of 0, as upstream's kubelet does.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::handlers::list::Selection;
+use crate::objects::At as _;
 use crate::storage::{self, Freshness};
 use crate::{body, objects, respond};
 

@@ -2,7 +2,6 @@
 //! PodDisruptionBudget: 429 with upstream's message while the budget allows no disruption)
 //! and `binding` (the scheduler assigns a node).
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -15,6 +14,7 @@ use crate::controllers::{Stored, disruption::is_ready};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
+use crate::objects::At as _;
 use crate::selectors::LabelSelector;
 use crate::storage::{Freshness, Write};
 use crate::{body, objects, respond};

@@ -3,7 +3,6 @@
 //! that node's agent (`https://<node InternalIP>:10250/containerLogs/…`), so a follow keeps
 //! flowing as the container writes.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,6 +11,7 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 /// The query parameters the agent understands, passed through unchanged.

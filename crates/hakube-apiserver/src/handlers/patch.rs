@@ -5,7 +5,6 @@
 //! it creates the object when absent, and refuses with 409 to change fields another manager
 //! owns unless `force=true`.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,6 +15,7 @@ use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::handlers::update::{Ownership, field_manager};
 use crate::managed_fields::{self, Conflict};
+use crate::objects::At as _;
 use crate::patch::{self, PatchType};
 use crate::storage::Freshness;
 use crate::{body, objects, respond};

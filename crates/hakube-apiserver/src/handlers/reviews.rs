@@ -3,7 +3,6 @@
 //! (SelfSubjectReview). With RBAC off (the default, as in MicroK8s) every authenticated user
 //! may do everything.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -11,6 +10,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
+use crate::objects::At as _;
 use crate::{body, respond, write};
 
 pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {

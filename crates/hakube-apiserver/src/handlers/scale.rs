@@ -1,7 +1,6 @@
 //! The `scale` subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets
 //! and replication controllers: `kubectl scale` reads and patches it.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
+use crate::objects::At as _;
 use crate::patch::{self, PatchType};
 use crate::storage::Freshness;
 use crate::{body, objects, respond};

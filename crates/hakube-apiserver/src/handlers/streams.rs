@@ -5,7 +5,6 @@
 //! to containerd's stream server. The client and containerd negotiate the streaming protocol
 //! (SPDY/3.1 or WebSocket) between them.
 
-use crate::objects::At as _;
 use axum::response::Response;
 use serde_json::Value;
 
@@ -13,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::handlers::logs::{agent_endpoint, container};
+use crate::objects::At as _;
 use crate::storage::Freshness;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

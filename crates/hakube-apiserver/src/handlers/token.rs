@@ -1,7 +1,6 @@
 //! `serviceaccounts/<name>/token` (TokenRequest, `kubectl create token`): a bound token for
 //! an existing service account.
 
-use crate::objects::At as _;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult, Cause};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
+use crate::objects::At as _;
 use crate::storage::Freshness;
 use crate::tokens::{
     DEFAULT_EXPIRATION_SECONDS, ISSUER, MAX_EXPIRATION_SECONDS, MIN_EXPIRATION_SECONDS,

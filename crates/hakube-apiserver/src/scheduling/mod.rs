@@ -10,7 +10,6 @@
 
 mod unschedulable;
 
-use crate::objects::At as _;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +28,7 @@ use crate::ApiServer;
 use crate::controllers::Stored;
 use crate::error::ApiResult;
 use crate::events::{Event, EventType};
+use crate::objects::At as _;
 use crate::storage::Write;
 use unschedulable::Unschedulable;
 

@@ -6,12 +6,13 @@
 //! [`RETRY_INTERVAL`] (a safety net for inputs this does not see, as upstream flushes its
 //! queue).
 
-use crate::objects::At as _;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::objects::At as _;
 
 /// How long a pod may be set aside without being decided again.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(30);

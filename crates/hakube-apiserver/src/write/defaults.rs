@@ -1,9 +1,9 @@
 //! Defaulting like upstream's `SetDefaults_*`: the fields a Kubernetes user sees filled in on
 //! objects they did not set (replicas, strategies, restart and pull policies, protocols…).
 
-use crate::objects::At as _;
 use serde_json::{Map, Value, json};
 
+use crate::objects::At as _;
 use crate::resources::ResourceType;
 
 /// Sets `key` to `value` in `map` when it is absent or null.

@@ -2,10 +2,10 @@
 //! (selectors matching templates, non-negative replicas, containers with names and images,
 //! immutable fields). Failures are 422 Invalid with upstream's field paths.
 
-use crate::objects::At as _;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult, Cause};
+use crate::objects::At as _;
 use crate::objects::{self, check_name, name_rule};
 use crate::resources::ResourceType;
 use crate::selectors::LabelSelector;
