@@ -10,6 +10,7 @@
 
 mod unschedulable;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,20 +46,10 @@ const PODS_PER_WRITE: usize = hakube_store::txn::MAX_TXN_OPS;
 const CONCURRENT_WRITES: usize = 4;
 pub const SCHEDULER_NAME: &str = "default-scheduler";
 
-/// Unbound, not being deleted, for this scheduler and not held back by scheduling gates: a
-/// pod this scheduler has to place (the pure scheduler applies the same rule to typed pods).
-/// Gated pods and other schedulers' pods must not start rounds: each round decodes every
-/// pending pod, so with thousands of gated pods every pod change would cost that much.
+/// A pod this scheduler has to place ([`Placement::needed`]), from its decoded form: the
+/// wake-up reads the same fields from the stored bytes, so the two cannot disagree.
 fn is_pending(pod: &Value) -> bool {
-    let text = |pointer: &str| pod.at(pointer).and_then(Value::as_str);
-    let unbound = text("/spec/nodeName").is_none_or(str::is_empty);
-    let ours =
-        text("/spec/schedulerName").is_none_or(|name| name.is_empty() || name == SCHEDULER_NAME);
-    let gated = pod
-        .at("/spec/schedulingGates")
-        .and_then(Value::as_array)
-        .is_some_and(|gates| !gates.is_empty());
-    unbound && ours && !gated && pod.at("/metadata/deletionTimestamp").is_none()
+    Placement::deserialize(pod).is_ok_and(|placement| placement.needed())
 }
 
 fn is_bound(pod: &Value) -> bool {
@@ -160,11 +151,11 @@ fn wakes_the_scheduler(event: &hakube_store::Event, waiting: bool) -> bool {
 /// The fields of a stored pod that say whether it needs placing, read without decoding the
 /// rest of it.
 #[derive(Deserialize)]
-struct Placement {
+struct Placement<'a> {
     #[serde(default)]
     metadata: PlacementMetadata,
-    #[serde(default)]
-    spec: PlacementSpec,
+    #[serde(default, borrow)]
+    spec: PlacementSpec<'a>,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,17 +165,21 @@ struct PlacementMetadata {
 }
 
 #[derive(Deserialize, Default)]
-struct PlacementSpec {
-    #[serde(rename = "nodeName")]
-    node_name: Option<String>,
-    #[serde(rename = "schedulerName")]
-    scheduler_name: Option<String>,
+struct PlacementSpec<'a> {
+    // Borrowed where the JSON allows: every pod is read on a round's pass.
+    #[serde(rename = "nodeName", borrow)]
+    node_name: Option<Cow<'a, str>>,
+    #[serde(rename = "schedulerName", borrow)]
+    scheduler_name: Option<Cow<'a, str>>,
     #[serde(rename = "schedulingGates")]
     scheduling_gates: Option<Vec<serde::de::IgnoredAny>>,
 }
 
-impl Placement {
-    /// [`is_pending`]'s rule.
+impl Placement<'_> {
+    /// Unbound, not being deleted, for this scheduler and not held back by scheduling gates
+    /// (the pure scheduler applies the same rule to typed pods). Gated pods and other
+    /// schedulers' pods must not start rounds: each round decodes every pending pod, so with
+    /// thousands of gated pods every pod change would cost that much.
     fn needed(&self) -> bool {
         let spec = &self.spec;
         spec.node_name.as_deref().is_none_or(str::is_empty)
