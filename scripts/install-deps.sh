@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   protobuf-compiler          # tonic/prost code generation (etcd v3 API, CRI)
+  libprotobuf-dev            # the well-known .proto files (descriptor, struct) etcd's API imports
   iproute2                   # network namespaces and routes in tests
   containerd runc containernetworking-plugins   # pods (containerd over CRI, CNI)
   umoci busybox-static nginx-light   # offline test images (scripts/build-test-images.sh); busybox is also the pause image
