@@ -1,7 +1,8 @@
 //! Who is asking: the user of a request, from the client certificate the TLS layer verified
 //! against the cluster CA (common name = user, organizations = groups), or from a service
 //! account bearer token ([`crate::tokens`]). Requests with neither are anonymous and get 401,
-//! as on a cluster with anonymous auth off.
+//! as on a cluster with anonymous auth off. A request may then ask to run as someone else
+//! ([`crate::impersonation`]); the real user must be allowed to impersonate them.
 
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -18,10 +19,15 @@ pub struct ClientCertificate {
     pub organizations: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct User {
     pub name: String,
     pub groups: Vec<String>,
+    /// Set only by impersonation (certificates and tokens name no uid here).
+    pub uid: Option<String>,
+    pub extra: std::collections::BTreeMap<String, Vec<String>>,
+    /// Who sent the request when it runs as an impersonated user (audit records both).
+    pub impersonator: Option<Box<User>>,
 }
 
 fn from_certificate(certificate: Option<&ClientCertificate>) -> Option<User> {
@@ -29,7 +35,11 @@ fn from_certificate(certificate: Option<&ClientCertificate>) -> Option<User> {
     let name = certificate.common_name.clone()?;
     let mut groups = certificate.organizations.clone();
     groups.push("system:authenticated".into());
-    Some(User { name, groups })
+    Some(User {
+        name,
+        groups,
+        ..User::default()
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -41,8 +51,25 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The user of a request: its certificate's, else its valid token's; 401 otherwise.
+/// The user a request runs as: the one it authenticates as, or the one it impersonates when
+/// that user may (403 otherwise, with upstream's wording).
 pub async fn authenticate(server: &ApiServer, parts: &Parts) -> ApiResult<User> {
+    let user = authenticated(server, parts).await?;
+    let Some(impersonation) = crate::impersonation::requested(&parts.headers)? else {
+        return Ok(user);
+    };
+    if server.options.rbac {
+        for check in impersonation.checks() {
+            if !crate::rbac::allowed(server, &user, &check).await? {
+                return Err(ApiError::Forbidden(check.refusal(&user)));
+            }
+        }
+    }
+    Ok(impersonation.user(user))
+}
+
+/// The user of a request: its certificate's, else its valid token's; 401 otherwise.
+async fn authenticated(server: &ApiServer, parts: &Parts) -> ApiResult<User> {
     if let Some(user) = from_certificate(parts.extensions.get::<ClientCertificate>()) {
         return Ok(user);
     }
@@ -73,5 +100,6 @@ pub async fn authenticate(server: &ApiServer, parts: &Parts) -> ApiResult<User> 
     Ok(User {
         name: subject.user_name(),
         groups: subject.groups(),
+        ..User::default()
     })
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod event_spam;
 pub mod events;
 mod handlers;
+pub mod impersonation;
 pub mod internal;
 pub mod leader_election;
 pub mod managed_fields;

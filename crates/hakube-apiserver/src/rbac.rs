@@ -217,14 +217,17 @@ mod tests {
         let bob = User {
             name: "bob".into(),
             groups: vec![],
+            ..User::default()
         };
         let robot = User {
             name: "system:serviceaccount:ci:robot".into(),
             groups: vec![],
+            ..User::default()
         };
         let eve = User {
             name: "eve".into(),
             groups: vec!["devs".into()],
+            ..User::default()
         };
         assert!(binds(&binding, &bob) && binds(&binding, &robot) && !binds(&binding, &eve));
     }
@@ -234,6 +237,7 @@ mod tests {
         let bob = User {
             name: "bob".into(),
             groups: vec![],
+            ..User::default()
         };
         assert_eq!(
             attributes("list", "pods", None).refusal(&bob),

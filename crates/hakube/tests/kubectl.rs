@@ -1134,6 +1134,55 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
         "no"
     );
 
+    // Impersonation: the admin may run as anyone, and is then held to their rights.
+    let robot = "--as=system:serviceaccount:default:robot";
+    contains(&kubectl.ok(&[robot, "get", "pods"]), "web");
+    contains(
+        &kubectl.fails(&[robot, "delete", "pod", "web"]),
+        "User \"system:serviceaccount:default:robot\" cannot delete resource \"pods\"",
+    );
+    let whoami = kubectl.ok(&["--as=jane", "--as-group=devs", "auth", "whoami"]);
+    contains(&whoami, "jane");
+    contains(&whoami, "devs");
+    contains(
+        &kubectl.fails(&["--as=jane", "create", "configmap", "jane-was-here"]),
+        "configmaps is forbidden: User \"jane\" cannot create resource \"configmaps\"",
+    );
+    // Others need the impersonate verb for each user and group they name.
+    let (ok, said) = as_robot(&["--as=jane", "get", "pods"]);
+    assert!(!ok, "{said}");
+    contains(
+        &said,
+        "users \"jane\" is forbidden: User \"system:serviceaccount:default:robot\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+    );
+    kubectl.ok(&[
+        "create",
+        "clusterrole",
+        "impersonate-jane",
+        "--verb=impersonate",
+        "--resource=users",
+        "--resource-name=jane",
+    ]);
+    kubectl.ok(&[
+        "create",
+        "clusterrolebinding",
+        "robot-impersonates-jane",
+        "--clusterrole=impersonate-jane",
+        "--serviceaccount=default:robot",
+    ]);
+    let (ok, said) = as_robot(&["--as=jane", "get", "pods"]);
+    assert!(!ok, "{said}");
+    contains(&said, "User \"jane\" cannot list resource \"pods\"");
+    let (ok, said) = as_robot(&["--as=bob", "get", "pods"]);
+    assert!(!ok, "{said}");
+    contains(&said, "cannot impersonate resource \"users\"");
+    let (ok, said) = as_robot(&["--as=jane", "--as-group=system:masters", "get", "pods"]);
+    assert!(!ok, "{said}");
+    contains(
+        &said,
+        "groups \"system:masters\" is forbidden: User \"system:serviceaccount:default:robot\" cannot impersonate resource \"groups\"",
+    );
+
     // Every write is audited on the node that served it.
     let audit = std::fs::read_to_string(cluster.node_dir(1).join("audit.log")).unwrap();
     let records: Vec<serde_json::Value> = audit
@@ -1150,6 +1199,14 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
     assert!(
         records.iter().any(|r| r["verb"] == "delete"
             && r["user"]["username"] == "system:serviceaccount:default:robot"
+            && r["responseStatus"]["code"] == 403),
+        "{audit}"
+    );
+    assert!(
+        records.iter().any(|r| r["verb"] == "create"
+            && r["objectRef"]["resource"] == "configmaps"
+            && r["user"]["username"] == "admin"
+            && r["impersonatedUser"]["username"] == "jane"
             && r["responseStatus"]["code"] == 403),
         "{audit}"
     );

@@ -162,7 +162,11 @@ fn audit_record(
     uri: &str,
     code: u16,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let (real, impersonated) = match &user.impersonator {
+        Some(impersonator) => (impersonator.as_ref(), Some(user)),
+        None => (user, None),
+    };
+    let mut record = serde_json::json!({
         "kind": "Event",
         "apiVersion": "audit.k8s.io/v1",
         "level": "Metadata",
@@ -170,11 +174,16 @@ fn audit_record(
         "requestReceivedTimestamp": crate::objects::now_rfc3339(),
         "verb": attributes.verb,
         "requestURI": uri,
-        "user": {"username": user.name, "groups": user.groups},
+        "user": {"username": real.name, "groups": real.groups},
         "objectRef": {"resource": attributes.resource, "subresource": attributes.subresource,
             "namespace": attributes.namespace, "name": attributes.name, "apiGroup": attributes.group},
         "responseStatus": {"code": code},
-    })
+    });
+    if let Some(impersonated) = impersonated {
+        record["impersonatedUser"] =
+            serde_json::json!({"username": impersonated.name, "groups": impersonated.groups});
+    }
+    record
 }
 
 async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> {

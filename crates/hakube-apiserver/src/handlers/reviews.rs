@@ -27,8 +27,7 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
         }
         "SelfSubjectReview" => {
-            review["status"] =
-                json!({"userInfo": {"username": call.user.name, "groups": call.user.groups}});
+            review["status"] = json!({"userInfo": user_info(&call.user)});
         }
         other => {
             return Err(ApiError::MethodNotAllowed(format!(
@@ -37,6 +36,18 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         }
     }
     Ok(respond::json(StatusCode::CREATED, &review, &[]))
+}
+
+/// A user as `kubectl auth whoami` shows it (uid and extra only when set, as upstream).
+fn user_info(user: &crate::auth::User) -> serde_json::Value {
+    let mut info = json!({"username": user.name, "groups": user.groups});
+    if let Some(uid) = &user.uid {
+        info["uid"] = json!(uid);
+    }
+    if !user.extra.is_empty() {
+        info["extra"] = json!(user.extra);
+    }
+    info
 }
 
 /// The answer to an access review: RBAC's when it is on.
@@ -63,6 +74,7 @@ async fn access_review(call: &Call, review: &serde_json::Value) -> ApiResult<ser
                 .filter_map(serde_json::Value::as_str)
                 .map(str::to_string)
                 .collect(),
+            ..crate::auth::User::default()
         },
         None => call.user.clone(),
     };
