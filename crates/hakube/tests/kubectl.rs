@@ -770,6 +770,70 @@ fn quotas_limit_ranges_service_addresses_and_disruption_budgets_are_enforced() {
         .run(&["run", "c", "--image=nginx:1.27", "-n", "ops"])
         .ok()));
 
+    // Scoped quotas count only the pods their scopes take in.
+    kubectl.ok(&["create", "namespace", "scoped"]);
+    let scoped = ["-n", "scoped"];
+    let invalid = kubectl.fails(&[
+        "create",
+        "quota",
+        "bad",
+        "--hard=requests.cpu=1",
+        "--scopes=BestEffort",
+        "-n",
+        "scoped",
+    ]);
+    contains(&invalid, "spec.scopes: Invalid value");
+    contains(&invalid, "unsupported scope applied to resource");
+    kubectl.ok(&[
+        "create",
+        "quota",
+        "best-effort",
+        "--hard=pods=1",
+        "--scopes=BestEffort",
+        "-n",
+        "scoped",
+    ]);
+    kubectl.apply(&["apply"], "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: deadline\n  namespace: scoped\nspec:\n  hard:\n    pods: \"1\"\n    requests.cpu: 200m\n  scopes: [Terminating]\n");
+    kubectl.ok(&[&["run", "free", "--image=nginx:1.27"][..], &scoped].concat());
+    contains(
+        &kubectl.fails(&[&["run", "free-too", "--image=nginx:1.27"][..], &scoped].concat()),
+        "exceeded quota: best-effort, requested: pods=1, used: pods=1, limited: pods=1",
+    );
+    let sized = |name: &str, deadline: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: scoped\nspec:\n  {deadline}containers:\n  - name: c\n    image: nginx:1.27\n    resources:\n      requests:\n        cpu: 150m\n"
+        )
+    };
+    kubectl.apply(&["apply"], &sized("sized", ""));
+    kubectl.apply(
+        &["apply"],
+        &sized("timed", "activeDeadlineSeconds: 600\n  "),
+    );
+    let second = kubectl.cache.path().join("timed-too.yaml");
+    std::fs::write(
+        &second,
+        sized("timed-too", "activeDeadlineSeconds: 600\n  "),
+    )
+    .unwrap();
+    contains(
+        &kubectl.fails(&["apply", "-f", second.to_str().unwrap()]),
+        "exceeded quota: deadline, requested: pods=1,requests.cpu=150m, used: pods=1,requests.cpu=150m",
+    );
+    // The quota controller's recount keeps to the scopes too.
+    let row = |quotas: &str, name: &str| {
+        quotas
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(wait_until(Duration::from_secs(20), || {
+        let quotas = kubectl.ok(&[&["get", "quota"][..], &scoped].concat());
+        row(&quotas, "best-effort").contains("pods: 1/1")
+            && row(&quotas, "deadline").contains("pods: 1/1")
+            && row(&quotas, "deadline").contains("requests.cpu: 150m/200m")
+    }));
+
     // LimitRange defaults for containers that declare nothing.
     kubectl.apply(&["apply"], "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: limits\n  namespace: ops\nspec:\n  limits:\n  - type: Container\n    default:\n      cpu: 500m\n    defaultRequest:\n      cpu: 250m\n");
     kubectl.ok(&["delete", "pod", "b", "-n", "ops"]);

@@ -6,6 +6,7 @@
 pub mod default_tolerations;
 pub mod limit_ranges;
 pub mod quota;
+pub mod quota_scopes;
 
 use serde_json::Value;
 

@@ -1,12 +1,14 @@
 //! ResourceQuota: what an object costs ([`usage`]), whether a namespace's quotas allow it
 //! ([`charge`]: the quotas with their `status.used` raised, or upstream's "exceeded quota"
 //! Forbidden), and a namespace's true usage ([`recount`], for the quota controller that keeps
-//! `status.used` right after deletes).
+//! `status.used` right after deletes). A quota with scopes counts only the pods its scopes
+//! take in ([`crate::admission::quota_scopes`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::admission::quota_scopes::applies;
 use crate::error::ApiError;
 use crate::objects::At as _;
 use crate::quantity::{Format, Quantity};
@@ -260,12 +262,14 @@ pub fn charge(
     Ok(charged)
 }
 
-/// Whether a quota tracks anything `cost` has (else it need not change).
-pub fn tracks(quota: &Value, cost: &Usage) -> bool {
+/// Whether a quota tracks anything `cost` has and its scopes take in the object (else it
+/// need not change).
+pub fn tracks(quota: &Value, cost: &Usage, group: &str, plural: &str, object: &Value) -> bool {
     quota
         .at("/spec/hard")
         .and_then(Value::as_object)
         .is_some_and(|hard| hard.keys().any(|k| cost.contains_key(k)))
+        && applies(quota, group, plural, object)
 }
 
 /// A quota's status for the objects of its namespace: `(group, plural, object)` triples.
@@ -278,7 +282,7 @@ pub fn recount<'a>(
         .keys()
         .map(|k| (k.clone(), Quantity::default()))
         .collect();
-    for (group, plural, object) in objects {
+    for (group, plural, object) in objects.filter(|(g, p, o)| applies(quota, g, p, o)) {
         for (resource, amount) in usage(group, plural, object) {
             if let Some(total) = used.get_mut(&resource) {
                 *total = total.add(amount);
@@ -369,5 +373,12 @@ mod tests {
             .into_iter(),
         );
         assert_eq!(status["used"], json!({"configmaps":"2","pods":"1"}));
+        let best_effort = json!({"spec":{"hard":{"pods":"10"},"scopes":["BestEffort"]}});
+        let plain = json!({"spec":{"containers":[{"name":"c","image":"i"}]}});
+        let status = recount(
+            &best_effort,
+            [("", "pods", &a), ("", "pods", &plain), ("", "pods", &plain)].into_iter(),
+        );
+        assert_eq!(status["used"], json!({"pods":"2"}));
     }
 }

@@ -78,7 +78,10 @@ pub async fn store_new(
             condition: Condition::Absent,
         }];
         writes.extend(allocations);
-        for charged in quotas.iter().filter(|q| quota::tracks(&q.object, &cost)) {
+        let tracking = quotas.iter().filter(|q| {
+            quota::tracks(&q.object, &cost, &resource.group, &resource.plural, &object)
+        });
+        for charged in tracking {
             let updated = quota::charge(
                 &charged.object,
                 &cost,

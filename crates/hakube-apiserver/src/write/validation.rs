@@ -26,6 +26,7 @@ pub fn validate(resource: &ResourceType, object: &Value, current: Option<&Value>
         ("", "Pod") => pod_spec(object.get("spec"), "spec", &mut causes),
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
         | ("", "ReplicationController") => workload(object, &mut causes),
+        ("", "ResourceQuota") => crate::admission::quota_scopes::validate(object, &mut causes),
         ("batch", "Job") => pod_spec(
             object.at("/spec/template/spec"),
             "spec.template.spec",
