@@ -520,7 +520,7 @@ pub fn types() -> Vec<ResourceType> {
                     ALL_VERBS.to_vec()
                 },
                 stored: !create_only && !read_only,
-                custom_schema: None,
+                custom: None,
             }
         })
         .collect()

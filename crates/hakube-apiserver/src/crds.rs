@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::ApiServer;
 use crate::error::Cause;
 use crate::objects::At as _;
-use crate::resources::{ALL_VERBS, ResourceType, Subresources};
+use crate::resources::{ALL_VERBS, CustomVersion, ResourceType, Subresources};
 use crate::storage;
 
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -89,6 +89,42 @@ pub fn check(crd: &Value) -> Vec<Cause> {
             "must have exactly one version marked as storage version",
         ));
     }
+    if !versions.is_empty()
+        && !versions
+            .iter()
+            .any(|v| v.get("served") != Some(&json!(false)))
+    {
+        causes.push(Cause::invalid(
+            "spec.versions",
+            "[…]",
+            "must have at least one version served",
+        ));
+    }
+    let names: Vec<&str> = versions.iter().map(|v| text(v, "/name")).collect();
+    if (1..names.len()).any(|i| names[..i].contains(&names[i])) {
+        causes.push(Cause::invalid(
+            "spec.versions",
+            format!("{names:?}"),
+            "must contain unique version names",
+        ));
+    }
+    for (index, name) in names.iter().enumerate() {
+        causes.extend(crate::objects::check_name(
+            name,
+            crate::objects::NameRule::Rfc1035Label,
+            &format!("spec.versions[{index}].name"),
+        ));
+    }
+    match text(crd, "/spec/conversion/strategy") {
+        "" | "None" => {}
+        other => causes.push(Cause {
+            reason: "FieldValueNotSupported",
+            field: "spec.conversion.strategy".into(),
+            message: format!(
+                "Unsupported value: \"{other}\": supported values: \"None\" (hakube does not call conversion webhooks; versions differ only in apiVersion)"
+            ),
+        }),
+    }
     for (index, version) in versions.iter().enumerate() {
         let Some(schema) = version.at("/schema/openAPIV3Schema") else {
             causes.push(Cause::required(format!(
@@ -112,17 +148,58 @@ pub fn check(crd: &Value) -> Vec<Cause> {
     causes
 }
 
-/// The status of an accepted definition.
-pub fn accepted_status(crd: &Value) -> Value {
-    let now = crate::objects::now_rfc3339();
-    let storage = crd
+/// Problems with `status.storedVersions` (every one still in `spec.versions`; after a status
+/// write, also at least one and the storage version among them), as upstream checks them.
+pub fn check_stored_versions(crd: &Value, status_write: bool) -> Vec<Cause> {
+    let stored = strings(crd, "/status/storedVersions");
+    let names: Vec<&str> = crd
         .at("/spec/versions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter(|v| v.get("storage") == Some(&json!(true)))
-        .filter_map(|v| v.get("name").cloned())
-        .collect::<Vec<_>>();
+        .map(|v| text(v, "/name"))
+        .collect();
+    let mut causes: Vec<Cause> = stored
+        .iter()
+        .enumerate()
+        .filter(|(_, version)| !names.contains(&version.as_str()))
+        .map(|(index, version)| {
+            Cause::invalid(
+                format!("status.storedVersions[{index}]"),
+                format!("\"{version}\""),
+                "must appear in spec.versions",
+            )
+        })
+        .collect();
+    let storage = storage_version(crd);
+    if status_write && stored.is_empty() {
+        causes.push(Cause::invalid(
+            "status.storedVersions",
+            "[]",
+            "must have at least one stored version",
+        ));
+    } else if status_write && !stored.iter().any(|v| v == storage) {
+        causes.push(Cause::invalid(
+            "status.storedVersions",
+            format!("{stored:?}"),
+            &format!("must have the storage version {storage}"),
+        ));
+    }
+    causes
+}
+
+/// The status of an accepted definition: `storedVersions` keeps every version objects may
+/// still be stored as (those of `previous`, the status before this write) and adds the
+/// current storage version.
+pub fn accepted_status(crd: &Value, previous: Option<&Value>) -> Value {
+    let now = crate::objects::now_rfc3339();
+    let mut stored = previous
+        .map(|status| strings(status, "/storedVersions"))
+        .unwrap_or_default();
+    let storage = storage_version(crd);
+    if !storage.is_empty() && !stored.iter().any(|v| v == storage) {
+        stored.push(storage.to_string());
+    }
     let condition = |kind: &str, reason: &str, message: &str| json!({"type": kind, "status": "True", "reason": reason, "message": message, "lastTransitionTime": now});
     json!({
         "conditions": [
@@ -130,45 +207,82 @@ pub fn accepted_status(crd: &Value) -> Value {
             condition("Established", "InitialNamesAccepted", "the initial names have been accepted"),
         ],
         "acceptedNames": crd.at("/spec/names").cloned().unwrap_or(json!({})),
-        "storedVersions": storage,
+        "storedVersions": stored,
     })
 }
 
-/// The resource types of a definition's served versions.
+/// The name of the definition's storage version ("" when it has none).
+fn storage_version(crd: &Value) -> &str {
+    crd.at("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|v| v.get("storage") == Some(&json!(true)))
+        .and_then(|v| v.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The resource types of a definition's served versions, in upstream's version priority
+/// (so discovery's preferred version is the first).
 pub fn types(crd: &Value) -> Vec<ResourceType> {
-    let versions = crd
+    let mut versions = crd
         .at("/spec/versions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    versions.sort_by(|a, b| {
+        let name = |v: &Value| {
+            v.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        crate::version_priority::compare(&name(a), &name(b))
+    });
+    let group = text(crd, "/spec/group").to_string();
     let kind = text(crd, "/spec/names/kind").to_string();
+    let storage_api_version = format!("{group}/{}", storage_version(crd));
     versions
         .iter()
         .filter(|v| v.get("served") != Some(&json!(false)))
-        .map(|version| ResourceType {
-            group: text(crd, "/spec/group").to_string(),
-            version: version
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            plural: text(crd, "/spec/names/plural").to_string(),
-            singular: match text(crd, "/spec/names/singular") {
-                "" => kind.to_lowercase(),
-                singular => singular.to_string(),
-            },
-            kind: kind.clone(),
-            namespaced: text(crd, "/spec/scope") == "Namespaced",
-            short_names: strings(crd, "/spec/names/shortNames"),
-            categories: strings(crd, "/spec/names/categories"),
-            subresources: Subresources {
-                status: version.at("/subresources/status").is_some(),
-                scale: false,
-            },
-            extra_subresources: Vec::new(),
-            verbs: ALL_VERBS.to_vec(),
-            stored: true,
-            custom_schema: version.at("/schema/openAPIV3Schema").cloned().map(Arc::new),
+        .map(|version| {
+            let name = text(version, "/name").to_string();
+            let deprecation_warning =
+                (version.get("deprecated") == Some(&json!(true))).then(|| {
+                    match text(version, "/deprecationWarning") {
+                        "" => format!("{group}/{name} {kind} is deprecated"),
+                        warning => warning.to_string(),
+                    }
+                });
+            ResourceType {
+                group: group.clone(),
+                version: name,
+                plural: text(crd, "/spec/names/plural").to_string(),
+                singular: match text(crd, "/spec/names/singular") {
+                    "" => kind.to_lowercase(),
+                    singular => singular.to_string(),
+                },
+                kind: kind.clone(),
+                namespaced: text(crd, "/spec/scope") == "Namespaced",
+                short_names: strings(crd, "/spec/names/shortNames"),
+                categories: strings(crd, "/spec/names/categories"),
+                subresources: Subresources {
+                    status: version.at("/subresources/status").is_some(),
+                    scale: false,
+                },
+                extra_subresources: Vec::new(),
+                verbs: ALL_VERBS.to_vec(),
+                stored: true,
+                custom: Some(Arc::new(CustomVersion {
+                    schema: version
+                        .at("/schema/openAPIV3Schema")
+                        .cloned()
+                        .unwrap_or_else(|| json!({})),
+                    storage_api_version: storage_api_version.clone(),
+                    deprecation_warning,
+                })),
+            }
         })
         .collect()
 }
@@ -272,6 +386,91 @@ mod tests {
         );
         assert!(types[0].subresources.status);
         assert_eq!(types[0].short_names, vec!["ct"]);
+    }
+
+    fn two_versions() -> Value {
+        let mut crd = crontab();
+        let v1 = crd["spec"]["versions"][0].clone();
+        let mut beta = v1.clone();
+        beta["name"] = json!("v1beta1");
+        beta["storage"] = json!(false);
+        beta["deprecated"] = json!(true);
+        crd["spec"]["versions"] = json!([beta, v1]);
+        crd
+    }
+
+    #[test]
+    fn versions_are_served_in_priority_order_and_stored_as_the_storage_version() {
+        let crd = two_versions();
+        assert!(check(&crd).is_empty(), "{:?}", check(&crd));
+        let types = types(&crd);
+        let versions: Vec<&str> = types.iter().map(|t| t.version.as_str()).collect();
+        assert_eq!(versions, ["v1", "v1beta1"]);
+        let beta = &types[1];
+        let custom = beta.custom.as_ref().expect("a custom type");
+        assert_eq!(custom.storage_api_version, "stable.example.com/v1");
+        assert_eq!(
+            custom.deprecation_warning.as_deref(),
+            Some("stable.example.com/v1beta1 CronTab is deprecated")
+        );
+        let mut object = json!({"apiVersion": "stable.example.com/v1beta1", "kind": "CronTab"});
+        beta.to_storage(&mut object);
+        assert_eq!(object["apiVersion"], "stable.example.com/v1");
+        beta.present(&mut object);
+        assert_eq!(object["apiVersion"], "stable.example.com/v1beta1");
+    }
+
+    #[test]
+    fn stored_versions_accumulate_and_must_stay_defined() {
+        let mut crd = two_versions();
+        crd["spec"]["versions"][0]["storage"] = json!(true);
+        crd["spec"]["versions"][1]["storage"] = json!(false);
+        let first = accepted_status(&crd, None);
+        assert_eq!(first["storedVersions"], json!(["v1beta1"]));
+        let moved = two_versions();
+        let second = accepted_status(&moved, Some(&first));
+        assert_eq!(second["storedVersions"], json!(["v1beta1", "v1"]));
+        let mut dropped = crontab();
+        dropped["status"] = second;
+        let causes = check_stored_versions(&dropped, false);
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert_eq!(causes[0].field, "status.storedVersions[0]");
+        dropped["status"]["storedVersions"] = json!(["v1beta1"]);
+        let mut fixed = two_versions();
+        fixed["status"]["storedVersions"] = json!(["v1beta1"]);
+        assert!(check_stored_versions(&fixed, false).is_empty());
+        let causes = check_stored_versions(&fixed, true);
+        assert!(
+            causes[0]
+                .message
+                .ends_with("must have the storage version v1"),
+            "{causes:?}"
+        );
+    }
+
+    #[test]
+    fn webhook_conversion_and_repeated_versions_are_refused() {
+        let mut webhook = two_versions();
+        webhook["spec"]["conversion"] = json!({"strategy": "Webhook"});
+        assert!(
+            check(&webhook)
+                .iter()
+                .any(|c| c.field == "spec.conversion.strategy")
+        );
+        let mut repeated = two_versions();
+        repeated["spec"]["versions"][0]["name"] = json!("v1");
+        assert!(
+            check(&repeated)
+                .iter()
+                .any(|c| c.message.ends_with("must contain unique version names"))
+        );
+        let mut upper = crontab();
+        upper["spec"]["versions"][0]["name"] = json!("V1");
+        assert!(
+            check(&upper)
+                .iter()
+                .any(|c| c.field == "spec.versions[0].name")
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod strategic_merge;
 mod table;
 pub mod tokens;
 pub mod version;
+mod version_priority;
 mod write;
 
 use std::sync::Arc;

@@ -115,9 +115,9 @@ pub fn group_version(registry: &Registry, path: &str) -> Option<Value> {
         if !resource.stored {
             continue;
         }
-        if let Some(custom) = &resource.custom_schema {
+        if let Some(custom) = resource.custom.as_ref().map(|c| &c.schema) {
             let name = format!("{}.{}.{}", resource.group, resource.version, resource.kind);
-            let mut schema = (**custom).clone();
+            let mut schema = custom.clone();
             schema["x-kubernetes-group-version-kind"] = json!([{"group": resource.group, "version": resource.version, "kind": resource.kind}]);
             paths.insert(object_path(&resource), operations(&resource, Some(&name)));
             custom_schemas.insert(name, schema);

@@ -30,9 +30,20 @@ pub struct ResourceType {
     pub verbs: Vec<&'static str>,
     /// Whether objects of the type are stored (reviews are computed and not stored).
     pub stored: bool,
-    /// A custom resource's `openAPIV3Schema` (None for built-in types, checked through
+    /// What a custom resource's version adds (None for built-in types, checked through
     /// their k8s-openapi types instead).
-    pub custom_schema: Option<std::sync::Arc<serde_json::Value>>,
+    pub custom: Option<Arc<CustomVersion>>,
+}
+
+/// One served version of a custom resource, from its definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomVersion {
+    /// The version's `openAPIV3Schema`.
+    pub schema: serde_json::Value,
+    /// The apiVersion objects are stored as: the definition's storage version.
+    pub storage_api_version: String,
+    /// What a request to this version is warned when the version is deprecated.
+    pub deprecation_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +97,18 @@ impl ResourceType {
     /// A stored custom object as this version presents it (conversion "None": the same
     /// object under this version's apiVersion).
     pub fn present(&self, object: &mut serde_json::Value) {
-        if self.custom_schema.is_some() {
+        if self.custom.is_some() && object.is_object() {
             object["apiVersion"] = serde_json::Value::String(self.api_version());
+        }
+    }
+
+    /// A custom object written through this version as it is stored: under the storage
+    /// version's apiVersion (conversion "None"), so `status.storedVersions` says the truth.
+    pub fn to_storage(&self, object: &mut serde_json::Value) {
+        if let Some(custom) = &self.custom
+            && object.is_object()
+        {
+            object["apiVersion"] = serde_json::Value::String(custom.storage_api_version.clone());
         }
     }
 

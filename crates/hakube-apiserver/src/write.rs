@@ -8,7 +8,7 @@ mod validation;
 use serde_json::{Value, json};
 
 use crate::ApiServer;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Cause};
 use crate::objects::At as _;
 use crate::objects::{self, metadata_mut};
 use crate::request::Query;
@@ -143,7 +143,7 @@ pub fn decode_strictly(
     object: &mut Value,
     mode: FieldValidation,
 ) -> ApiResult<Vec<String>> {
-    if let Some(schema) = &resource.custom_schema {
+    if let Some(schema) = resource.custom.as_ref().map(|c| &c.schema) {
         return decode_custom(resource, schema, object, mode);
     }
     let Some(outcome) = hakube_kinds::normalize(&resource.group, &resource.kind, object) else {
@@ -228,6 +228,7 @@ pub async fn prepare_create(
     if resource.kind == "CustomResourceDefinition" {
         accept_definition(resource, object)?;
     }
+    resource.to_storage(object);
     let name = objects::name(object).unwrap_or_default().to_string();
     admit_namespace(server, resource, objects::namespace(object), &name).await?;
     Ok(warnings)
@@ -279,7 +280,7 @@ fn set_create_metadata(resource: &ResourceType, object: &mut Value) {
         && resource.kind != "Node"
         && let Some(map) = object.as_object_mut()
     {
-        if resource.custom_schema.is_some() {
+        if resource.custom.is_some() {
             map.remove("status");
         } else {
             map.insert("status".into(), json!({}));
@@ -310,10 +311,18 @@ pub fn prepare_update(
     bump_generation(current, new);
     defaults::apply(resource, new);
     validate(resource, new, Some(current))?;
-    if resource.kind == "CustomResourceDefinition" && subresource != Some("status") {
-        check_definition(resource, new)?;
-        new["status"] = crate::crds::accepted_status(new);
+    if resource.kind == "CustomResourceDefinition" {
+        let status_write = subresource == Some("status");
+        let mut causes = crate::crds::check_stored_versions(new, status_write);
+        if !status_write {
+            causes.extend(crate::crds::check(new));
+        }
+        invalid_definition(resource, new, causes)?;
+        if !status_write {
+            new["status"] = crate::crds::accepted_status(new, current.get("status"));
+        }
     }
+    resource.to_storage(new);
     Ok(warnings)
 }
 
@@ -386,8 +395,7 @@ fn bump_generation(current: &Value, new: &mut Value) {
     }
 }
 
-fn check_definition(resource: &ResourceType, crd: &Value) -> ApiResult<()> {
-    let causes = crate::crds::check(crd);
+fn invalid_definition(resource: &ResourceType, crd: &Value, causes: Vec<Cause>) -> ApiResult<()> {
     if causes.is_empty() {
         return Ok(());
     }
@@ -400,8 +408,8 @@ fn check_definition(resource: &ResourceType, crd: &Value) -> ApiResult<()> {
 /// A new CustomResourceDefinition: checked, accepted (status), and held by the cleanup
 /// finalizer so its custom objects go with it.
 fn accept_definition(resource: &ResourceType, crd: &mut Value) -> ApiResult<()> {
-    check_definition(resource, crd)?;
-    crd["status"] = crate::crds::accepted_status(crd);
+    invalid_definition(resource, crd, crate::crds::check(crd))?;
+    crd["status"] = crate::crds::accepted_status(crd, None);
     let metadata = metadata_mut(crd);
     let mut finalizers: Vec<Value> = metadata
         .get("finalizers")

@@ -11,10 +11,10 @@ use hakube_store::Condition;
 
 use crate::admission::{self, quota};
 use crate::error::{ApiError, ApiResult};
-use crate::handlers::Call;
+use crate::handlers::{Call, written};
 use crate::resources::ResourceType;
 use crate::storage::{Freshness, Write};
-use crate::{ApiServer, body, objects, respond, storage, write};
+use crate::{ApiServer, body, objects, storage, write};
 
 pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
     let resource = call.target.resource.clone();
@@ -41,10 +41,10 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         None,
     );
     if call.query.dry_run()? {
-        return Ok(respond::json(StatusCode::CREATED, &object, &warnings));
+        return Ok(written(&resource, StatusCode::CREATED, object, &warnings));
     }
     let stored = store_new(&call.server, &resource, object).await?;
-    Ok(respond::json(StatusCode::CREATED, &stored, &warnings))
+    Ok(written(&resource, StatusCode::CREATED, stored, &warnings))
 }
 
 /// How often a create is retried after a quota changed under it.

@@ -194,7 +194,12 @@ pub async fn delete(call: Call, request_body: Body) -> ApiResult<Response> {
             }
             outcome => {
                 let (code, object) = outcome?;
-                return Ok(respond::json(code, &object, &[]));
+                return Ok(crate::handlers::written(
+                    &call.target.resource,
+                    code,
+                    object,
+                    &[],
+                ));
             }
         }
     }

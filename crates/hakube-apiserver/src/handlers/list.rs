@@ -225,7 +225,7 @@ pub async fn list(call: Call) -> ApiResult<Response> {
     // A plain JSON list of built-in objects is assembled from the stored bytes (see raw_json).
     let raw = matches!(representation(&call.headers), Representation::Object)
         && selection.is_empty()
-        && call.target.resource.custom_schema.is_none();
+        && call.target.resource.custom.is_none();
     let mut objects = Vec::new();
     let mut raw_items: Vec<Vec<u8>> = Vec::new();
     let mut next = None;

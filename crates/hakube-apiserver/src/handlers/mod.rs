@@ -93,6 +93,11 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                 return Err(refused);
             }
             let audited_user = user.clone();
+            let deprecation = target
+                .resource
+                .custom
+                .as_ref()
+                .and_then(|custom| custom.deprecation_warning.clone());
             let call = Call {
                 server,
                 target,
@@ -103,7 +108,12 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
             };
             let started = std::time::Instant::now();
             let metrics_server = call.server.clone();
-            let outcome = by_verb(call, parts.method, body).await;
+            let mut outcome = by_verb(call, parts.method, body).await;
+            if let (Some(warning), Ok(response)) = (deprecation, outcome.as_mut())
+                && let Ok(value) = crate::respond::warning(&warning).parse()
+            {
+                response.headers_mut().append("warning", value);
+            }
             let code = match &outcome {
                 Ok(response) => response.status().as_u16(),
                 Err(error) => error.code().as_u16(),
@@ -122,6 +132,18 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
             outcome
         }
     }
+}
+
+/// An object answered to a write, as the request's version presents it (a custom object is
+/// stored under its storage version).
+pub fn written(
+    resource: &crate::resources::ResourceType,
+    code: axum::http::StatusCode,
+    mut object: serde_json::Value,
+    warnings: &[String],
+) -> Response {
+    resource.present(&mut object);
+    crate::respond::json(code, &object, warnings)
 }
 
 fn is_write(method: &Method) -> bool {

@@ -11,14 +11,14 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::handlers::update::{Ownership, field_manager};
+use crate::handlers::{Call, written};
 use crate::managed_fields::{self, Conflict};
 use crate::objects::At as _;
 use crate::patch::{self, PatchType};
 use crate::storage::Freshness;
-use crate::{body, objects, respond};
+use crate::{body, objects};
 
 /// How often a patch is re-applied after losing a race with another write.
 const MAX_ATTEMPTS: usize = 8;
@@ -42,12 +42,14 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
             .storage
             .get(&object_key(&call), Freshness::Latest)
             .await?;
-        let Some(current) = current else {
+        let Some(mut current) = current else {
             if patch_type == PatchType::Apply && call.target.subresource.is_none() {
                 return create_by_apply(call, patch_body).await;
             }
             return Err(not_found(&call));
         };
+        // Patched as the request's version sees it (a custom object's apiVersion).
+        resource.present(&mut current);
         let (mut patched, ownership) = if patch_type == PatchType::Apply {
             (
                 apply(&call, Some(&current), &patch_body)?,
@@ -68,7 +70,9 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
         match crate::handlers::update::replace(&call, &current, patched, ownership).await {
             Err(ApiError::Conflict { .. }) if !pinned && attempt < MAX_ATTEMPTS => continue,
             Err(error) => return Err(error),
-            Ok((stored, warnings)) => return Ok(respond::json(StatusCode::OK, &stored, &warnings)),
+            Ok((stored, warnings)) => {
+                return Ok(written(&resource, StatusCode::OK, stored, &warnings));
+            }
         }
     }
 }
@@ -201,11 +205,11 @@ async fn create_by_apply(call: Call, config: Value) -> ApiResult<Response> {
     )
     .await?;
     if call.query.dry_run()? {
-        return Ok(respond::json(StatusCode::CREATED, &object, &warnings));
+        return Ok(written(&resource, StatusCode::CREATED, object, &warnings));
     }
     crate::admission::mutate_create(&call.server, &resource, &mut object).await?;
     match crate::handlers::create::store_new(&call.server, &resource, object).await {
-        Ok(stored) => Ok(respond::json(StatusCode::CREATED, &stored, &warnings)),
+        Ok(stored) => Ok(written(&resource, StatusCode::CREATED, stored, &warnings)),
         Err(ApiError::AlreadyExists(_)) => Err(ApiError::Conflict {
             subject: resource.subject(&url_name),
             message: "the object was created concurrently; apply again".into(),

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::storage::Freshness;
-use crate::{body, objects, respond, write};
+use crate::{body, objects, write};
 
 pub async fn update(call: Call, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(request_body).await?;
@@ -33,7 +33,12 @@ pub async fn update(call: Call, request_body: Body) -> ApiResult<Response> {
         .await?;
     let current = current.ok_or_else(|| not_found(&call))?;
     let (stored, warnings) = replace(&call, &current, object, Ownership::Update).await?;
-    Ok(respond::json(StatusCode::OK, &stored, &warnings))
+    Ok(crate::handlers::written(
+        &call.target.resource,
+        StatusCode::OK,
+        stored,
+        &warnings,
+    ))
 }
 
 /// Writes `new` over `current` (both whole objects), conditioned on the resourceVersion the

@@ -199,7 +199,7 @@ pub async fn watch(call: Call) -> ApiResult<Response> {
         })?
     };
     // Every event whole, as JSON objects of a built-in type: lines from the stored bytes.
-    let raw = !table && selection.is_empty() && resource.custom_schema.is_none();
+    let raw = !table && selection.is_empty() && resource.custom.is_none();
     let stream = Stream {
         selection,
         raw,
