@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use crate::ApiServer;
 use crate::error::Cause;
 use crate::objects::At as _;
-use crate::resources::{ALL_VERBS, CustomVersion, ResourceType, Subresources};
+use crate::resources::{
+    ALL_VERBS, CustomVersion, PrinterColumn, ResourceType, ScalePaths, Subresources,
+};
 use crate::storage;
 
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
@@ -126,6 +128,8 @@ pub fn check(crd: &Value) -> Vec<Cause> {
         }),
     }
     for (index, version) in versions.iter().enumerate() {
+        check_printer_columns(version, &format!("spec.versions[{index}]"), &mut causes);
+        check_scale(version, &format!("spec.versions[{index}]"), &mut causes);
         let Some(schema) = version.at("/schema/openAPIV3Schema") else {
             causes.push(Cause::required(format!(
                 "spec.versions[{index}].schema.openAPIV3Schema"
@@ -211,6 +215,136 @@ pub fn accepted_status(crd: &Value, previous: Option<&Value>) -> Value {
     })
 }
 
+fn printer_columns(version: &Value) -> Vec<PrinterColumn> {
+    version
+        .get("additionalPrinterColumns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|column| PrinterColumn {
+            name: text(column, "/name").to_string(),
+            column_type: text(column, "/type").to_string(),
+            format: text(column, "/format").to_string(),
+            description: text(column, "/description").to_string(),
+            priority: column
+                .get("priority")
+                .and_then(Value::as_i64)
+                .unwrap_or_default(),
+            json_path: text(column, "/jsonPath").to_string(),
+        })
+        .collect()
+}
+
+/// Upstream's checks of one version's `additionalPrinterColumns`.
+fn check_printer_columns(version: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let not_supported = |field: String, value: &str, supported: &str| Cause {
+        reason: "FieldValueNotSupported",
+        field,
+        message: format!("Unsupported value: \"{value}\": supported values: {supported}"),
+    };
+    for (index, column) in printer_columns(version).iter().enumerate() {
+        let at = format!("{path}.additionalPrinterColumns[{index}]");
+        if column.name.is_empty() {
+            causes.push(Cause::required(format!("{at}.name")));
+        }
+        if !matches!(
+            column.column_type.as_str(),
+            "boolean" | "date" | "integer" | "number" | "string"
+        ) {
+            causes.push(not_supported(
+                format!("{at}.type"),
+                &column.column_type,
+                "\"boolean\", \"date\", \"integer\", \"number\", \"string\"",
+            ));
+        }
+        if !matches!(
+            column.format.as_str(),
+            "" | "int32"
+                | "int64"
+                | "float"
+                | "double"
+                | "byte"
+                | "date"
+                | "date-time"
+                | "password"
+        ) {
+            causes.push(not_supported(
+                format!("{at}.format"),
+                &column.format,
+                "\"int32\", \"int64\", \"float\", \"double\", \"byte\", \"date\", \"date-time\", \"password\"",
+            ));
+        }
+        if column.json_path.is_empty() {
+            causes.push(Cause::required(format!("{at}.jsonPath")));
+        } else if let Err(why) = crate::json_path::JsonPath::parse(&column.json_path) {
+            causes.push(Cause::invalid(
+                format!("{at}.jsonPath"),
+                format!("\"{}\"", column.json_path),
+                &format!("must be a simple json path ({why})"),
+            ));
+        }
+    }
+}
+
+/// A definition's `.spec.replicas` as the JSON pointer `/spec/replicas` (None unless it is
+/// a dotted path under `under`, as upstream requires).
+fn simple_path(path: &str, under: &[&str]) -> Option<String> {
+    let valid = under.iter().any(|prefix| path.starts_with(prefix))
+        && path[1..]
+            .split('.')
+            .all(|part| !part.is_empty() && !part.contains(['[', ']', '*', '/', '~']));
+    valid.then(|| path.replace('.', "/"))
+}
+
+fn scale_paths(version: &Value) -> Option<ScalePaths> {
+    let scale = version.at("/subresources/scale")?;
+    Some(ScalePaths {
+        spec_replicas: simple_path(text(scale, "/specReplicasPath"), &[".spec."])?,
+        status_replicas: simple_path(text(scale, "/statusReplicasPath"), &[".status."])?,
+        label_selector: simple_path(text(scale, "/labelSelectorPath"), &[".spec.", ".status."]),
+    })
+}
+
+/// Upstream's checks of a version's scale subresource paths.
+fn check_scale(version: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let Some(scale) = version.at("/subresources/scale") else {
+        return;
+    };
+    let at = format!("{path}.subresources.scale");
+    let fields: [(&str, &[&str], &str, bool); 3] = [
+        (
+            "specReplicasPath",
+            &[".spec."],
+            "should be a json path under .spec",
+            true,
+        ),
+        (
+            "statusReplicasPath",
+            &[".status."],
+            "should be a json path under .status",
+            true,
+        ),
+        (
+            "labelSelectorPath",
+            &[".spec.", ".status."],
+            "should be a json path under either .spec or .status",
+            false,
+        ),
+    ];
+    for (field, under, why, required) in fields {
+        match text(scale, &format!("/{field}")) {
+            "" if required => causes.push(Cause::required(format!("{at}.{field}"))),
+            "" => {}
+            value if simple_path(value, under).is_none() => causes.push(Cause::invalid(
+                format!("{at}.{field}"),
+                format!("\"{value}\""),
+                why,
+            )),
+            _ => {}
+        }
+    }
+}
+
 /// The name of the definition's storage version ("" when it has none).
 fn storage_version(crd: &Value) -> &str {
     crd.at("/spec/versions")
@@ -269,7 +403,7 @@ pub fn types(crd: &Value) -> Vec<ResourceType> {
                 categories: strings(crd, "/spec/names/categories"),
                 subresources: Subresources {
                     status: version.at("/subresources/status").is_some(),
-                    scale: false,
+                    scale: version.at("/subresources/scale").is_some(),
                 },
                 extra_subresources: Vec::new(),
                 verbs: ALL_VERBS.to_vec(),
@@ -281,6 +415,8 @@ pub fn types(crd: &Value) -> Vec<ResourceType> {
                         .unwrap_or_else(|| json!({})),
                     storage_api_version: storage_api_version.clone(),
                     deprecation_warning,
+                    printer_columns: printer_columns(version),
+                    scale: scale_paths(version),
                 })),
             }
         })
@@ -470,6 +606,39 @@ mod tests {
             check(&upper)
                 .iter()
                 .any(|c| c.field == "spec.versions[0].name")
+        );
+    }
+
+    #[test]
+    fn printer_columns_and_scale_paths_are_read_and_checked() {
+        let mut crd = crontab();
+        crd["spec"]["versions"][0]["subresources"]["scale"] =
+            json!({"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"});
+        crd["spec"]["versions"][0]["additionalPrinterColumns"] =
+            json!([{"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"}]);
+        assert!(check(&crd).is_empty(), "{:?}", check(&crd));
+        let types = types(&crd);
+        let custom = types[0].custom.as_ref().expect("a custom type");
+        assert!(types[0].subresources.scale);
+        let scale = custom.scale.as_ref().expect("scale paths");
+        assert_eq!(
+            (scale.spec_replicas.as_str(), scale.status_replicas.as_str()),
+            ("/spec/replicas", "/status/replicas")
+        );
+        assert_eq!(custom.printer_columns[0].json_path, ".spec.cronSpec");
+        let mut bad = crd.clone();
+        bad["spec"]["versions"][0]["subresources"]["scale"]["specReplicasPath"] =
+            json!(".status.replicas");
+        bad["spec"]["versions"][0]["additionalPrinterColumns"] =
+            json!([{"name": "Spec", "type": "text", "jsonPath": ".spec["}]);
+        let fields: Vec<String> = check(&bad).into_iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.versions[0].additionalPrinterColumns[0].type",
+                "spec.versions[0].additionalPrinterColumns[0].jsonPath",
+                "spec.versions[0].subresources.scale.specReplicasPath",
+            ]
         );
     }
 

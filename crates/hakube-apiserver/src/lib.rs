@@ -20,6 +20,7 @@ pub mod events;
 mod handlers;
 pub mod impersonation;
 pub mod internal;
+mod json_path;
 pub mod leader_election;
 pub mod managed_fields;
 pub mod metrics;

@@ -44,6 +44,34 @@ pub struct CustomVersion {
     pub storage_api_version: String,
     /// What a request to this version is warned when the version is deprecated.
     pub deprecation_warning: Option<String>,
+    /// The version's `additionalPrinterColumns` (`kubectl get` shows Name and these, or
+    /// Name and Age when there are none).
+    pub printer_columns: Vec<PrinterColumn>,
+    /// The scale subresource's paths, when the version has one.
+    pub scale: Option<ScalePaths>,
+}
+
+/// Where a custom object keeps what its `scale` subresource shows, as JSON pointers
+/// (`/spec/replicas`; the definition says `.spec.replicas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    /// A selector string (`app=web`) the object keeps in its status, for autoscalers.
+    pub label_selector: Option<String>,
+}
+
+/// One `additionalPrinterColumns` entry; its JSONPath was checked when the definition was
+/// accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterColumn {
+    pub name: String,
+    /// integer, number, string, boolean or date.
+    pub column_type: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i64,
+    pub json_path: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,6 +23,9 @@ fn row_object(object: &Value, include: &str) -> Value {
 
 /// The columns of `resource`'s printer as Table column definitions.
 pub fn columns(resource: &ResourceType) -> Vec<Value> {
+    if let Some(custom) = &resource.custom {
+        return crate::printers::custom::columns(&custom.printer_columns);
+    }
     printer_for(&resource.group, &resource.plural)
         .columns
         .iter()
@@ -37,11 +40,13 @@ pub fn columns(resource: &ResourceType) -> Vec<Value> {
 pub fn rows(resource: &ResourceType, objects: &[Value], include: &str) -> Vec<Value> {
     let printer = printer_for(&resource.group, &resource.plural);
     let now = objects::now_unix_seconds();
+    let cells = |object: &Value| match &resource.custom {
+        Some(custom) => crate::printers::custom::cells(&custom.printer_columns, object, now),
+        None => (printer.cells)(object, now),
+    };
     objects
         .iter()
-        .map(|object| {
-            json!({"cells": (printer.cells)(object, now), "object": row_object(object, include)})
-        })
+        .map(|object| json!({"cells": cells(object), "object": row_object(object, include)}))
         .collect()
 }
 

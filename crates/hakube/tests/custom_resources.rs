@@ -30,6 +30,21 @@ spec:
     storage: true
     subresources:
       status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
+    additionalPrinterColumns:
+    - name: Spec
+      type: string
+      jsonPath: .spec.cronSpec
+    - name: Replicas
+      type: integer
+      jsonPath: .spec.replicas
+    - name: Last Run
+      type: string
+      priority: 1
+      jsonPath: .status.lastRun
     schema:
       openAPIV3Schema:
         type: object
@@ -105,6 +120,32 @@ fn custom_resources_are_served_from_their_definitions() {
         "unknown field \"spec.bogus\"",
     );
     contains(&kubectl.ok(&["explain", "crontab.spec"]), "cronSpec");
+    // The definition's printer columns (priority 1 only with -o wide) and scale subresource.
+    let table = kubectl.ok(&["get", "ct"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SPEC", "REPLICAS"],
+        "{table}"
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["nightly", "0", "3", "*", "*", "*", "1"],
+        "{table}"
+    );
+    contains(&kubectl.ok(&["get", "ct", "-o", "wide"]), "today");
+    contains(
+        &kubectl.ok(&["scale", "ct", "nightly", "--replicas=4"]),
+        "crontab.stable.example.com/nightly scaled",
+    );
+    assert_eq!(
+        kubectl.ok(&["get", "ct", "nightly", "-o", "jsonpath={.spec.replicas}"]),
+        "4"
+    );
+    contains(
+        &kubectl.fails(&["scale", "ct", "nightly", "--replicas=30"]),
+        "spec.replicas in body should be less than or equal to 10",
+    );
     // Deleting the definition takes its objects with it.
     kubectl.ok(&[
         "delete",

@@ -1,5 +1,6 @@
-//! The `scale` subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets
-//! and replication controllers: `kubectl scale` reads and patches it.
+//! The `scale` subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets,
+//! replication controllers and custom resources whose definition has one (at the paths it
+//! names): `kubectl scale` reads and patches it.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::objects::At as _;
 use crate::patch::{self, PatchType};
+use crate::resources::ResourceType;
 use crate::storage::Freshness;
 use crate::{body, objects, respond};
 
@@ -54,7 +56,45 @@ fn selector_text(object: &Value) -> String {
     parts.join(",")
 }
 
-fn scale_of(object: &Value) -> Value {
+/// Where a resource keeps its replicas: a built-in workload's spec and status, or the paths
+/// of a custom resource's definition.
+struct Paths<'a> {
+    spec_replicas: &'a str,
+    status_replicas: &'a str,
+    /// None: the workload's `spec.selector`.
+    label_selector: Option<&'a str>,
+    /// What a missing `spec.replicas` means (1 for built-in workloads, 0 for custom ones).
+    default_replicas: i64,
+}
+
+fn paths(resource: &ResourceType) -> Paths<'_> {
+    match resource.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(scale) => Paths {
+            spec_replicas: &scale.spec_replicas,
+            status_replicas: &scale.status_replicas,
+            label_selector: Some(scale.label_selector.as_deref().unwrap_or_default()),
+            default_replicas: 0,
+        },
+        None => Paths {
+            spec_replicas: "/spec/replicas",
+            status_replicas: "/status/replicas",
+            label_selector: None,
+            default_replicas: 1,
+        },
+    }
+}
+
+fn scale_of(resource: &ResourceType, object: &Value) -> Value {
+    let paths = paths(resource);
+    let selector = match paths.label_selector {
+        None => selector_text(object),
+        Some("") => String::new(),
+        Some(path) => object
+            .at(path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    };
     let metadata = objects::metadata(object).cloned().unwrap_or_default();
     json!({
         "kind": "Scale",
@@ -66,10 +106,10 @@ fn scale_of(object: &Value) -> Value {
             "resourceVersion": metadata.get("resourceVersion"),
             "creationTimestamp": metadata.get("creationTimestamp"),
         },
-        "spec": {"replicas": object.at("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "spec": {"replicas": object.at(paths.spec_replicas).cloned().unwrap_or(json!(paths.default_replicas))},
         "status": {
-            "replicas": object.at("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": selector_text(object),
+            "replicas": object.at(paths.status_replicas).cloned().unwrap_or(json!(0)),
+            "selector": selector,
         },
     })
 }
@@ -80,12 +120,15 @@ async fn current(call: &Call) -> ApiResult<Value> {
         .storage
         .get(&object_key(call), Freshness::Latest)
         .await?;
-    object.ok_or_else(|| not_found(call))
+    let mut object = object.ok_or_else(|| not_found(call))?;
+    call.target.resource.present(&mut object);
+    Ok(object)
 }
 
 pub async fn get(call: Call) -> ApiResult<Response> {
     let object = current(&call).await?;
-    Ok(respond::json(StatusCode::OK, &scale_of(&object), &[]))
+    let scale = scale_of(&call.target.resource, &object);
+    Ok(respond::json(StatusCode::OK, &scale, &[]))
 }
 
 /// Writes the replicas of `scale` into the workload.
@@ -110,7 +153,11 @@ async fn write_scale(call: Call, object: Value, scale: Value) -> ApiResult<Respo
         });
     }
     let mut updated = object.clone();
-    updated["spec"]["replicas"] = json!(replicas);
+    set_at(
+        &mut updated,
+        paths(&call.target.resource).spec_replicas,
+        json!(replicas),
+    );
     if let Some(version) = objects::resource_version(&scale) {
         objects::metadata_mut(&mut updated).insert("resourceVersion".into(), json!(version));
     }
@@ -123,7 +170,20 @@ async fn write_scale(call: Call, object: Value, scale: Value) -> ApiResult<Respo
         crate::handlers::update::Ownership::Update,
     )
     .await?;
-    Ok(respond::json(StatusCode::OK, &scale_of(&stored), &warnings))
+    let scale = scale_of(&main_call.target.resource, &stored);
+    Ok(respond::json(StatusCode::OK, &scale, &warnings))
+}
+
+/// Sets the value at a JSON pointer, making the objects on the way.
+fn set_at(object: &mut Value, pointer: &str, value: Value) {
+    let mut place = object;
+    for part in pointer.split('/').skip(1) {
+        if !place.is_object() {
+            *place = json!({});
+        }
+        place = &mut place[part];
+    }
+    *place = value;
 }
 
 pub async fn update(call: Call, request_body: Body) -> ApiResult<Response> {
@@ -138,7 +198,8 @@ pub async fn patch(call: Call, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(request_body).await?;
     let patch_body = patch::parse(&bytes, patch_type)?;
     let object = current(&call).await?;
-    let mut scale = patch::apply(&scale_of(&object), &patch_body, patch_type, "Scale", false)?;
+    let current_scale = scale_of(&call.target.resource, &object);
+    let mut scale = patch::apply(&current_scale, &patch_body, patch_type, "Scale", false)?;
     // The patch is applied to the version just read; a race is retried by the client.
     if patch_body.at("/metadata/resourceVersion").is_none()
         && let Some(version) = objects::resource_version(&object)

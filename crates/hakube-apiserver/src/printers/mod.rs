@@ -15,6 +15,7 @@ mod batch;
 mod cluster;
 mod columns;
 mod core;
+pub mod custom;
 mod duration;
 mod events;
 mod fields;
