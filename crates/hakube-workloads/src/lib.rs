@@ -5,6 +5,7 @@
 //! free of I/O lets unit tests and benchmarks drive them directly.
 
 pub mod controller_refs;
+pub mod controller_revisions;
 pub mod cron_jobs;
 pub mod daemon_sets;
 pub mod deployments;

@@ -8,9 +8,9 @@
 //! partition within maxUnavailable, or OnDelete.
 //!
 //! Differences from upstream, all for want of state outside the objects given:
-//! - No ControllerRevision objects: a revision is "<set>-<hash of the template>", the name
-//!   upstream would give it. Without the old templates every new pod (a recreated one below
-//!   the partition too) is made from the current spec.
+//! - A revision is "<set>-<hash of the template>", the name of its ControllerRevision (kept
+//!   by [`crate::controller_revisions`]), but every new pod (a recreated one below the
+//!   partition too) is made from the current spec, not from its revision's template.
 //! - persistentVolumeClaimRetentionPolicy is ignored: claims are never deleted, and carry no
 //!   owner reference.
 //! - Pods whose identity or volumes drifted from the spec are not repaired in place.

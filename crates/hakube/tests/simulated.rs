@@ -46,6 +46,46 @@ spec:
     defaultRequest: {cpu: 100m}
 ";
 
+/// A StatefulSet and a DaemonSet on the simulated nodes, for their revision history.
+const HISTORY_SETS: &str = "
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+  namespace: history
+  annotations: {kubernetes.io/change-cause: first}
+spec:
+  replicas: 2
+  serviceName: db
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      nodeSelector: {node.hakube.io/simulated: \"true\"}
+      containers:
+      - name: pause
+        image: hakube.local/pause:1
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: logger
+  namespace: history
+spec:
+  selector:
+    matchLabels: {app: logger}
+  template:
+    metadata:
+      labels: {app: logger}
+    spec:
+      nodeSelector: {node.hakube.io/simulated: \"true\"}
+      containers:
+      - name: pause
+        image: hakube.local/pause:1
+";
+
 /// A pod no node fits until one gets the label it selects.
 const WAITING_POD: &str = "
 apiVersion: v1
@@ -141,6 +181,8 @@ fn a_deployment_rolls_out_over_simulated_nodes_and_goes_away() {
     a_replica_set_stops_at_its_quota(&kubectl);
 
     a_pod_waits_for_a_node_that_fits(&kubectl);
+
+    stateful_and_daemon_sets_keep_their_history(&kubectl);
 
     kubectl.ok(&["scale", "deployment/sim", "--replicas=10"]);
     assert!(
@@ -243,4 +285,71 @@ fn a_replica_set_stops_at_its_quota(kubectl: &Kubectl) {
     );
     assert_eq!(pods_in(), 3, "as many pods as the quota allows");
     kubectl.ok(&["delete", "namespace", "capped", "--wait=false"]);
+}
+
+/// `kubectl rollout history` lists a set's ControllerRevisions (with the change-cause the set
+/// carried) and `rollout undo` puts an old template back, renumbering its revision.
+fn stateful_and_daemon_sets_keep_their_history(kubectl: &Kubectl) {
+    kubectl.ok(&["create", "namespace", "history"]);
+    kubectl.apply(&["apply"], HISTORY_SETS);
+    let history = ["-n", "history"];
+    let run = |args: &[&str]| kubectl.ok(&[args, &history[..]].concat());
+    contains(
+        &run(&["rollout", "status", "statefulset/db", "--timeout=120s"]),
+        "roll",
+    );
+    run(&[
+        "annotate",
+        "statefulset/db",
+        "kubernetes.io/change-cause=set STAGE=two",
+        "--overwrite",
+    ]);
+    run(&["set", "env", "statefulset/db", "STAGE=two"]);
+    let revisions = |kind: &str| -> Vec<String> {
+        run(&["rollout", "history", kind])
+            .lines()
+            .skip_while(|line| !line.starts_with("REVISION"))
+            .skip(1)
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || revisions("statefulset/db")
+            == ["1 first", "2 set STAGE=two"]),
+        "{:?}",
+        revisions("statefulset/db")
+    );
+    contains(
+        &run(&["rollout", "history", "statefulset/db", "--revision=2"]),
+        "STAGE",
+    );
+    contains(
+        &run(&["rollout", "status", "statefulset/db", "--timeout=120s"]),
+        "roll",
+    );
+    contains(&run(&["rollout", "undo", "statefulset/db"]), "rolled back");
+    assert_eq!(
+        run(&[
+            "get",
+            "statefulset",
+            "db",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].env}"
+        ]),
+        ""
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || revisions("statefulset/db")
+            == ["2 set STAGE=two", "3 first"]),
+        "the first template's revision is renumbered, not copied: {:?}",
+        revisions("statefulset/db")
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || revisions("daemonset/logger")
+            .len()
+            == 1),
+        "{:?}",
+        revisions("daemonset/logger")
+    );
 }

@@ -6,6 +6,7 @@
 //! cluster-wide.
 
 pub mod api_endpoints;
+pub mod controller_revisions;
 pub mod definitions;
 pub mod disruption;
 pub mod event_ttl;

@@ -8,11 +8,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use hakube_kinds::k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use hakube_kinds::k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use hakube_kinds::k8s_openapi::api::batch::v1::{CronJob, Job};
 use hakube_kinds::k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
+use hakube_workloads::controller_revisions::Owner;
 use hakube_workloads::{cron_jobs, daemon_sets, deployments, jobs, replica_sets, stateful_sets};
 
+use super::controller_revisions::{keep, live_revisions};
 use super::workload_writes::{
     PodPlan, apply_pod_plan, create_all, event, find, remove, replace, uid_of, write_status,
 };
@@ -42,6 +46,7 @@ struct Namespace<'a> {
     pods: Vec<Pod>,
     pod_entries: Vec<&'a Stored>,
     claims: Vec<(PersistentVolumeClaim, &'a Stored)>,
+    revisions: Vec<(ControllerRevision, &'a Stored)>,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(stored: &Stored) -> Option<T> {
@@ -80,6 +85,7 @@ fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) 
             ("batch", "cronjobs") => push(&mut space.cron_jobs, stored),
             ("", "pods") => space.pod_entries.push(stored),
             ("", "persistentvolumeclaims") => push(&mut space.claims, stored),
+            ("apps", "controllerrevisions") => push(&mut space.revisions, stored),
             _ => {}
         }
     }
@@ -151,6 +157,14 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
             .await?;
         }
         for (daemon_set, stored) in &namespace.daemon_sets {
+            let owner = Owner {
+                api_version: "apps/v1",
+                kind: "DaemonSet",
+                metadata: &daemon_set.metadata,
+                template: &daemon_set.spec.template,
+                history_limit: daemon_set.spec.revision_history_limit,
+            };
+            writes += keep_history(server, namespace, &owner, None, DAEMON_SET_CONTROLLER).await?;
             let plan = daemon_sets::reconcile(daemon_set, &nodes, pods, now);
             writes += apply_pod_plan(
                 server,
@@ -163,6 +177,17 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
         }
         let claims = objects(&namespace.claims);
         for (stateful_set, stored) in &namespace.stateful_sets {
+            let owner = Owner {
+                api_version: "apps/v1",
+                kind: "StatefulSet",
+                metadata: &stateful_set.metadata,
+                template: &stateful_set.spec.template,
+                history_limit: stateful_set.spec.revision_history_limit,
+            };
+            let current = stateful_set.status.as_ref();
+            let current = current.and_then(|status| status.current_revision.clone());
+            writes +=
+                keep_history(server, namespace, &owner, current, STATEFUL_SET_CONTROLLER).await?;
             let plan = stateful_sets::reconcile(stateful_set, pods, &claims, now);
             // Claims first: a pod's volumes must exist before it starts.
             writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
@@ -216,6 +241,25 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
         }
     }
     Ok(writes)
+}
+
+/// Keeps the ControllerRevisions of a StatefulSet or DaemonSet (not of one being deleted:
+/// the garbage collector takes its revisions). `current` is a revision still in use that pods
+/// may not show yet (a StatefulSet's current revision).
+async fn keep_history(
+    server: &ApiServer,
+    namespace: &Namespace<'_>,
+    owner: &Owner<'_>,
+    current: Option<String>,
+    component: &str,
+) -> ApiResult<usize> {
+    if owner.metadata.deletion_timestamp.is_some() {
+        return Ok(0);
+    }
+    let hash = deployments::pod_template_hash(owner.template, None);
+    let mut live = live_revisions(owner, &namespace.pods);
+    live.extend(current);
+    keep(server, owner, &hash, &namespace.revisions, &live, component).await
 }
 
 fn replicas(replica_set: &ReplicaSet) -> i32 {

@@ -27,8 +27,8 @@ pub struct Revision {
 }
 
 impl Revision {
-    /// No ControllerRevision objects are kept: the hash of the template is the revision.
-    /// Without the template-generation annotation the object's generation stands in; a pod
+    /// The hash of the template is the revision (its ControllerRevision is "<set>-<hash>",
+    /// kept by [`crate::controller_revisions`]). Without the template-generation annotation the object's generation stands in; a pod
     /// counts as updated when either label matches, so that only matters for old pods.
     pub fn of(daemon_set: &DaemonSet) -> Self {
         let template = daemon_set.spec.template.clone();

@@ -1,5 +1,5 @@
-//! A StatefulSet's revisions without ControllerRevision objects: the update revision is
-//! named after the hash of the current template, the current revision is the one the status
+//! A StatefulSet's revisions: the update revision is named after the hash of the current
+//! template (its ControllerRevision's name, see [`crate::controller_revisions`]), the current revision is the one the status
 //! reports (the update revision for a new set), and a pod's revision is its label.
 
 use hakube_kinds::k8s_openapi::api::apps::v1::StatefulSet;
