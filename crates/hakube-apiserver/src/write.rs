@@ -3,6 +3,7 @@
 //! admission, before the conditional write to the store.
 
 mod defaults;
+mod pod_failure_policy;
 mod validation;
 
 use serde_json::{Value, json};

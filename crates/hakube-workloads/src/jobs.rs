@@ -4,13 +4,15 @@
 //! restarts under restartPolicy OnFailure, activeDeadlineSeconds) or completes, the status it
 //! reports, and when a finished Job's ttlSecondsAfterFinished has passed. Mirrors upstream's
 //! pkg/controller/job and the TTL-after-finished controller, without the expectations cache
-//! (the caller reads a consistent store) and without podFailurePolicy, successPolicy,
-//! backoffLimitPerIndex and the tracking finalizer (counts.rs says how pods are counted).
+//! (the caller reads a consistent store) and without successPolicy, backoffLimitPerIndex and
+//! the tracking finalizer (counts.rs says how pods are counted). A podFailurePolicy's rules
+//! decide what each failed pod means (failure_policy.rs).
 
 mod backoff;
 mod claims;
 mod conditions;
 mod counts;
+mod failure_policy;
 mod indexes;
 mod manage;
 mod pod_templates;

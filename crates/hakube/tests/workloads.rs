@@ -226,6 +226,26 @@ spec:
           - serviceAccountToken: {path: token, expirationSeconds: 3600}
 ";
 
+const FAILING_JOB: &str = "
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: exits-42
+spec:
+  backoffLimit: 6
+  podFailurePolicy:
+    rules:
+    - action: FailJob
+      onExitCodes: {containerName: main, operator: In, values: [42]}
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: hakube.local/busybox:1
+        command: [sh, -c, 'exit 42']
+";
+
 #[test]
 fn daemon_sets_stateful_sets_jobs_and_a_drain_on_real_containers() {
     let cidr = "10.171.0.0/16";
@@ -251,6 +271,27 @@ fn daemon_sets_stateful_sets_jobs_and_a_drain_on_real_containers() {
         "--timeout=90s",
     ]);
     assert_eq!(kubectl.ok(&["logs", "job/hello"]).trim(), "hi");
+
+    // A podFailurePolicy fails the Job on the exit code it names, without a retry.
+    kubectl.apply(&["apply"], FAILING_JOB);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Failed",
+        "job/exits-42",
+        "--timeout=90s",
+    ]);
+    let failed = kubectl.ok(&[
+        "get",
+        "job",
+        "exits-42",
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Failed")].reason}: {.status.conditions[?(@.type=="Failed")].message} ({.status.failed})"#,
+    ]);
+    assert!(
+        failed.starts_with("PodFailurePolicy: Container main for pod default/exits-42-")
+            && failed.ends_with("failed with exit code 42 matching FailJob rule at index 0 (1)"),
+        "{failed}"
+    );
 
     // What a pod references reaches its container: a ConfigMap key in its env, a Secret as
     // files, a projected service account token.

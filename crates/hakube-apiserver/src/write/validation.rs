@@ -27,11 +27,14 @@ pub fn validate(resource: &ResourceType, object: &Value, current: Option<&Value>
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
         | ("", "ReplicationController") => workload(object, &mut causes),
         ("", "ResourceQuota") => crate::admission::quota_scopes::validate(object, &mut causes),
-        ("batch", "Job") => pod_spec(
-            object.at("/spec/template/spec"),
-            "spec.template.spec",
-            &mut causes,
-        ),
+        ("batch", "Job") => {
+            pod_spec(
+                object.at("/spec/template/spec"),
+                "spec.template.spec",
+                &mut causes,
+            );
+            super::pod_failure_policy::validate(object, &mut causes);
+        }
         _ => {}
     }
     if let Some(current) = current {

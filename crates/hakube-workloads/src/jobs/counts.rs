@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use hakube_kinds::k8s_openapi::api::batch::v1::{JobSpec, JobStatus};
 use hakube_kinds::k8s_openapi::api::core::v1::Pod;
 
+use super::failure_policy::{self, Verdict};
 use super::indexes;
 use crate::pod_states;
 
@@ -44,9 +45,16 @@ pub fn count<'a>(
         .filter(|pod| phase_is(pod, "Succeeded"))
         .copied()
         .collect();
+    // A failure the podFailurePolicy ignores is neither counted nor backed off from.
+    let ignored = |pod: &Pod| {
+        spec.pod_failure_policy
+            .as_ref()
+            .is_some_and(|policy| failure_policy::judge(policy, pod) == Verdict::Ignore)
+    };
     let failed_pods: Vec<&Pod> = pods
         .iter()
         .filter(|pod| phase_is(pod, "Failed") && pod.metadata.deletion_timestamp.is_none())
+        .filter(|pod| !ignored(pod))
         .copied()
         .collect();
     let deleted_unsucceeded = pods

@@ -15,6 +15,7 @@ use super::conditions::{
     FAILED, FAILURE_TARGET, SUCCESS_CRITERIA_MET, SUSPENDED, find, is_true,
 };
 use super::counts::{self, Counts, number};
+use super::failure_policy::{self, POD_FAILURE_POLICY, Verdict};
 use super::manage::{self, Managed};
 use super::{backoff, indexes, pod_templates};
 use crate::pod_states;
@@ -175,6 +176,17 @@ fn failure(
     outcome: &mut Outcome,
     now: Timestamp,
 ) -> Option<Finish> {
+    if let Some(policy) = &spec.pod_failure_policy {
+        let verdicts = counts
+            .failed_pods
+            .iter()
+            .map(|pod| failure_policy::judge(policy, pod));
+        for verdict in verdicts {
+            if let Verdict::FailJob(message) = verdict {
+                return Some(Finish::new(false, POD_FAILURE_POLICY, &message));
+            }
+        }
+    }
     let backoff_limit = spec.backoff_limit.unwrap_or(6);
     let restart_policy = spec
         .template

@@ -2,6 +2,7 @@
 //! simulated kubelet runs and finishes the pods.
 
 mod completions;
+mod failure_policy;
 mod failures;
 mod indexed;
 mod lifecycle;

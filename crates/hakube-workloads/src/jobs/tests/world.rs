@@ -138,6 +138,37 @@ impl World {
     }
 
     /// How many pods are in `phase`.
+    /// Fails one running pod: its container "main" exits with `exit_code`, and the pod gets
+    /// the extra `condition` (type, True) when given.
+    pub fn fail_with(&mut self, exit_code: i32, condition: Option<&str>) {
+        let now = self.now;
+        let pod = self
+            .pods
+            .iter_mut()
+            .find(|pod| crate::pod_states::phase(pod) == "Running")
+            .expect("a running pod");
+        finish_pod(pod, "Failed", now);
+        let status = pod.status.get_or_insert_with(PodStatus::default);
+        if let Some(terminated) = status
+            .container_statuses
+            .iter_mut()
+            .flatten()
+            .find_map(|container| container.state.as_mut()?.terminated.as_mut())
+        {
+            terminated.exit_code = exit_code;
+        }
+        if let Some(type_) = condition {
+            status
+                .conditions
+                .get_or_insert_with(Vec::new)
+                .push(PodCondition {
+                    type_: type_.into(),
+                    status: "True".into(),
+                    ..PodCondition::default()
+                });
+        }
+    }
+
     pub fn pods_in(&self, phase: &str) -> usize {
         self.pods
             .iter()
