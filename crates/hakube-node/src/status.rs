@@ -229,10 +229,20 @@ fn conditions(
         ("ContainersReady", ready),
         ("PodScheduled", (true, None)),
     ];
-    entries
+    let owned: Vec<&str> = entries.iter().map(|(kind, _)| *kind).collect();
+    let mut conditions: Vec<PodCondition> = entries
         .into_iter()
         .map(|(kind, (status, reason))| condition(previous, kind, status, reason, now))
-        .collect()
+        .collect();
+    // Conditions others set (DisruptionTarget from an eviction, readiness gates) stay, as
+    // the kubelet keeps them.
+    let others = previous.conditions.iter().flatten();
+    conditions.extend(
+        others
+            .filter(|condition| !owned.contains(&condition.type_.as_str()))
+            .cloned(),
+    );
+    conditions
 }
 
 /// A condition whose transition time is the previous one's when its status did not change.

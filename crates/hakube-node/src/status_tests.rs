@@ -124,6 +124,38 @@ fn condition_transition_times_survive_rounds_without_change() {
 }
 
 #[test]
+fn conditions_others_set_are_kept() {
+    let mut pod = pod("Always");
+    let running = runtime(vec![(0, ObservedContainerState::Running, 0)]);
+    let mut first = status(&pod, &running, &BTreeMap::new(), at(5));
+    first
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(PodCondition {
+            type_: "DisruptionTarget".into(),
+            status: "True".into(),
+            reason: Some("EvictionByEvictionAPI".into()),
+            ..PodCondition::default()
+        });
+    pod.status = Some(first);
+    let later = status(&pod, &running, &BTreeMap::new(), at(50));
+    assert_eq!(
+        condition_status(&later, "DisruptionTarget").as_deref(),
+        Some("True")
+    );
+    let types = later
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| c.type_ == "Ready");
+    assert_eq!(
+        types.count(),
+        1,
+        "the agent's own conditions are not repeated"
+    );
+}
+
+#[test]
 fn a_crash_looping_container_shows_back_off_and_its_last_exit() {
     let pod = pod("Always");
     let exits = runtime(vec![
