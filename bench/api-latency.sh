@@ -34,6 +34,9 @@
 #   CARGO_BUILD_JOBS=1 (the build shares two cores with other work)
 #   API_BENCH_BIN=… (the load generator's binary; default the cluster's HAKUBE_BIN)
 #   TIMELINE=1 (each run's requests, scheduled offset and latency, in NAME.timeline.txt)
+#   SETTLE=5 (seconds a fresh cluster rests before it is measured: its node agents start
+#   containerd and its controllers take their Leases in the first seconds, which is start-up,
+#   not the API's steady state)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RATES="${RATES:-100 1000}"
@@ -49,6 +52,7 @@ WATCHERS="${WATCHERS:-1000}"
 WATCH_RATES="${WATCH_RATES:-10 30 100}"
 CONNECTIONS="${CONNECTIONS:-4}"
 BASE="${BASE:-127.50.7}"
+SETTLE="${SETTLE:-5}"
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
 
 require_root
@@ -126,6 +130,7 @@ start_cluster() {  # a fresh cluster; sets PIDS, KUBECONFIG_FILE
     leader=$(basename "$(leader_dir)")
     log "cluster $CLUSTERS: daemon pids $PIDS; API server $server (kubeconfig); datastore leader $leader"
     echo "cluster $CLUSTERS: api server $server, leader at start $leader, pids $PIDS" >> "$results/machine.txt"
+    sleep "$SETTLE"
 }
 
 bench() {  # bench NAME ARGS…: one api-bench run; appends to runs.tsv
