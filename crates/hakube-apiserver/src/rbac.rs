@@ -137,6 +137,37 @@ async fn role_rules(
         .unwrap_or_default())
 }
 
+/// Every rule that applies to `user` in `namespace` (cluster-wide bindings, then the
+/// namespace's), for `kubectl auth can-i --list`; None when the user is always allowed.
+pub async fn rules_of(
+    server: &ApiServer,
+    user: &User,
+    namespace: &str,
+) -> ApiResult<Option<Vec<Value>>> {
+    if user
+        .groups
+        .iter()
+        .any(|g| g == "system:masters" || g == "system:nodes")
+    {
+        return Ok(None);
+    }
+    let prefix = "/registry/rbac.authorization.k8s.io/";
+    let mut rules = Vec::new();
+    for binding in objects(server, format!("{prefix}clusterrolebindings/")) {
+        if binds(&binding.object, user) {
+            rules.extend(role_rules(server, &binding.object, None).await?);
+        }
+    }
+    if !namespace.is_empty() {
+        for binding in objects(server, format!("{prefix}rolebindings/{namespace}/")) {
+            if binds(&binding.object, user) {
+                rules.extend(role_rules(server, &binding.object, Some(namespace)).await?);
+            }
+        }
+    }
+    Ok(Some(rules))
+}
+
 /// Whether `user` may do `request` (RBAC on).
 pub async fn allowed(server: &ApiServer, user: &User, request: &Attributes) -> ApiResult<bool> {
     if user

@@ -1088,6 +1088,16 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
     // Impersonation: the admin may run as anyone, and is then held to their rights.
     let robot = "--as=system:serviceaccount:default:robot";
     contains(&kubectl.ok(&[robot, "get", "pods"]), "web");
+    let listed = kubectl.ok(&[robot, "auth", "can-i", "--list"]);
+    assert!(
+        listed.lines().any(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.first() == Some(&"pods") && line.ends_with("[get list]")
+        }),
+        "{listed}"
+    );
+    assert!(!listed.contains("*.*"), "{listed}");
+    contains(&kubectl.ok(&["auth", "can-i", "--list"]), "*.*");
     contains(
         &kubectl.fails(&[robot, "delete", "pod", "web"]),
         "User \"system:serviceaccount:default:robot\" cannot delete resource \"pods\"",

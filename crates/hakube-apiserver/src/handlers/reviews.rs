@@ -1,6 +1,6 @@
 //! Review kinds, computed per request and never stored: `kubectl auth can-i`
-//! (SelfSubjectAccessReview, SubjectAccessReview) and `kubectl auth whoami`
-//! (SelfSubjectReview). With RBAC off (the default, as in MicroK8s) every authenticated user
+//! (SelfSubjectAccessReview, SubjectAccessReview), `kubectl auth can-i --list`
+//! (SelfSubjectRulesReview) and `kubectl auth whoami` (SelfSubjectReview). With RBAC off (the default, as in MicroK8s) every authenticated user
 //! may do everything.
 
 use axum::body::Body;
@@ -23,8 +23,7 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
             review["status"] = access_review(&call, &review).await?;
         }
         "SelfSubjectRulesReview" => {
-            review["status"] = json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
+            review["status"] = rules_review(&call, &review).await?;
         }
         "SelfSubjectReview" => {
             review["status"] = json!({"userInfo": user_info(&call.user)});
@@ -36,6 +35,46 @@ pub async fn create(call: Call, request_body: Body) -> ApiResult<Response> {
         }
     }
     Ok(respond::json(StatusCode::CREATED, &review, &[]))
+}
+
+/// What `kubectl auth can-i --list` shows: everything with RBAC off (or for the always-allowed
+/// groups), else the rules of the roles bound to the user there, split as upstream splits them.
+async fn rules_review(call: &Call, review: &serde_json::Value) -> ApiResult<serde_json::Value> {
+    let everything = json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+        "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false});
+    if !call.server.options.rbac {
+        return Ok(everything);
+    }
+    let namespace = review
+        .at("/spec/namespace")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let Some(rules) = crate::rbac::rules_of(&call.server, &call.user, namespace).await? else {
+        return Ok(everything);
+    };
+    let keep = |rule: &serde_json::Value, fields: &[&str]| {
+        let mut kept = serde_json::Map::new();
+        for field in fields {
+            if let Some(value) = rule.get(*field).filter(|v| !v.is_null()) {
+                kept.insert((*field).to_string(), value.clone());
+            }
+        }
+        serde_json::Value::Object(kept)
+    };
+    let resource_rules: Vec<serde_json::Value> = rules
+        .iter()
+        .filter(|rule| rule.get("resources").is_some())
+        .map(|rule| keep(rule, &["verbs", "apiGroups", "resources", "resourceNames"]))
+        .collect();
+    let non_resource_rules: Vec<serde_json::Value> = rules
+        .iter()
+        .filter(|rule| rule.get("nonResourceURLs").is_some())
+        .map(|rule| keep(rule, &["verbs", "nonResourceURLs"]))
+        .collect();
+    Ok(
+        json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
+        "incomplete": false}),
+    )
 }
 
 /// A user as `kubectl auth whoami` shows it (uid and extra only when set, as upstream).
