@@ -33,6 +33,9 @@ pub struct DaemonConfig {
     pub insecure_registries: Vec<String>,
     pub node_monitor_grace_period_seconds: u64,
     pub pod_eviction_timeout_seconds: u64,
+    /// How long an exec, attach or port-forward stream may stay idle (containerd's
+    /// `stream_idle_timeout`).
+    pub streaming_connection_idle_timeout_seconds: u64,
     pub node_lease_duration_seconds: u64,
     /// The Leases of kube-scheduler and kube-controller-manager.
     pub leader_elect_lease_duration_seconds: u64,
@@ -73,6 +76,7 @@ impl Default for DaemonConfig {
             insecure_registries: Vec::new(),
             node_monitor_grace_period_seconds: 50,
             pod_eviction_timeout_seconds: 300,
+            streaming_connection_idle_timeout_seconds: 4 * 60 * 60,
             node_lease_duration_seconds: 40,
             leader_elect_lease_duration_seconds: 15,
             simulated_nodes: 0,

@@ -58,6 +58,8 @@ async fn connect(node: &Node) -> anyhow::Result<(CriClient, Option<ContainerdSup
     }
     let mut options = ContainerdOptions::new(runtime_directory(&node.config.data_dir));
     options.insecure_registries = node.config.insecure_registries.clone();
+    options.stream_idle_timeout =
+        Duration::from_secs(node.config.streaming_connection_idle_timeout_seconds);
     let containerd = Containerd::start(options).await?;
     let client = containerd.client().clone();
     Ok((client, Some(ContainerdSupervisor::spawn(containerd))))

@@ -51,6 +51,9 @@ pub struct ContainerdOptions {
     pub ready_timeout: Duration,
     /// Plain-HTTP registries (`HOST:PORT`) images may be pulled from.
     pub insecure_registries: Vec<String>,
+    /// How long an exec, attach or port-forward stream may stay idle before containerd's
+    /// streaming server closes it.
+    pub stream_idle_timeout: Duration,
 }
 
 impl ContainerdOptions {
@@ -62,6 +65,7 @@ impl ContainerdOptions {
             log_level: "info".to_owned(),
             ready_timeout: Duration::from_secs(20),
             insecure_registries: Vec::new(),
+            stream_idle_timeout: Duration::from_secs(4 * 60 * 60),
         }
     }
 }
@@ -81,7 +85,8 @@ impl Containerd {
     pub async fn start(options: ContainerdOptions) -> Result<Self, ContainerdError> {
         let paths = NodePaths::new(&options.node_dir);
         prepare_node_dir(&paths)?;
-        let mut config_text = render_containerd_config(&paths, PAUSE_IMAGE);
+        let mut config_text =
+            render_containerd_config(&paths, PAUSE_IMAGE, options.stream_idle_timeout);
         config_text.push_str(&render_insecure_registries(&options.insecure_registries));
         let config_changed = std::fs::read_to_string(paths.containerd_config())
             .map_or(true, |existing| existing != config_text);

@@ -5,7 +5,13 @@ use crate::node_paths::NodePaths;
 
 /// Renders the TOML for one node. `sandbox_image` must already be imported into `k8s.io`,
 /// since no registry is reachable to pull it.
-pub fn render_containerd_config(paths: &NodePaths, sandbox_image: &str) -> String {
+pub fn render_containerd_config(
+    paths: &NodePaths,
+    sandbox_image: &str,
+    stream_idle_timeout: std::time::Duration,
+) -> String {
+    // containerd reads a Go duration ("14400s").
+    let stream_idle_timeout = format!("{}s", stream_idle_timeout.as_secs().max(1));
     let root = paths.containerd_root().display().to_string();
     let state = paths.containerd_state().display().to_string();
     let socket = paths.containerd_socket().display().to_string();
@@ -31,6 +37,7 @@ oom_score = 0
     disable_tcp_service = true
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
+    stream_idle_timeout = {stream_idle_timeout:?}
     enable_selinux = false
     max_container_log_line_size = 16384
     [{cri}.cni]
@@ -68,12 +75,17 @@ mod tests {
 
     #[test]
     fn config_keeps_every_path_under_the_node_directory() {
-        let text = render_containerd_config(&NodePaths::new("/tmp/hkn-1"), "hakube.local/pause:1");
+        let text = render_containerd_config(
+            &NodePaths::new("/tmp/hkn-1"),
+            "hakube.local/pause:1",
+            std::time::Duration::from_secs(90),
+        );
         assert!(text.contains(r#"address = "/tmp/hkn-1/containerd.sock""#));
         assert!(text.contains(r#"Root = "/tmp/hkn-1/runc""#));
         assert!(text.contains(r#"path = "/tmp/hkn-1/opt""#));
         assert!(text.contains("restrict_oom_score_adj = true"));
         assert!(text.contains(r#"sandbox_image = "hakube.local/pause:1""#));
+        assert!(text.contains(r#"stream_idle_timeout = "90s""#));
     }
 
     #[test]

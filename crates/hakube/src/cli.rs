@@ -109,6 +109,10 @@ pub struct DaemonArgs {
     /// Seconds pods tolerate a not-ready or unreachable node [default: 300].
     #[arg(long, value_name = "SECONDS")]
     pub pod_eviction_timeout: Option<u64>,
+    /// Seconds an exec, attach or port-forward stream may stay idle before it is closed
+    /// [default: 14400, the kubelet's 4 h].
+    #[arg(long, value_name = "SECONDS")]
+    pub streaming_connection_idle_timeout: Option<u64>,
     /// Node lease duration in seconds, renewed every quarter of it [default: 40].
     #[arg(long, value_name = "SECONDS")]
     pub node_lease_duration: Option<u64>,
@@ -376,6 +380,11 @@ impl DaemonArgs {
         push(
             "pod-eviction-timeout",
             self.pod_eviction_timeout.map(|v| v.to_string()),
+        );
+        push(
+            "streaming-connection-idle-timeout",
+            self.streaming_connection_idle_timeout
+                .map(|v| v.to_string()),
         );
         push(
             "node-lease-duration",

@@ -325,7 +325,16 @@ fn port_forward_check(kubectl: &Kubectl, version: &str) {
 fn exec_attach_and_port_forward_reach_containers_with_every_kubectl() {
     let cidr = "10.173.0.0/16";
     guard_cluster_cidr(cidr);
-    let cluster = Cluster::up("127.21.73", 3, &["--cluster-cidr", cidr]);
+    let cluster = Cluster::up(
+        "127.21.73",
+        3,
+        &[
+            "--cluster-cidr",
+            cidr,
+            "--streaming-connection-idle-timeout",
+            "8",
+        ],
+    );
     import_images(&cluster);
     let kubectl = Kubectl::new(&cluster, "1.33");
     kubectl.apply(&["apply"], PODS);
@@ -355,6 +364,18 @@ fn exec_attach_and_port_forward_reach_containers_with_every_kubectl() {
         &kubectl.ok(&["exec", "shell", "--", "ping", "-c", "1", "-W", "5", &web_ip]),
         "1 packets received",
     );
+
+    // A stream idle for --streaming-connection-idle-timeout (8 s here) is closed.
+    let started = std::time::Instant::now();
+    let idle = kubectl.run(&["exec", "shell", "--", "sleep", "60"]);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(40),
+        "an idle exec stayed open {took:?}: {}\n{}",
+        idle.stdout,
+        idle.stderr
+    );
+    println!("idle exec closed after {took:?}: {}", idle.stderr.trim());
 
     // What cannot be streamed says why, like upstream.
     contains(

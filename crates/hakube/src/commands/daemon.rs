@@ -56,6 +56,9 @@ pub fn build_config(data_dir: &Path, args: &DaemonArgs) -> Result<DaemonConfig> 
         pod_eviction_timeout_seconds: args
             .pod_eviction_timeout
             .unwrap_or(defaults.pod_eviction_timeout_seconds),
+        streaming_connection_idle_timeout_seconds: args
+            .streaming_connection_idle_timeout
+            .unwrap_or(defaults.streaming_connection_idle_timeout_seconds),
         node_lease_duration_seconds: args
             .node_lease_duration
             .unwrap_or(defaults.node_lease_duration_seconds),
