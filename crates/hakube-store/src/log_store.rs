@@ -4,18 +4,26 @@
 //! default) and crash safety from its copy-on-write pages, so a torn write at the tail is rolled
 //! back to the last commit on open. On top of that every record carries its own CRC32
 //! ([`crate::record`]): any other corruption is reported with the file's name and stops the node,
-//! never skipped. openraft hands `append` whole batches, so one commit (one fsync) covers every
-//! entry that arrived while the previous one was being written: group commit for free.
+//! never skipped.
+//!
+//! Writes go through one ordered writer task ([`Writer`]): `append` hands its entries over and
+//! returns at once (they stay readable from memory until committed), and openraft hears of them
+//! through its callback once they are on disk, as its contract asks. So the leader replicates
+//! an entry while its own fsync runs instead of after it, and the writer commits everything
+//! queued meanwhile in one transaction (one fsync): group commit.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use openraft::storage::{IOFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::StoreMetrics;
 use crate::record;
@@ -27,12 +35,46 @@ const VOTE_KEY: &str = "vote";
 const COMMITTED_KEY: &str = "committed";
 const PURGED_KEY: &str = "last_purged";
 
-/// Raft log storage on redb. Cloning shares the database.
+/// How many writes may wait for the writer; appends beyond it wait to be queued.
+const WRITER_QUEUE: usize = 1_024;
+/// The most writes one transaction takes from the queue.
+const WRITER_BATCH: usize = 256;
+
+type Change = Box<dyn FnOnce(&mut redb::WriteTransaction) -> Result<(), redb::Error> + Send>;
+
+/// What the writer does once a write's transaction committed.
+enum Done {
+    /// Someone awaits the outcome.
+    Reply(oneshot::Sender<io::Result<()>>),
+    /// An append: openraft's callback, and the entries to drop from memory (index, log id).
+    Flushed(IOFlushed<TypeConfig>, Vec<(u64, LogId)>),
+    /// Nobody waits (the committed index, which may be lost with the next crash).
+    Nothing,
+}
+
+/// One write for the writer task.
+struct Job {
+    change: Change,
+    /// Whether the commit must reach the disk before `done` (all but the committed index).
+    durable: bool,
+    done: Done,
+}
+
+/// Raft log storage on redb. Cloning shares the database, the writer and the entries not yet
+/// committed.
 #[derive(Clone)]
 pub struct LogStore {
     database: Arc<Database>,
     path: Arc<PathBuf>,
     metrics: Arc<StoreMetrics>,
+    /// Appended entries not yet committed by the writer, readable meanwhile.
+    pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    /// The writer's queue, made on first use (on the runtime openraft runs on).
+    writer: Arc<OnceLock<mpsc::Sender<Job>>>,
+    /// Commit on the writer task itself instead of a blocking thread: the simulation's
+    /// in-memory disk, where a commit is quick and a real thread would make runs depend on
+    /// thread timing.
+    inline: bool,
 }
 
 fn storage_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
@@ -75,7 +117,9 @@ impl LogStore {
             .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(|e| storage_error(&path, e))?;
-        Self::with_database(database, path)
+        let mut store = Self::with_database(database, path)?;
+        store.inline = true;
+        Ok(store)
     }
 
     fn with_database(database: Database, path: PathBuf) -> io::Result<Self> {
@@ -93,6 +137,9 @@ impl LogStore {
             database: Arc::new(database),
             path: Arc::new(path),
             metrics: Arc::default(),
+            pending: Arc::default(),
+            writer: Arc::default(),
+            inline: false,
         })
     }
 
@@ -119,34 +166,62 @@ impl LogStore {
         .map(Some)
     }
 
-    /// Runs one write transaction on a blocking thread: the commit fsyncs unless `change`
-    /// lowers its durability.
-    async fn write<F>(&self, change: F) -> io::Result<()>
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
+        // A panic while holding it cannot leave the map half-changed (single inserts/removes).
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The writer's queue; the first call starts the writer task on the current runtime.
+    fn writer(&self) -> &mpsc::Sender<Job> {
+        self.writer.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(WRITER_QUEUE);
+            let writer = Writer {
+                database: self.database.clone(),
+                path: self.path.clone(),
+                metrics: self.metrics.clone(),
+                pending: self.pending.clone(),
+                inline: self.inline,
+            };
+            tokio::spawn(writer.run(receiver));
+            sender
+        })
+    }
+
+    async fn submit(&self, job: Job) -> io::Result<()> {
+        self.writer()
+            .send(job)
+            .await
+            .map_err(|_| self.error("the log writer stopped"))
+    }
+
+    /// Runs one write through the writer and waits until it committed (and, when `durable`,
+    /// reached the disk).
+    async fn write<F>(&self, durable: bool, change: F) -> io::Result<()>
     where
         F: FnOnce(&mut redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
     {
-        let database = self.database.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut transaction = database
-                .begin_write()
-                .map_err(|e| storage_error(&path, e))?;
-            change(&mut transaction).map_err(|e| storage_error(&path, e))?;
-            transaction.commit().map_err(|e| storage_error(&path, e))
+        let (reply, outcome) = oneshot::channel();
+        self.submit(Job {
+            change: Box::new(change),
+            durable,
+            done: Done::Reply(reply),
         })
-        .await
-        .map_err(|e| io::Error::other(format!("log writer task failed: {e}")))?
+        .await?;
+        outcome
+            .await
+            .map_err(|_| self.error("the log writer stopped"))?
     }
 
     async fn put_meta<T: serde::Serialize>(
         &self,
         key: &'static str,
         value: &T,
-        durability: redb::Durability,
+        durability: bool,
     ) -> io::Result<()> {
         let bytes = record::encode(value)?;
-        self.write(move |transaction| {
-            transaction.set_durability(durability)?;
+        self.write(durability, move |transaction| {
             let mut table = transaction.open_table(META)?;
             table.insert(key, bytes.as_slice())?;
             Ok(())
@@ -192,6 +267,14 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
         let (start, end) = bounds(&range);
+        // Appended but not yet committed, copied before the disk is read: an entry the writer
+        // commits in between is then on disk, so none falls between the two.
+        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+        let pending: Vec<(u64, Entry)> = self
+            .pending()
+            .range((Bound::Included(start), upper))
+            .map(|(index, entry)| (*index, entry.clone()))
+            .collect();
         let transaction = self.database.begin_read().map_err(|e| self.error(e))?;
         let table = transaction.open_table(LOG).map_err(|e| self.error(e))?;
         let iter = match end {
@@ -199,12 +282,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
             None => table.range(start..),
         }
         .map_err(|e| self.error(e))?;
-        let mut entries = Vec::new();
+        let mut entries = BTreeMap::new();
         for item in iter {
             let (index, bytes) = item.map_err(|e| self.error(e))?;
-            entries.push(self.decode_entry(index.value(), bytes.value())?);
+            entries.insert(
+                index.value(),
+                self.decode_entry(index.value(), bytes.value())?,
+            );
         }
-        Ok(entries)
+        entries.extend(pending);
+        Ok(entries.into_values().collect())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
@@ -216,6 +303,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        // Whatever is queued commits first, so the disk says all.
+        self.write(false, |_| Ok(())).await?;
         let last_purged: Option<LogId> = self.read_meta(PURGED_KEY)?;
         let last = self.last_entry_log_id()?.or(last_purged);
         Ok(LogState {
@@ -230,8 +319,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         // Raft's safety rests on the vote: on disk before the answer.
-        self.put_meta(VOTE_KEY, vote, redb::Durability::Immediate)
-            .await
+        self.put_meta(VOTE_KEY, vote, true).await
     }
 
     /// The committed index reaches the disk with the next log append's fsync (redb makes a
@@ -241,15 +329,28 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// After a crash the recovered index may be one batch older: those entries are in the
     /// durable log and are applied again once the leader's commit covers them; nothing
     /// acknowledged is lost.
+    ///
+    /// Nothing waits for it: the writer commits it in order with the writes around it.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.put_meta(COMMITTED_KEY, &committed, redb::Durability::None)
-            .await
+        let bytes = record::encode(&committed)?;
+        self.submit(Job {
+            change: Box::new(move |transaction| {
+                let mut table = transaction.open_table(META)?;
+                table.insert(COMMITTED_KEY, bytes.as_slice())?;
+                Ok(())
+            }),
+            durable: false,
+            done: Done::Nothing,
+        })
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
         Ok(self.read_meta::<Option<LogId>>(COMMITTED_KEY)?.flatten())
     }
 
+    /// Returns once the entries are queued (and readable); `callback` hears when they are on
+    /// disk.
     async fn append<I>(
         &mut self,
         entries: I,
@@ -259,29 +360,34 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + Send,
     {
         let mut encoded = Vec::new();
-        for entry in entries {
-            encoded.push((entry.log_id.index(), record::encode(&entry)?));
+        let mut appended = Vec::new();
+        {
+            let mut pending = self.pending();
+            for entry in entries {
+                let index = entry.log_id.index();
+                encoded.push((index, record::encode(&entry)?));
+                appended.push((index, entry.log_id));
+                pending.insert(index, entry);
+            }
         }
-        let result = self
-            .write(move |transaction| {
+        self.submit(Job {
+            change: Box::new(move |transaction| {
                 let mut table = transaction.open_table(LOG)?;
                 for (index, bytes) in &encoded {
                     table.insert(*index, bytes.as_slice())?;
                 }
                 Ok(())
-            })
-            .await;
-        let outcome = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| io::Error::new(e.kind(), e.to_string()));
-        callback.io_completed(outcome);
-        result
+            }),
+            durable: true,
+            done: Done::Flushed(callback, appended),
+        })
+        .await
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.write(move |transaction| {
+        self.pending().retain(|index, _| *index < from);
+        self.write(true, move |transaction| {
             let mut table = transaction.open_table(LOG)?;
             table.retain_in(from.., |_, _| false)?;
             Ok(())
@@ -292,7 +398,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let upto = log_id.index();
         let bytes = record::encode(&log_id)?;
-        self.write(move |transaction| {
+        self.pending().retain(|index, _| *index > upto);
+        self.write(true, move |transaction| {
             let mut meta = transaction.open_table(META)?;
             meta.insert(PURGED_KEY, bytes.as_slice())?;
             let mut table = transaction.open_table(LOG)?;
@@ -301,4 +408,100 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         })
         .await
     }
+}
+
+/// The writer task: takes writes in order, commits whatever is queued in one transaction
+/// (durable when any of them must be), then answers each.
+struct Writer {
+    database: Arc<Database>,
+    path: Arc<PathBuf>,
+    metrics: Arc<StoreMetrics>,
+    pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    inline: bool,
+}
+
+impl Writer {
+    async fn run(self, mut queue: mpsc::Receiver<Job>) {
+        while let Some(first) = queue.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < WRITER_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let durable = jobs.iter().any(|job| job.durable);
+            let (changes, done): (Vec<Change>, Vec<Done>) =
+                jobs.into_iter().map(|job| (job.change, job.done)).unzip();
+            let started = Instant::now();
+            let outcome = if self.inline {
+                commit(&self.database, &self.path, durable, changes)
+            } else {
+                let (database, path) = (self.database.clone(), self.path.clone());
+                tokio::task::spawn_blocking(move || commit(&database, &path, durable, changes))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(io::Error::other(format!("log writer task failed: {e}")))
+                    })
+            };
+            if durable {
+                self.metrics
+                    .fsync_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            for done in done {
+                self.finish(done, &outcome);
+            }
+        }
+    }
+
+    fn finish(&self, done: Done, outcome: &io::Result<()>) {
+        let copy = || match outcome {
+            Ok(()) => Ok(()),
+            Err(error) => Err(io::Error::new(error.kind(), error.to_string())),
+        };
+        match done {
+            Done::Reply(reply) => {
+                // The asker may have gone (its task ended): nothing to tell.
+                let _ = reply.send(copy());
+            }
+            Done::Flushed(callback, appended) => {
+                if outcome.is_ok() {
+                    let mut pending = self
+                        .pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for (index, log_id) in appended {
+                        // Only if a later append did not replace it meanwhile.
+                        if pending
+                            .get(&index)
+                            .is_some_and(|entry| entry.log_id == log_id)
+                        {
+                            pending.remove(&index);
+                        }
+                    }
+                }
+                callback.io_completed(copy());
+            }
+            Done::Nothing => {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "saving the committed index failed");
+                }
+            }
+        }
+    }
+}
+
+/// One transaction with every change in order; fsynced when `durable`.
+fn commit(database: &Database, path: &Path, durable: bool, changes: Vec<Change>) -> io::Result<()> {
+    let mut transaction = database.begin_write().map_err(|e| storage_error(path, e))?;
+    if !durable {
+        transaction
+            .set_durability(redb::Durability::None)
+            .map_err(|e| storage_error(path, e))?;
+    }
+    for change in changes {
+        change(&mut transaction).map_err(|e| storage_error(path, e))?;
+    }
+    transaction.commit().map_err(|e| storage_error(path, e))
 }
