@@ -505,3 +505,71 @@ fn commit(database: &Database, path: &Path, durable: bool, changes: Vec<Change>)
     }
     transaction.commit().map_err(|e| storage_error(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::EntryPayload;
+    use openraft::type_config::TypeConfigExt;
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: openraft::testing::log_id::<TypeConfig>(1, 1, index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    async fn indexes(store: &mut LogStore, range: std::ops::Range<u64>) -> Vec<u64> {
+        let entries = store.try_get_log_entries(range).await.expect("readable");
+        entries.iter().map(|e| e.log_id.index()).collect()
+    }
+
+    #[tokio::test]
+    async fn appended_entries_are_readable_at_once_and_on_disk_when_flushed() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let mut store = LogStore::open(directory.path()).expect("opens");
+        let (flushed, on_disk) = <TypeConfig as TypeConfigExt>::oneshot();
+        store
+            .append([entry(1), entry(2), entry(3)], IOFlushed::signal(flushed))
+            .await
+            .expect("queued");
+        // Readable as soon as append returns, whether or not the writer committed yet.
+        assert_eq!(indexes(&mut store, 1..4).await, [1, 2, 3]);
+        on_disk.await.expect("answered").expect("flushed");
+        assert!(store.pending().is_empty(), "committed entries leave memory");
+        store
+            .truncate_after(Some(entry(2).log_id))
+            .await
+            .expect("truncated");
+        assert_eq!(indexes(&mut store, 1..4).await, [1, 2]);
+        let vote = Vote::new(2, 1);
+        store.save_vote(&vote).await.expect("saved");
+        store
+            .save_committed(Some(entry(2).log_id))
+            .await
+            .expect("queued");
+        // A reopened log has what was flushed and the vote; the committed index rode along
+        // with the last durable commit or a later one.
+        let state = store.get_log_state().await.expect("state");
+        assert_eq!(state.last_log_id, Some(entry(2).log_id));
+        drop(store);
+        // The writer task lets the file go once it sees the last handle gone.
+        let mut reopened = None;
+        for _ in 0..100 {
+            match LogStore::open(directory.path()) {
+                Ok(store) => {
+                    reopened = Some(store);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+        let mut reopened = reopened.expect("reopens once the writer let go");
+        assert_eq!(indexes(&mut reopened, 1..4).await, [1, 2]);
+        assert_eq!(reopened.read_vote().await.expect("read"), Some(vote));
+        assert_eq!(
+            reopened.read_committed().await.expect("read"),
+            Some(entry(2).log_id)
+        );
+    }
+}
