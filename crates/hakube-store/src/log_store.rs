@@ -267,6 +267,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
         let (start, end) = bounds(&range);
+        if end.is_some_and(|end| end <= start) {
+            return Ok(Vec::new());
+        }
         // Appended but not yet committed, copied before the disk is read: an entry the writer
         // commits in between is then on disk, so none falls between the two.
         let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
@@ -359,29 +362,41 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     where
         I: IntoIterator<Item = Entry> + Send,
     {
-        let mut encoded = Vec::new();
-        let mut appended = Vec::new();
-        {
+        // Encoded first: an entry that cannot be encoded never shows as appended.
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let mut encoded = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            encoded.push((entry.log_id.index(), record::encode(entry)?));
+        }
+        let appended: Vec<(u64, LogId)> = entries
+            .iter()
+            .map(|entry| (entry.log_id.index(), entry.log_id))
+            .collect();
+        self.pending().extend(
+            entries
+                .into_iter()
+                .map(|entry| (entry.log_id.index(), entry)),
+        );
+        let queued = self
+            .submit(Job {
+                change: Box::new(move |transaction| {
+                    let mut table = transaction.open_table(LOG)?;
+                    for (index, bytes) in &encoded {
+                        table.insert(*index, bytes.as_slice())?;
+                    }
+                    Ok(())
+                }),
+                durable: true,
+                done: Done::Flushed(callback, appended.clone()),
+            })
+            .await;
+        if queued.is_err() {
             let mut pending = self.pending();
-            for entry in entries {
-                let index = entry.log_id.index();
-                encoded.push((index, record::encode(&entry)?));
-                appended.push((index, entry.log_id));
-                pending.insert(index, entry);
+            for (index, _) in &appended {
+                pending.remove(index);
             }
         }
-        self.submit(Job {
-            change: Box::new(move |transaction| {
-                let mut table = transaction.open_table(LOG)?;
-                for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice())?;
-                }
-                Ok(())
-            }),
-            durable: true,
-            done: Done::Flushed(callback, appended),
-        })
-        .await
+        queued
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
@@ -421,7 +436,10 @@ struct Writer {
 }
 
 impl Writer {
+    /// After a failed commit every later write fails too, uncommitted: committing a later
+    /// append after a lost one would leave a hole in the log.
     async fn run(self, mut queue: mpsc::Receiver<Job>) {
+        let mut failed: Option<String> = None;
         while let Some(first) = queue.recv().await {
             let mut jobs = vec![first];
             while jobs.len() < WRITER_BATCH {
@@ -434,7 +452,11 @@ impl Writer {
             let (changes, done): (Vec<Change>, Vec<Done>) =
                 jobs.into_iter().map(|job| (job.change, job.done)).unzip();
             let started = Instant::now();
-            let outcome = if self.inline {
+            let outcome = if let Some(why) = &failed {
+                Err(io::Error::other(format!(
+                    "an earlier write to the raft log failed: {why}"
+                )))
+            } else if self.inline {
                 commit(&self.database, &self.path, durable, changes)
             } else {
                 let (database, path) = (self.database.clone(), self.path.clone());
@@ -444,6 +466,9 @@ impl Writer {
                         Err(io::Error::other(format!("log writer task failed: {e}")))
                     })
             };
+            if let (None, Err(error)) = (&failed, &outcome) {
+                failed = Some(error.to_string());
+            }
             if durable {
                 self.metrics
                     .fsync_seconds
