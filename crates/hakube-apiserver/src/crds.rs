@@ -117,8 +117,14 @@ pub fn check(crd: &Value) -> Vec<Cause> {
             &format!("spec.versions[{index}].name"),
         ));
     }
+    let served = versions
+        .iter()
+        .filter(|v| v.get("served") != Some(&json!(false)))
+        .count();
     match text(crd, "/spec/conversion/strategy") {
         "" | "None" => {}
+        // With one served version nothing is ever converted.
+        _ if served <= 1 => {}
         other => causes.push(Cause {
             reason: "FieldValueNotSupported",
             field: "spec.conversion.strategy".into(),

@@ -24,6 +24,11 @@ fn groups(registry: &Registry) -> Vec<(String, Vec<String>)> {
             None => groups.push((resource.group.clone(), vec![resource.version.clone()])),
         }
     }
+    // The preferred version first, whatever order the types were added in (several custom
+    // resources may share a group).
+    for (_, versions) in &mut groups {
+        versions.sort_by(|a, b| crate::version_priority::compare(a, b));
+    }
     groups
 }
 

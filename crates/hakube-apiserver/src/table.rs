@@ -40,8 +40,12 @@ pub fn columns(resource: &ResourceType) -> Vec<Value> {
 pub fn rows(resource: &ResourceType, objects: &[Value], include: &str) -> Vec<Value> {
     let printer = printer_for(&resource.group, &resource.plural);
     let now = objects::now_unix_seconds();
-    let cells = |object: &Value| match &resource.custom {
-        Some(custom) => crate::printers::custom::cells(&custom.printer_columns, object, now),
+    let custom = resource
+        .custom
+        .as_ref()
+        .map(|custom| crate::printers::custom::Cells::new(&custom.printer_columns));
+    let cells = |object: &Value| match &custom {
+        Some(custom) => custom.row(object, now),
         None => (printer.cells)(object, now),
     };
     objects

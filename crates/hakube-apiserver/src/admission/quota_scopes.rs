@@ -141,7 +141,6 @@ fn pod_matches(requirement: &Requirement<'_>, pod: &Value) -> bool {
         NOT_BEST_EFFORT => !is_best_effort(pod),
         CROSS_NAMESPACE_POD_AFFINITY => uses_cross_namespace_affinity(pod),
         PRIORITY_CLASS => {
-            // Upstream matches a one-label set {PriorityClass: the pod's class, maybe ""}.
             let class = pod
                 .at("/spec/priorityClassName")
                 .and_then(Value::as_str)
@@ -149,8 +148,9 @@ fn pod_matches(requirement: &Requirement<'_>, pod: &Value) -> bool {
             match requirement.operator {
                 "In" => requirement.values.contains(&class),
                 "NotIn" => !requirement.values.contains(&class),
-                "DoesNotExist" => false,
-                _ => true,
+                // Upstream: Exists means the pod names a class.
+                "DoesNotExist" => class.is_empty(),
+                _ => !class.is_empty(),
             }
         }
         _ => false,

@@ -44,7 +44,12 @@ pub async fn keep(
     live: &BTreeSet<String>,
     component: &str,
 ) -> ApiResult<usize> {
-    let typed: Vec<ControllerRevision> = revisions.iter().map(|(r, _)| r.clone()).collect();
+    let uid = owner.metadata.uid.as_deref().unwrap_or_default();
+    let typed: Vec<ControllerRevision> = revisions
+        .iter()
+        .filter(|(revision, _)| is_controlled_by(&revision.metadata, uid))
+        .map(|(revision, _)| revision.clone())
+        .collect();
     let plan = controller_revisions::plan(owner, hash, &typed, live);
     let mut writes = 0;
     if let Some(revision) = plan.create {

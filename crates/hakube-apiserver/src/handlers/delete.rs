@@ -318,7 +318,10 @@ pub async fn delete_collection(call: Call, request_body: Body) -> ApiResult<Resp
             continue;
         }
         match delete_object(&call, &kv.key, object, &options).await {
-            Ok((_, object)) => deleted.push(object),
+            Ok((_, mut object)) => {
+                call.target.resource.present(&mut object);
+                deleted.push(object);
+            }
             // Changed or removed meanwhile: upstream skips those too.
             Err(ApiError::Conflict { .. } | ApiError::NotFound(_)) => {}
             Err(error) => return Err(error),

@@ -93,6 +93,18 @@ pub async fn replace(
     ownership: Ownership,
 ) -> ApiResult<(Value, Vec<String>)> {
     let resource = &call.target.resource;
+    // A custom object read through another version (patch, scale) is compared and replaced
+    // as it is stored: the new one is stored under the storage version too.
+    let stored_form;
+    let current = match &resource.custom {
+        Some(_) => {
+            let mut copy = current.clone();
+            resource.to_storage(&mut copy);
+            stored_form = copy;
+            &stored_form
+        }
+        None => current,
+    };
     let name = call.target.name.clone().unwrap_or_default();
     let conflict = || {
         ApiError::Conflict {

@@ -50,11 +50,13 @@ pub fn columns(columns: &[PrinterColumn]) -> Vec<Value> {
 
 /// One cell: the first value the path reaches, as the column's type shows it (null when the
 /// path reaches nothing or a value of another type).
-fn cell(column: &PrinterColumn, object: &Value, now_unix_seconds: i64) -> Value {
-    let Ok(path) = JsonPath::parse(&column.json_path) else {
-        return Value::Null;
-    };
-    let Some(value) = path.find(object).into_iter().next() else {
+fn cell(
+    column: &PrinterColumn,
+    path: Option<&JsonPath>,
+    object: &Value,
+    now_unix_seconds: i64,
+) -> Value {
+    let Some(value) = path.and_then(|path| path.find(object).into_iter().next()) else {
         return Value::Null;
     };
     match column.column_type.as_str() {
@@ -74,15 +76,34 @@ fn cell(column: &PrinterColumn, object: &Value, now_unix_seconds: i64) -> Value 
     }
 }
 
-/// The cells of one object's row.
-pub fn cells(columns: &[PrinterColumn], object: &Value, now_unix_seconds: i64) -> Vec<Value> {
-    let mut cells = vec![name_cell(object)];
-    cells.extend(
-        or_age(columns)
-            .iter()
-            .map(|column| cell(column, object, now_unix_seconds)),
-    );
-    cells
+/// A version's columns with their paths parsed, once per Table.
+pub struct Cells {
+    columns: Vec<(PrinterColumn, Option<JsonPath>)>,
+}
+
+impl Cells {
+    pub fn new(columns: &[PrinterColumn]) -> Self {
+        let columns = or_age(columns)
+            .into_iter()
+            .map(|column| {
+                // Checked when the definition was accepted; a bad one shows empty cells.
+                let path = JsonPath::parse(&column.json_path).ok();
+                (column, path)
+            })
+            .collect();
+        Cells { columns }
+    }
+
+    /// The cells of one object's row.
+    pub fn row(&self, object: &Value, now_unix_seconds: i64) -> Vec<Value> {
+        let mut cells = vec![name_cell(object)];
+        cells.extend(
+            self.columns
+                .iter()
+                .map(|(column, path)| cell(column, path.as_ref(), object, now_unix_seconds)),
+        );
+        cells
+    }
 }
 
 #[cfg(test)]
@@ -115,7 +136,7 @@ mod tests {
         let object = json!({"metadata": {"name": "w1"}, "spec": {"size": 3.0, "paused": true},
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         assert_eq!(
-            cells(&columns, &object, 0),
+            Cells::new(&columns).row(&object, 0),
             [
                 json!("w1"),
                 json!(3),
@@ -135,7 +156,10 @@ mod tests {
     fn without_columns_name_and_age() {
         let object =
             json!({"metadata": {"name": "w1", "creationTimestamp": "1970-01-01T00:00:00Z"}});
-        assert_eq!(cells(&[], &object, 300), [json!("w1"), json!("5m")]);
+        assert_eq!(
+            Cells::new(&[]).row(&object, 300),
+            [json!("w1"), json!("5m")]
+        );
         assert_eq!(super::columns(&[])[1]["name"], "Age");
     }
 }

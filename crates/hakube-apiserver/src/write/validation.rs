@@ -194,6 +194,11 @@ fn immutable(resource: &ResourceType, object: &Value, current: &Value, causes: &
         ("batch", "Job") => &[
             ("/spec/selector", "spec.selector"),
             ("/spec/template", "spec.template"),
+            ("/spec/podFailurePolicy", "spec.podFailurePolicy"),
+        ],
+        ("", "ResourceQuota") => &[
+            ("/spec/scopes", "spec.scopes"),
+            ("/spec/scopeSelector", "spec.scopeSelector"),
         ],
         ("", "Pod") => &[("/spec/containers", "spec")],
         _ => &[],
