@@ -599,6 +599,10 @@ mod tests {
                 .iter()
                 .any(|c| c.field == "spec.conversion.strategy")
         );
+        // With one served version nothing is converted: accepted.
+        let mut single = crontab();
+        single["spec"]["conversion"] = json!({"strategy": "Webhook"});
+        assert!(check(&single).is_empty(), "{:?}", check(&single));
         let mut repeated = two_versions();
         repeated["spec"]["versions"][0]["name"] = json!("v1");
         assert!(

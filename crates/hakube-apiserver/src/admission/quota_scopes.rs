@@ -324,6 +324,10 @@ mod tests {
         assert!(
             !applies(&not_high, "", "pods", &urgent) && applies(&not_high, "", "pods", &ordinary)
         );
+        // Exists (also a plain `scopes: [PriorityClass]`): the pod names a class.
+        let any_class = quota(json!({"hard": {"pods": "1"}, "scopes": ["PriorityClass"]}));
+        assert!(applies(&any_class, "", "pods", &urgent));
+        assert!(!applies(&any_class, "", "pods", &ordinary));
     }
 
     #[test]
