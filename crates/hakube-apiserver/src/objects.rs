@@ -201,6 +201,16 @@ fn path_segment_problems(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The strings of a JSON array (its other items and a missing or non-array value give none).
+pub fn strings(value: Option<&Value>) -> Vec<&str> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use crate::ApiServer;
 use crate::auth::User;
 use crate::error::ApiResult;
 use crate::objects::At as _;
+use crate::objects::strings;
 use crate::storage::Freshness;
 
 /// What a request wants to do.
@@ -43,15 +44,6 @@ impl Attributes {
             user.name, self.verb, self.group
         )
     }
-}
-
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
 }
 
 fn matches(list: &[&str], wanted: &str) -> bool {

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::error::Cause;
 use crate::objects::At as _;
+use crate::objects::strings;
 
 const TERMINATING: &str = "Terminating";
 const NOT_TERMINATING: &str = "NotTerminating";
@@ -29,15 +30,6 @@ struct Requirement<'a> {
     scope: &'a str,
     operator: &'a str,
     values: Vec<&'a str>,
-}
-
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    value
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect()
 }
 
 fn requirements(quota: &Value) -> Vec<Requirement<'_>> {
