@@ -226,7 +226,11 @@ impl Agent {
         let uid = resolved.uid().to_owned();
         let mut pod = resolved.pod.clone();
         if let Some(status) = self.last_status.get(&uid) {
-            pod.status = Some(status.clone());
+            let current = resolved.pod.status.as_ref();
+            pod.status = Some(crate::status::with_conditions_of_others(
+                status.clone(),
+                current,
+            ));
         }
         let readiness = self.probes.readiness(&[&resolved.pod]);
         let startup_pending = self.probes.startup_pending(&[&resolved.pod]);

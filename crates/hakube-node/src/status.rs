@@ -176,6 +176,38 @@ fn pod_phase(
     phase.to_owned()
 }
 
+/// The pod conditions the agent owns; others (DisruptionTarget from an eviction, readiness
+/// gates) belong to whoever set them.
+const AGENT_CONDITIONS: [&str; 5] = [
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+];
+
+/// The agent's last status with the conditions others own taken from the API's `current`
+/// status: the agent computes from what it last wrote, but must not undo a condition set
+/// since (an eviction's DisruptionTarget), as the kubelet keeps them.
+pub fn with_conditions_of_others(mut last: PodStatus, current: Option<&PodStatus>) -> PodStatus {
+    let others = current
+        .and_then(|status| status.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|condition| !AGENT_CONDITIONS.contains(&condition.type_.as_str()))
+        .cloned();
+    let mut conditions: Vec<PodCondition> = last
+        .conditions
+        .take()
+        .into_iter()
+        .flatten()
+        .filter(|condition| AGENT_CONDITIONS.contains(&condition.type_.as_str()))
+        .collect();
+    conditions.extend(others);
+    last.conditions = Some(conditions);
+    last
+}
+
 fn conditions(
     previous: &PodStatus,
     phase: &str,
@@ -229,7 +261,8 @@ fn conditions(
         ("ContainersReady", ready),
         ("PodScheduled", (true, None)),
     ];
-    let owned: Vec<&str> = entries.iter().map(|(kind, _)| *kind).collect();
+    debug_assert!(entries.iter().map(|(kind, _)| *kind).eq(AGENT_CONDITIONS));
+    let owned = AGENT_CONDITIONS;
     let mut conditions: Vec<PodCondition> = entries
         .into_iter()
         .map(|(kind, (status, reason))| condition(previous, kind, status, reason, now))

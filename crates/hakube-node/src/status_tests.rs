@@ -230,3 +230,31 @@ fn a_pod_without_containers_yet_is_pending_and_creating() {
         Some("ContainerCreating")
     );
 }
+
+#[test]
+fn the_agents_last_status_takes_conditions_others_set_since() {
+    let pod = pod("Always");
+    let running = runtime(vec![(0, ObservedContainerState::Running, 0)]);
+    let last = status(&pod, &running, &BTreeMap::new(), at(5));
+    let mut current = last.clone();
+    current
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(PodCondition {
+            type_: "DisruptionTarget".into(),
+            status: "True".into(),
+            ..PodCondition::default()
+        });
+    let merged = crate::status::with_conditions_of_others(last.clone(), Some(&current));
+    assert_eq!(
+        condition_status(&merged, "DisruptionTarget").as_deref(),
+        Some("True")
+    );
+    assert_eq!(
+        condition_status(&merged, "Ready"),
+        condition_status(&last, "Ready"),
+        "the agent's own conditions stay its own"
+    );
+    let gone = crate::status::with_conditions_of_others(merged, Some(&last));
+    assert_eq!(condition_status(&gone, "DisruptionTarget"), None);
+}

@@ -57,6 +57,16 @@ fn data(template: &PodTemplateSpec) -> RawExtension {
     RawExtension(json!({"spec": {"template": template}}))
 }
 
+/// The pod template a revision holds (its data's `spec.template`), as pods of that
+/// revision are made from it; `None` when the data is not a template.
+pub fn template_of(revision: &ControllerRevision) -> Option<PodTemplateSpec> {
+    let mut template = revision.data.0.pointer("/spec/template")?.clone();
+    if let Some(fields) = template.as_object_mut() {
+        fields.remove("$patch");
+    }
+    serde_json::from_value(template).ok()
+}
+
 fn new_revision(owner: &Owner<'_>, name: String, hash: &str, number: i64) -> ControllerRevision {
     let mut labels = owner
         .template
@@ -184,6 +194,16 @@ mod tests {
             created.metadata.annotations.expect("annotations")["kubernetes.io/change-cause"],
             "v2"
         );
+    }
+
+    #[test]
+    fn a_revision_gives_back_its_template() {
+        let metadata = owner_metadata();
+        let first = template(&[("app", "web")], "nginx:1");
+        let revision = new_revision(&owner(&metadata, &first), "web-aaa".into(), "aaa", 1);
+        assert_eq!(template_of(&revision), Some(first));
+        let empty = ControllerRevision::default();
+        assert_eq!(template_of(&empty), None);
     }
 
     #[test]

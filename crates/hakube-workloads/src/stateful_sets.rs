@@ -9,8 +9,9 @@
 //!
 //! Differences from upstream, all for want of state outside the objects given:
 //! - A revision is "<set>-<hash of the template>", the name of its ControllerRevision (kept
-//!   by [`crate::controller_revisions`]), but every new pod (a recreated one below the
-//!   partition too) is made from the current spec, not from its revision's template.
+//!   by [`crate::controller_revisions`]). A pod below a rolling update's partition is
+//!   recreated from the current revision's template when the caller passes it, as upstream's
+//!   newVersionedStatefulSetPod; every other new pod from the set's template.
 //! - persistentVolumeClaimRetentionPolicy is ignored: claims are never deleted, and carry no
 //!   owner reference.
 //! - Pods whose identity or volumes drifted from the spec are not repaired in place.
@@ -27,14 +28,14 @@ mod tests;
 mod volume_claims;
 
 use hakube_kinds::k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
-use hakube_kinds::k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use hakube_kinds::k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodTemplateSpec};
 use jiff::Timestamp;
 
 pub use crate::replica_sets::PodRef;
 pub use identity::{POD_INDEX_LABEL, POD_NAME_LABEL, REVISION_HASH_LABEL};
 
 use ordering::Sequence;
-use revisions::Revisions;
+use revisions::{Revisions, Versions};
 
 /// What one round of the StatefulSet controller writes. A pod appears in at most one list.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -58,8 +59,11 @@ pub struct StatefulSetPlan {
 }
 
 /// One round of the StatefulSet controller over the pods and claims of its namespace.
+/// `current_template` is the template of the set's current revision (status.currentRevision's
+/// ControllerRevision), which pods below a rolling update's partition are made from.
 pub fn reconcile(
     stateful_set: &StatefulSet,
+    current_template: Option<&PodTemplateSpec>,
     pods: &[Pod],
     claims: &[PersistentVolumeClaim],
     now: Timestamp,
@@ -80,10 +84,11 @@ pub fn reconcile(
     // A StatefulSet being deleted only reports its status; the garbage collector does the rest.
     if stateful_set.metadata.deletion_timestamp.is_none() {
         let actions = ordering::run(stateful_set, &sequence, &revisions, now);
+        let versions = Versions::new(stateful_set, current_template, &revisions);
         plan.create = actions
             .create
             .iter()
-            .map(|ordinal| identity::new_pod(stateful_set, *ordinal, &revisions.update))
+            .map(|ordinal| versions.new_pod(*ordinal))
             .collect();
         plan.create_claims = volume_claims::missing(stateful_set, &actions.needs_claims, claims);
         plan.delete = actions.delete;

@@ -951,12 +951,54 @@ fn quotas_limit_ranges_service_addresses_and_disruption_budgets_are_enforced() {
         "Cannot evict pod as it would violate the pod's disruption budget",
     );
     contains(&drain.stdout, "evicted");
-    assert_eq!(
-        names(&kubectl.ok(&["get", "pods", "-n", "drained"])).len(),
-        2
-    );
+    assert!(wait_until(Duration::from_secs(30), || names(
+        &kubectl.ok(&["get", "pods", "-n", "drained"])
+    )
+    .len()
+        == 2));
     contains(&kubectl.ok(&["get", "node", "node2"]), "SchedulingDisabled");
     kubectl.ok(&["uncordon", "node2"]);
+
+    // An evicted pod stops gracefully, as upstream's: marked for deletion its grace period
+    // ahead, with a DisruptionTarget condition, while its container still runs.
+    let slow = pod_on_node("slow", "drained", "node3")
+        .replace("app: web", "app: slow")
+        .replace(
+            "terminationGracePeriodSeconds: 1",
+            "terminationGracePeriodSeconds: 300",
+        );
+    kubectl.apply(&["apply"], &slow);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/slow",
+        "-n",
+        "drained",
+        "--timeout=60s",
+    ]);
+    kubectl.apply(
+        &["create", "--raw", "/api/v1/namespaces/drained/pods/slow/eviction"],
+        r#"{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "slow", "namespace": "drained"}}"#,
+    );
+    let evicted = kubectl.ok(&[
+        "get",
+        "pod",
+        "slow",
+        "-n",
+        "drained",
+        "-o",
+        r#"jsonpath={.metadata.deletionGracePeriodSeconds} {.status.conditions[?(@.type=="DisruptionTarget")].reason}"#,
+    ]);
+    assert_eq!(evicted, "300 EvictionByEvictionAPI");
+    kubectl.ok(&[
+        "delete",
+        "pod",
+        "slow",
+        "-n",
+        "drained",
+        "--grace-period=0",
+        "--force",
+    ]);
 }
 
 #[test]

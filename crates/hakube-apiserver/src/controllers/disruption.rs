@@ -1,9 +1,11 @@
 //! PodDisruptionBudget status, as upstream's disruption controller keeps it: the pods its
 //! selector matches (expected), those Ready (current healthy), the healthy count the budget
 //! demands (desired, from minAvailable or maxUnavailable, integer or percentage), and how many
-//! may be disrupted now. The eviction subresource decides from this status.
+//! may be disrupted now. The eviction subresource decides from this status, and records the
+//! pods it let go in `disruptedPods`; those count as unhealthy until their deletion shows
+//! (a deletionTimestamp, or gone) or two minutes pass, as upstream's.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 use super::{Action, Stored, is_deleting, key_parts};
@@ -32,8 +34,39 @@ fn scaled(value: &Value, total: i64, round_up: bool) -> i64 {
     }
 }
 
-/// The status a budget should have for `pods` (those of its namespace).
-pub fn status(budget: &Value, pods: &[&Value]) -> Value {
+/// How long an eviction's entry in `disruptedPods` waits for the pod's deletion to show.
+const DISRUPTION_TIMEOUT_SECONDS: i64 = 120;
+
+/// The budget's `disruptedPods` still pending at `wall`: pods that exist and are not being
+/// deleted yet, granted less than the timeout ago.
+fn pending_disruptions(budget: &Value, pods: &[&Value], wall: &str) -> Map<String, Value> {
+    let now = wall.parse::<jiff::Timestamp>().ok();
+    let recent = |at: &Value| {
+        let granted = at.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        match (granted, now) {
+            (Some(granted), Some(now)) => {
+                now.duration_since(granted).as_secs() < DISRUPTION_TIMEOUT_SECONDS
+            }
+            _ => false,
+        }
+    };
+    let waiting = |name: &str| {
+        pods.iter()
+            .any(|pod| crate::objects::name(pod) == Some(name) && !is_deleting(pod))
+    };
+    budget
+        .at("/status/disruptedPods")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(name, at)| recent(at) && waiting(name))
+        .map(|(name, at)| (name.clone(), at.clone()))
+        .collect()
+}
+
+/// The status a budget should have for `pods` (those of its namespace), not counting as
+/// healthy the pods whose eviction was just granted (`disrupted`).
+pub fn status(budget: &Value, pods: &[&Value], disrupted: &Map<String, Value>) -> Value {
     let selector = budget
         .at("/spec/selector")
         .map(LabelSelector::from_label_selector_object)
@@ -48,7 +81,11 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
         })
         .collect();
     let expected = matching.len() as i64;
-    let healthy = matching.iter().filter(|pod| is_ready(pod)).count() as i64;
+    let healthy = matching
+        .iter()
+        .filter(|pod| is_ready(pod))
+        .filter(|pod| !crate::objects::name(pod).is_some_and(|n| disrupted.contains_key(n)))
+        .count() as i64;
     let desired = match (
         budget.at("/spec/minAvailable"),
         budget.at("/spec/maxUnavailable"),
@@ -72,7 +109,7 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
         .filter(|c| c.get("status") == Some(&json!(condition)))
         .and_then(|c| c.get("lastTransitionTime").cloned())
         .unwrap_or_else(|| json!(crate::objects::now_rfc3339()));
-    json!({
+    let mut status = json!({
         "observedGeneration": generation,
         "disruptionsAllowed": allowed,
         "currentHealthy": healthy,
@@ -80,10 +117,14 @@ pub fn status(budget: &Value, pods: &[&Value]) -> Value {
         "expectedPods": expected,
         "conditions": [{"type": "DisruptionAllowed", "status": condition, "reason": reason,
             "message": "", "observedGeneration": generation, "lastTransitionTime": since}],
-    })
+    });
+    if !disrupted.is_empty() {
+        status["disruptedPods"] = Value::Object(disrupted.clone());
+    }
+    status
 }
 
-pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
+pub fn plan(objects: &[Arc<Stored>], wall: &str) -> Vec<Action> {
     let mut actions = Vec::new();
     for budget in objects {
         let Some(("policy", "poddisruptionbudgets", Some(namespace), _)) = key_parts(&budget.key)
@@ -97,15 +138,8 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
             )
             .map(|s| &s.object)
             .collect();
-        let mut wanted = status(&budget.object, &pods);
-        // Evictions just granted stay counted until the pods are gone.
-        if let Some(disrupted) = budget
-            .object
-            .at("/status/disruptedPods")
-            .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
-        {
-            wanted["disruptedPods"] = disrupted.clone();
-        }
+        let disrupted = pending_disruptions(&budget.object, &pods, wall);
+        let wanted = status(&budget.object, &pods, &disrupted);
         if budget.object.get("status") != Some(&wanted) {
             let mut updated = budget.object.clone();
             updated["status"] = wanted;
@@ -132,7 +166,7 @@ mod tests {
     fn min_available_leaves_the_surplus_disruptable() {
         let budget = json!({"metadata":{"generation":1},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}});
         let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
-        let wanted = status(&budget, &[&a, &b, &c]);
+        let wanted = status(&budget, &[&a, &b, &c], &Map::new());
         assert_eq!(
             (
                 wanted["expectedPods"].as_i64(),
@@ -144,7 +178,7 @@ mod tests {
         );
         let unready = pod("c", false);
         assert_eq!(
-            status(&budget, &[&a, &b, &unready])["disruptionsAllowed"],
+            status(&budget, &[&a, &b, &unready], &Map::new())["disruptionsAllowed"],
             0
         );
     }
@@ -154,6 +188,41 @@ mod tests {
         let budget =
             json!({"spec":{"maxUnavailable":"50%","selector":{"matchLabels":{"app":"web"}}}});
         let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
-        assert_eq!(status(&budget, &[&a, &b, &c])["desiredHealthy"], 2);
+        assert_eq!(
+            status(&budget, &[&a, &b, &c], &Map::new())["desiredHealthy"],
+            2
+        );
+    }
+
+    #[test]
+    fn a_granted_eviction_counts_as_unhealthy_until_its_deletion_shows() {
+        let granted = "2026-11-27T10:00:00Z";
+        let budget = json!({"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}},
+            "status":{"disruptedPods":{"a": granted, "gone": granted}}});
+        let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
+        let pods = [&a, &b, &c];
+        let soon = pending_disruptions(&budget, &pods, "2026-11-27T10:00:30Z");
+        assert_eq!(
+            soon.keys().collect::<Vec<_>>(),
+            ["a"],
+            "a pod that is gone drops out"
+        );
+        let wanted = status(&budget, &pods, &soon);
+        assert_eq!(
+            (
+                wanted["currentHealthy"].as_i64(),
+                wanted["disruptionsAllowed"].as_i64()
+            ),
+            (Some(2), Some(0))
+        );
+        assert_eq!(wanted["disruptedPods"], json!({"a": granted}));
+        // Its deletion shows: it leaves the map (and, being deleted, the count).
+        let mut deleting = a.clone();
+        deleting["metadata"]["deletionTimestamp"] = json!(granted);
+        assert!(
+            pending_disruptions(&budget, &[&deleting, &b, &c], "2026-11-27T10:00:30Z").is_empty()
+        );
+        // Two minutes on, the grant lapses.
+        assert!(pending_disruptions(&budget, &pods, "2026-11-27T10:02:01Z").is_empty());
     }
 }

@@ -221,7 +221,7 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
     ));
     actions.extend(garbage::plan(&objects));
     actions.extend(quotas::plan(&objects));
-    actions.extend(disruption::plan(&objects));
+    actions.extend(disruption::plan(&objects, &wall));
     actions.extend(service_accounts::plan(&objects));
     actions.extend(api_endpoints::plan(&objects));
     actions.extend(definitions::plan(&objects));
@@ -326,6 +326,7 @@ pub fn release(stored: &Stored, finalizer: &str) -> Action {
         .collect();
     if remaining.is_empty()
         && is_deleting(&object)
+        && crate::handlers::delete::without_grace(&object)
         && !crate::handlers::delete::held_by_spec(&object)
     {
         return Action::Delete {

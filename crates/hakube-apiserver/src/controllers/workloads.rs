@@ -12,8 +12,10 @@ use hakube_kinds::k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use hakube_kinds::k8s_openapi::api::batch::v1::{CronJob, Job};
-use hakube_kinds::k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod};
-use hakube_workloads::controller_revisions::Owner;
+use hakube_kinds::k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, PodTemplateSpec};
+use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use hakube_workloads::controller_refs::is_controlled_by;
+use hakube_workloads::controller_revisions::{self, Owner};
 use hakube_workloads::{cron_jobs, daemon_sets, deployments, jobs, replica_sets, stateful_sets};
 
 use super::controller_revisions::{keep, live_revisions};
@@ -186,9 +188,18 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
             };
             let current = stateful_set.status.as_ref();
             let current = current.and_then(|status| status.current_revision.clone());
+            let current_template = current
+                .as_deref()
+                .and_then(|name| revision_template(namespace, &stateful_set.metadata, name));
             writes +=
                 keep_history(server, namespace, &owner, current, STATEFUL_SET_CONTROLLER).await?;
-            let plan = stateful_sets::reconcile(stateful_set, pods, &claims, now);
+            let plan = stateful_sets::reconcile(
+                stateful_set,
+                current_template.as_ref(),
+                pods,
+                &claims,
+                now,
+            );
             // Claims first: a pod's volumes must exist before it starts.
             writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
             writes += apply_pod_plan(
@@ -260,6 +271,24 @@ async fn keep_history(
     let mut live = live_revisions(owner, &namespace.pods);
     live.extend(current);
     keep(server, owner, &hash, &namespace.revisions, &live, component).await
+}
+
+/// The template of the owner's ControllerRevision `name`, if it has one.
+fn revision_template(
+    namespace: &Namespace<'_>,
+    owner: &ObjectMeta,
+    name: &str,
+) -> Option<PodTemplateSpec> {
+    let uid = owner.uid.as_deref().unwrap_or_default();
+    namespace
+        .revisions
+        .iter()
+        .map(|(revision, _)| revision)
+        .find(|revision| {
+            revision.metadata.name.as_deref() == Some(name)
+                && is_controlled_by(&revision.metadata, uid)
+        })
+        .and_then(controller_revisions::template_of)
 }
 
 fn replicas(replica_set: &ReplicaSet) -> i32 {

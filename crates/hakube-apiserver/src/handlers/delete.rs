@@ -135,6 +135,13 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
     Some(marked)
 }
 
+/// The object as a delete with `grace_period_seconds` leaves it when it cannot go at once
+/// (a pod its node must stop first, or finalizers hold it); `None` when it is removed now.
+pub fn marked_for_deletion(current: &Value, grace_period_seconds: Option<i64>) -> Option<Value> {
+    graceful_pod_deletion(current, grace_period_seconds)
+        .or_else(|| mark_for_deletion(current, None))
+}
+
 /// Whether a namespace's spec finalizers still hold it (until it is emptied).
 pub fn held_by_spec(object: &Value) -> bool {
     object.get("kind") == Some(&json!("Namespace"))
@@ -144,11 +151,24 @@ pub fn held_by_spec(object: &Value) -> bool {
             .is_some_and(|f| !f.is_empty())
 }
 
-/// True when `object` is being deleted and nothing holds it any more.
+/// Whether a deleting object waits for no grace period: a pod its node is still stopping
+/// (deletionGracePeriodSeconds > 0) goes only when the node deletes it with 0, so a write
+/// that removes its last finalizer or reports its status must not remove it (upstream's
+/// shouldDeleteDuringUpdate).
+pub fn without_grace(object: &Value) -> bool {
+    object
+        .at("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .is_none_or(|grace| grace <= 0)
+}
+
+/// True when `object` is being deleted, nothing holds it any more and no grace period is
+/// left to wait for.
 pub fn finalized(object: &Value) -> bool {
     let deleting = object
         .at("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null());
+        .is_some_and(|t| !t.is_null())
+        && without_grace(object);
     let holders = object
         .at("/metadata/finalizers")
         .and_then(Value::as_array)
@@ -330,4 +350,25 @@ pub async fn delete_collection(call: Call, request_body: Body) -> ApiResult<Resp
     let resource = &call.target.resource;
     let list = json!({"kind": resource.list_kind(), "apiVersion": resource.api_version(), "metadata": {}, "items": deleted});
     Ok(respond::json(StatusCode::OK, &list, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deleting(grace: i64, finalizers: &[&str]) -> Value {
+        json!({"kind": "Pod", "metadata": {"name": "p", "deletionTimestamp": "2026-11-27T10:00:00Z",
+            "deletionGracePeriodSeconds": grace, "finalizers": finalizers}})
+    }
+
+    #[test]
+    fn an_update_finishes_a_deletion_only_when_no_grace_period_is_left() {
+        assert!(finalized(&deleting(0, &[])));
+        assert!(!finalized(&deleting(0, &["example.com/hold"])));
+        assert!(
+            !finalized(&deleting(300, &[])),
+            "a pod its node is still stopping stays until the node deletes it"
+        );
+        assert!(!finalized(&json!({"metadata": {"name": "p"}})));
+    }
 }

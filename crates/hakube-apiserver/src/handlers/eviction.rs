@@ -1,6 +1,9 @@
-//! Pod subresources that act on a pod: `eviction` (drain's way to delete a pod, honouring its
-//! PodDisruptionBudget: 429 with upstream's message while the budget allows no disruption)
-//! and `binding` (the scheduler assigns a node).
+//! `pods/<name>/eviction`: drain's way to delete a pod, honouring its PodDisruptionBudget
+//! (429 with upstream's message while the budget allows no disruption). As upstream's since
+//! 1.26, a pod its node must stop first is not removed at once: it gets a DisruptionTarget
+//! condition and a deletionTimestamp its grace period ahead (or the Eviction's
+//! deleteOptions.gracePeriodSeconds), in one transaction with the budget's charge, and its
+//! node agent stops it as for any graceful delete.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -10,9 +13,10 @@ use serde_json::{Value, json};
 use hakube_store::Condition;
 
 use crate::admission::namespace_objects;
-use crate::controllers::{Stored, disruption::is_ready};
+use crate::controllers::{Stored, disruption::is_ready, is_deleting};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
+use crate::handlers::delete::marked_for_deletion;
 use crate::handlers::get::{not_found, object_key};
 use crate::objects::At as _;
 use crate::selectors::LabelSelector;
@@ -22,7 +26,7 @@ use crate::{body, objects, respond};
 /// How often an eviction is retried after its budget or pod changed under it.
 const ATTEMPTS: usize = 5;
 
-fn success(code: StatusCode) -> Response {
+pub fn success(code: StatusCode) -> Response {
     respond::json(
         code,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}),
@@ -82,53 +86,158 @@ fn decide(budget: &Value, pod: &Value) -> ApiResult<bool> {
     Ok(true)
 }
 
+/// The Eviction's deleteOptions that matter here.
+struct EvictionOptions {
+    grace_period_seconds: Option<i64>,
+    precondition_uid: Option<String>,
+    precondition_version: Option<String>,
+    dry_run: bool,
+}
+
+impl EvictionOptions {
+    fn of(call: &Call, eviction: &Value) -> ApiResult<Self> {
+        let text = |pointer: &str| {
+            eviction
+                .at(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let dry_run = eviction
+            .at("/deleteOptions/dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+        Ok(Self {
+            grace_period_seconds: eviction
+                .at("/deleteOptions/gracePeriodSeconds")
+                .and_then(Value::as_i64),
+            precondition_uid: text("/deleteOptions/preconditions/uid"),
+            precondition_version: text("/deleteOptions/preconditions/resourceVersion"),
+            dry_run: dry_run || call.query.dry_run()?,
+        })
+    }
+
+    /// The precondition `pod` fails, worded as upstream's.
+    fn unmet_by(&self, pod: &Value) -> Option<String> {
+        let uid = objects::text(pod, &["metadata", "uid"]).unwrap_or_default();
+        let version = objects::resource_version(pod).unwrap_or_default();
+        if let Some(wanted) = self.precondition_uid.as_deref().filter(|w| *w != uid) {
+            return Some(format!(
+                "Precondition failed: UID in precondition: {wanted}, UID in object meta: {uid}"
+            ));
+        }
+        self.precondition_version
+            .as_deref()
+            .filter(|w| *w != version)
+            .map(|wanted| format!("Precondition failed: ResourceVersion in precondition: {wanted}, ResourceVersion in object meta: {version}"))
+    }
+}
+
+/// Pods no budget protects (upstream's canIgnorePDB): finished, not started (Pending), or
+/// already being deleted.
+fn ignores_budgets(pod: &Value) -> bool {
+    is_deleting(pod)
+        || matches!(
+            pod.at("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed" | "Pending")
+        )
+}
+
+/// `pod` with upstream's DisruptionTarget condition, replacing one it had.
+fn with_disruption_target(mut pod: Value) -> Value {
+    let condition = json!({"type": "DisruptionTarget", "status": "True",
+        "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting",
+        "lastProbeTime": null, "lastTransitionTime": objects::now_rfc3339()});
+    if !pod["status"].is_object() {
+        pod["status"] = json!({});
+    }
+    let conditions = &mut pod["status"]["conditions"];
+    if !conditions.is_array() {
+        *conditions = json!([]);
+    }
+    if let Some(list) = conditions.as_array_mut() {
+        list.retain(|c| c.get("type") != Some(&json!("DisruptionTarget")));
+        list.push(condition);
+    }
+    pod
+}
+
+/// What evicting `pod` (stored at `revision`) does to it: `None` when nothing changes (it is
+/// already being deleted at least as soon), else the write that marks or removes it.
+fn pod_write(key: &[u8], pod: &Value, revision: u64, grace: Option<i64>) -> Option<Write> {
+    let condition = Condition::ModRevision(revision);
+    match marked_for_deletion(pod, grace) {
+        Some(marked) if marked == *pod => None,
+        Some(marked) => Some(Write::Put {
+            key: key.to_vec(),
+            object: with_disruption_target(marked),
+            condition,
+        }),
+        None => Some(Write::Delete {
+            key: key.to_vec(),
+            condition,
+        }),
+    }
+}
+
+/// The budget write that pays for evicting `pod`, or the refusal; `None` when no budget
+/// covers it or the budget lets it go free.
+async fn budget_write(call: &Call, namespace: &str, pod: &Value) -> ApiResult<Option<Write>> {
+    if ignores_budgets(pod) {
+        return Ok(None);
+    }
+    let budgets: Vec<Stored> =
+        namespace_objects(&call.server, "policy", "poddisruptionbudgets", namespace)
+            .await?
+            .into_iter()
+            .filter(|b| budget_matches(&b.object, pod))
+            .collect();
+    match budgets.as_slice() {
+        [] => Ok(None),
+        [budget] => Ok(decide(&budget.object, pod)?.then(|| Write::Put {
+            key: budget.key.clone(),
+            object: charged(&budget.object, pod),
+            condition: Condition::ModRevision(budget.revision),
+        })),
+        _ => Err(ApiError::Internal(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.".into(),
+        )),
+    }
+}
+
 pub async fn evict(call: Call, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(request_body).await?;
-    body::decode_object(&bytes, &body::content_type(&call.headers))?;
+    let eviction = body::decode_object(&bytes, &body::content_type(&call.headers))?;
+    let options = EvictionOptions::of(&call, &eviction)?;
     let namespace = call.target.namespace.clone().unwrap_or_default();
     let key = object_key(&call);
+    let subject = || {
+        call.target
+            .resource
+            .subject(call.target.name.as_deref().unwrap_or_default())
+    };
     for _ in 0..ATTEMPTS {
         let (pod, _) = call.server.storage.get(&key, Freshness::Latest).await?;
         let pod = pod.ok_or_else(|| not_found(&call))?;
+        if let Some(message) = options.unmet_by(&pod) {
+            return Err(ApiError::Conflict {
+                subject: subject(),
+                message,
+            });
+        }
         let revision: u64 = objects::resource_version(&pod)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let budgets: Vec<Stored> =
-            namespace_objects(&call.server, "policy", "poddisruptionbudgets", &namespace)
-                .await?
-                .into_iter()
-                .filter(|b| budget_matches(&b.object, &pod))
-                .collect();
-        let mut writes = vec![Write::Delete {
-            key: key.clone(),
-            condition: Condition::ModRevision(revision),
-        }];
-        match budgets.as_slice() {
-            [] => {}
-            [budget] => {
-                if decide(&budget.object, &pod)? {
-                    writes.push(Write::Put {
-                        key: budget.key.clone(),
-                        object: charged(&budget.object, &pod),
-                        condition: Condition::ModRevision(budget.revision),
-                    });
-                }
-            }
-            _ => {
-                return Err(ApiError::Internal(
-                    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.".into(),
-                ));
-            }
-        }
-        if call.server.storage.transact(&writes).await?.is_some() {
+        let Some(pod_write) = pod_write(&key, &pod, revision, options.grace_period_seconds) else {
+            return Ok(success(StatusCode::CREATED));
+        };
+        let mut writes = vec![pod_write];
+        writes.extend(budget_write(&call, &namespace, &pod).await?);
+        if options.dry_run || call.server.storage.transact(&writes).await?.is_some() {
             return Ok(success(StatusCode::CREATED));
         }
     }
     Err(ApiError::Conflict {
-        subject: call
-            .target
-            .resource
-            .subject(call.target.name.as_deref().unwrap_or_default()),
+        subject: subject(),
         message: "the pod or its disruption budget kept changing; try again".into(),
     })
 }
@@ -149,47 +258,83 @@ fn charged(budget: &Value, pod: &Value) -> Value {
     charged
 }
 
-/// `pods/<name>/binding`: assigns the pod to a node, once.
-pub async fn bind(call: Call, request_body: Body) -> ApiResult<Response> {
-    let bytes = body::read(request_body).await?;
-    let binding = body::decode_object(&bytes, &body::content_type(&call.headers))?;
-    let node = binding
-        .at("/target/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    if node.is_empty() {
-        return Err(ApiError::Invalid {
-            subject: call
-                .target
-                .resource
-                .subject(call.target.name.as_deref().unwrap_or_default()),
-            causes: vec![crate::error::Cause::required("target.name")],
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running_pod() -> Value {
+        json!({"kind": "Pod", "metadata": {"name": "w1", "resourceVersion": "7"},
+            "spec": {"nodeName": "node2", "terminationGracePeriodSeconds": 20},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
     }
-    let key = object_key(&call);
-    let (pod, _) = call.server.storage.get(&key, Freshness::Latest).await?;
-    let mut pod = pod.ok_or_else(|| not_found(&call))?;
-    let name = call.target.name.clone().unwrap_or_default();
-    if let Some(current) = pod
-        .at("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-    {
-        return Err(ApiError::Conflict {
-            subject: call.target.resource.subject(&name),
-            message: format!("pod {name} is already assigned to node \"{current}\""),
-        });
+
+    #[test]
+    fn a_running_pod_is_marked_with_a_disruption_target_not_removed() {
+        let Some(Write::Put {
+            object, condition, ..
+        }) = pod_write(b"k", &running_pod(), 7, None)
+        else {
+            panic!("a running pod must be marked, not deleted");
+        };
+        assert_eq!(condition, Condition::ModRevision(7));
+        assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 20);
+        let target = object["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "DisruptionTarget"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (&target["status"], &target["reason"]),
+            (&json!("True"), &json!("EvictionByEvictionAPI"))
+        );
+        assert_eq!(
+            object["status"]["conditions"][0]["type"], "Ready",
+            "other conditions stay"
+        );
     }
-    let revision: u64 = objects::resource_version(&pod)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    pod["spec"]["nodeName"] = json!(node);
-    match call.server.storage.put(&key, &pod, Condition::ModRevision(revision)).await? {
-        Ok(_) => Ok(success(StatusCode::CREATED)),
-        Err(_) => Err(ApiError::Conflict {
-            subject: call.target.resource.subject(&name),
-            message: "the object has been modified; please apply your changes to the latest version and try again".into(),
-        }),
+
+    #[test]
+    fn grace_zero_or_an_unbound_pod_is_removed_at_once() {
+        assert!(matches!(
+            pod_write(b"k", &running_pod(), 7, Some(0)),
+            Some(Write::Delete { .. })
+        ));
+        let mut unbound = running_pod();
+        unbound["spec"]["nodeName"] = json!("");
+        assert!(matches!(
+            pod_write(b"k", &unbound, 7, None),
+            Some(Write::Delete { .. })
+        ));
+    }
+
+    #[test]
+    fn a_pod_already_stopping_as_soon_is_left_alone_and_skips_budgets() {
+        let Some(Write::Put { object: marked, .. }) = pod_write(b"k", &running_pod(), 7, None)
+        else {
+            panic!("a running pod must be marked");
+        };
+        assert!(ignores_budgets(&marked));
+        assert!(pod_write(b"k", &marked, 8, Some(25)).is_none());
+        assert!(
+            pod_write(b"k", &marked, 8, Some(5)).is_some(),
+            "a shorter grace period brings the deadline forward"
+        );
+        assert!(!ignores_budgets(&running_pod()));
+    }
+
+    #[test]
+    fn preconditions_are_checked_with_upstreams_words() {
+        let options = EvictionOptions {
+            grace_period_seconds: None,
+            precondition_uid: None,
+            precondition_version: Some("6".into()),
+            dry_run: false,
+        };
+        assert_eq!(
+            options.unmet_by(&running_pod()).as_deref(),
+            Some(
+                "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
+            )
+        );
     }
 }

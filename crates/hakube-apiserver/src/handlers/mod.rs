@@ -2,6 +2,7 @@
 //! update, patch, delete), like kine's. Each handler takes a [`Call`] and returns a response
 //! or an [`ApiError`] that becomes a Status.
 
+pub mod binding;
 pub mod create;
 pub mod delete;
 pub mod discovery;
@@ -237,7 +238,7 @@ async fn by_verb(call: Call, method: Method, body: Body) -> ApiResult<Response> 
         (Method::POST, true, Some("eviction")) if is_pod(&call) => {
             eviction::evict(call, body).await
         }
-        (Method::POST, true, Some("binding")) if is_pod(&call) => eviction::bind(call, body).await,
+        (Method::POST, true, Some("binding")) if is_pod(&call) => binding::bind(call, body).await,
         (Method::PUT, true, None | Some("status")) => update::update(call, body).await,
         (Method::PUT, true, Some("scale")) => scale::update(call, body).await,
         (Method::PATCH, true, None | Some("status")) => patch::patch(call, body).await,

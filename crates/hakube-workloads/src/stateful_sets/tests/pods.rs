@@ -10,7 +10,7 @@ use crate::test_objects::{at, pod, ready};
 fn a_pod_has_a_stable_name_host_name_labels_and_its_claims_mounted() {
     let mut set = stateful_set(1, "nginx:1");
     set.spec.volume_claim_templates = Some(vec![claim_template("data")]);
-    let plan = reconcile(&set, &[], &[], at(0));
+    let plan = reconcile(&set, None, &[], &[], at(0));
     let pod = &plan.create[0];
     assert_eq!(pod.metadata.name.as_deref(), Some("web-0"));
     let labels = pod.metadata.labels.as_ref().unwrap();
@@ -53,7 +53,7 @@ fn orphan_members_are_adopted_and_non_members_ignored() {
         pod("other-1", &app, "n1"),
         owned_by(pod("web-1", &[("app", "db")], "n1"), &set),
     ];
-    let plan = reconcile(&set, &pods, &[], at(10));
+    let plan = reconcile(&set, None, &pods, &[], at(10));
     let adopted: Vec<_> = plan
         .adopt
         .iter()
@@ -123,7 +123,7 @@ fn status_counts_ready_and_available_members_after_min_ready_seconds() {
 fn a_stateful_set_being_deleted_only_reports_status() {
     let mut set = stateful_set(3, "nginx:1");
     set.metadata.deletion_timestamp = Some(Time(at(0)));
-    let plan = reconcile(&set, &[], &[], at(0));
+    let plan = reconcile(&set, None, &[], &[], at(0));
     assert!(plan.create.is_empty() && plan.delete.is_empty());
     assert_eq!(plan.status.unwrap().replicas, 0);
 }

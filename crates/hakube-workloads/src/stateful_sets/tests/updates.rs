@@ -32,6 +32,18 @@ fn a_rolling_update_goes_from_the_highest_ordinal_down_to_the_partition() {
         (status.current_replicas, status.updated_replicas),
         (Some(2), Some(2))
     );
+    // A pod below the partition comes back at its revision, from that revision's template.
+    world.delete_pod("web-0");
+    world.settle(|_| {});
+    assert_eq!(
+        world.images()[0],
+        ("web-0".to_string(), "nginx:1".to_string())
+    );
+    let web_0 = world.pod("web-0").unwrap();
+    assert_eq!(
+        web_0.metadata.labels.as_ref().unwrap()["controller-revision-hash"],
+        first_revision.clone().unwrap()
+    );
     world.edit(|set| {
         let strategy = set.spec.update_strategy.as_mut().unwrap();
         strategy.rolling_update.as_mut().unwrap().partition = Some(0);

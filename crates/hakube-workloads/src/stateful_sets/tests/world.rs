@@ -5,10 +5,15 @@
 use hakube_kinds::k8s_openapi::api::apps::v1::{
     RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
-use hakube_kinds::k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodStatus};
+use std::collections::BTreeMap;
+
+use hakube_kinds::k8s_openapi::api::core::v1::{
+    PersistentVolumeClaim, Pod, PodStatus, PodTemplateSpec,
+};
 use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use jiff::{SignedDuration, Timestamp};
 
+use crate::stateful_sets::revisions::Revisions;
 use crate::stateful_sets::{StatefulSetPlan, reconcile};
 use crate::test_objects::{NAMESPACE, at, ready, selector, template};
 
@@ -68,6 +73,8 @@ pub struct World {
     /// Every pod created and deleted so far, by name, in order.
     pub created: Vec<String>,
     pub deleted: Vec<String>,
+    /// Every template the set has had, by revision name (its ControllerRevisions).
+    templates: BTreeMap<String, PodTemplateSpec>,
     next_id: u64,
 }
 
@@ -80,6 +87,7 @@ impl World {
             now: at(0),
             created: Vec::new(),
             deleted: Vec::new(),
+            templates: BTreeMap::new(),
             next_id: 0,
         }
     }
@@ -101,7 +109,17 @@ impl World {
 
     /// One controller round, applied.
     pub fn round(&mut self) -> StatefulSetPlan {
-        let plan = reconcile(&self.stateful_set, &self.pods, &self.claims, self.now);
+        let revisions = Revisions::of(&self.stateful_set);
+        let template = self.stateful_set.spec.template.clone();
+        self.templates.insert(revisions.update, template);
+        let current = self.templates.get(&revisions.current);
+        let plan = reconcile(
+            &self.stateful_set,
+            current,
+            &self.pods,
+            &self.claims,
+            self.now,
+        );
         for claim in &plan.create_claims {
             assert!(
                 self.claim(claim.metadata.name.as_deref().unwrap())
@@ -141,6 +159,12 @@ impl World {
             self.stateful_set.status = Some(status.clone());
         }
         plan
+    }
+
+    /// A user deletes the pod `name`.
+    pub fn delete_pod(&mut self, name: &str) {
+        let now = self.now;
+        self.pod_mut(name).metadata.deletion_timestamp = Some(Time(now));
     }
 
     /// Deleted pods go away, new pods become Running and Ready. Whether anything changed.
