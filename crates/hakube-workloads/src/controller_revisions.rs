@@ -3,17 +3,22 @@
 //! strategic-merge patch `kubectl rollout undo` sends back (`{"spec":{"template":{…,
 //! "$patch":"replace"}}}`), numbered in the order the templates became current. A template
 //! that comes back (an undo) renumbers its old revision instead of adding one; revisions no
-//! pod is made from are pruned beyond the owner's `revisionHistoryLimit` (10).
+//! pod is made from are pruned beyond the owner's `revisionHistoryLimit` (10). Like pods,
+//! revisions are claimed by selector: orphans the owner selects (left by a set deleted with
+//! `--cascade=orphan`) are adopted, and owned ones it no longer selects are released.
 
 use std::collections::BTreeSet;
 
 use hakube_kinds::k8s_openapi::api::apps::v1::ControllerRevision;
 use hakube_kinds::k8s_openapi::api::core::v1::PodTemplateSpec;
-use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use hakube_kinds::k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use hakube_kinds::k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use serde_json::json;
 
-use crate::controller_refs::{controller_reference, is_controlled_by};
+use crate::controller_refs::{
+    Claim, Claimant, add_owner, claim, controller_reference, remove_owner,
+};
+use crate::label_selectors::{selector_is_empty, selector_matches};
 
 /// Upstream's default `revisionHistoryLimit`.
 pub const DEFAULT_HISTORY_LIMIT: i32 = 10;
@@ -27,6 +32,7 @@ pub struct Owner<'a> {
     pub kind: &'a str,
     pub metadata: &'a ObjectMeta,
     pub template: &'a PodTemplateSpec,
+    pub selector: &'a LabelSelector,
     pub history_limit: Option<i32>,
 }
 
@@ -39,6 +45,10 @@ pub struct RevisionPlan {
     pub renumber: Option<ControllerRevision>,
     /// The uids of revisions to prune.
     pub delete: Vec<String>,
+    /// Orphaned revisions the owner selects, with its controller reference added.
+    pub adopt: Vec<ControllerRevision>,
+    /// Owned revisions it no longer selects, with its reference removed.
+    pub release: Vec<ControllerRevision>,
 }
 
 /// The name of the revision of `hash` ("<owner>-<hash>").
@@ -102,18 +112,41 @@ pub fn plan(
     revisions: &[ControllerRevision],
     live: &BTreeSet<String>,
 ) -> RevisionPlan {
-    let uid = owner.metadata.uid.as_deref().unwrap_or_default();
-    let mut owned: Vec<&ControllerRevision> = revisions
-        .iter()
-        .filter(|revision| is_controlled_by(&revision.metadata, uid))
-        .collect();
+    let mut plan = RevisionPlan::default();
+    let claimant = Claimant {
+        uid: owner.metadata.uid.as_deref().unwrap_or_default(),
+        deleting: owner.metadata.deletion_timestamp.is_some(),
+    };
+    // An empty selector would take every orphan in the namespace: upstream refuses it.
+    let selects = |revision: &ControllerRevision| {
+        !selector_is_empty(owner.selector)
+            && selector_matches(owner.selector, revision.metadata.labels.as_ref())
+    };
+    let mut owned: Vec<&ControllerRevision> = Vec::new();
+    for revision in revisions {
+        match claim(claimant, &revision.metadata, selects(revision)) {
+            Claim::Owned => owned.push(revision),
+            Claim::Adopt => {
+                let mut adopted = revision.clone();
+                let reference = controller_reference(owner.api_version, owner.kind, owner.metadata);
+                add_owner(&mut adopted.metadata, reference);
+                plan.adopt.push(adopted);
+                owned.push(revision);
+            }
+            Claim::Release => {
+                let mut released = revision.clone();
+                remove_owner(&mut released.metadata, claimant.uid);
+                plan.release.push(released);
+            }
+            Claim::Ignore => {}
+        }
+    }
     owned.sort_by_key(|revision| (number(revision), revision.metadata.name.clone()));
     let name = revision_name(owner.metadata, hash);
     let latest = owned.last().map_or(0, |revision| number(revision));
     let current = owned
         .iter()
         .find(|revision| revision.metadata.name.as_deref() == Some(name.as_str()));
-    let mut plan = RevisionPlan::default();
     match current {
         Some(revision) if number(revision) == latest => {}
         Some(revision) => {
@@ -143,6 +176,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller_refs::is_controlled_by;
     use crate::test_objects::template;
 
     fn owner_metadata() -> ObjectMeta {
@@ -163,9 +197,13 @@ mod tests {
             kind: "StatefulSet",
             metadata,
             template,
+            selector: &WEB,
             history_limit: Some(2),
         }
     }
+
+    static WEB: std::sync::LazyLock<LabelSelector> =
+        std::sync::LazyLock::new(|| crate::test_objects::selector(&[("app", "web")]));
 
     fn stored(revision: ControllerRevision, uid: &str) -> ControllerRevision {
         let mut revision = revision;
@@ -259,5 +297,35 @@ mod tests {
             &BTreeSet::new(),
         );
         assert_eq!(plan.create.and_then(|r| r.revision), Some(1));
+    }
+
+    #[test]
+    fn orphans_the_owner_selects_are_adopted_and_unselected_ones_released() {
+        let metadata = owner_metadata();
+        let first = template(&[("app", "web")], "nginx:1");
+        let mut orphan = stored(
+            new_revision(&owner(&metadata, &first), "web-aaa".into(), "aaa", 3),
+            "u1",
+        );
+        orphan.metadata.owner_references = None;
+        let other = template(&[("app", "db")], "nginx:1");
+        let unselected = stored(
+            new_revision(&owner(&metadata, &other), "web-bbb".into(), "bbb", 4),
+            "u2",
+        );
+        let plan = plan(
+            &owner(&metadata, &first),
+            "aaa",
+            &[orphan, unselected],
+            &BTreeSet::new(),
+        );
+        // The orphan is the current template's revision: adopted, not created again.
+        assert_eq!(plan.create, None);
+        let adopted = plan.adopt.first().expect("an adoption");
+        assert_eq!(adopted.metadata.uid.as_deref(), Some("u1"));
+        assert!(is_controlled_by(&adopted.metadata, "set-uid"));
+        let released = plan.release.first().expect("a release");
+        assert_eq!(released.metadata.uid.as_deref(), Some("u2"));
+        assert_eq!(released.metadata.owner_references, None);
     }
 }

@@ -345,6 +345,16 @@ fn stateful_and_daemon_sets_keep_their_history(kubectl: &Kubectl) {
         "the first template's revision is renumbered, not copied: {:?}",
         revisions("statefulset/db")
     );
+    // A set deleted with --cascade=orphan leaves its revisions; a new set of the same name
+    // (and selector) adopts them, history included.
+    run(&["delete", "statefulset", "db", "--cascade=orphan"]);
+    kubectl.apply(&["apply"], HISTORY_SETS);
+    assert!(
+        wait_until(Duration::from_secs(60), || revisions("statefulset/db")
+            == ["2 set STAGE=two", "3 first"]),
+        "the orphaned revisions are adopted: {:?}",
+        revisions("statefulset/db")
+    );
     assert!(
         wait_until(Duration::from_secs(60), || revisions("daemonset/logger")
             .len()

@@ -1,7 +1,7 @@
 //! The I/O of StatefulSets' and DaemonSets' ControllerRevisions: which revisions pods are
 //! still made from, then the writes [`hakube_workloads::controller_revisions::plan`] decides
-//! (a create through the API's write path, a renumbering and prunes conditional on the
-//! revision read, so a lost race is decided again next round).
+//! (a create through the API's write path; adoptions, releases, a renumbering and prunes
+//! conditional on the revision read, so a lost race is decided again next round).
 
 use std::collections::BTreeSet;
 
@@ -44,14 +44,18 @@ pub async fn keep(
     live: &BTreeSet<String>,
     component: &str,
 ) -> ApiResult<usize> {
-    let uid = owner.metadata.uid.as_deref().unwrap_or_default();
     let typed: Vec<ControllerRevision> = revisions
         .iter()
-        .filter(|(revision, _)| is_controlled_by(&revision.metadata, uid))
         .map(|(revision, _)| revision.clone())
         .collect();
     let plan = controller_revisions::plan(owner, hash, &typed, live);
     let mut writes = 0;
+    for claimed in plan.adopt.iter().chain(&plan.release) {
+        let uid = claimed.metadata.uid.as_deref().unwrap_or_default();
+        if let Some(stored) = find(revisions, uid) {
+            writes += usize::from(replace(server, stored, claimed).await?);
+        }
+    }
     if let Some(revision) = plan.create {
         let object = serde_json::to_value(&revision).unwrap_or_default();
         match crate::internal::create(server, object, component).await {

@@ -164,6 +164,7 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
                 kind: "DaemonSet",
                 metadata: &daemon_set.metadata,
                 template: &daemon_set.spec.template,
+                selector: &daemon_set.spec.selector,
                 history_limit: daemon_set.spec.revision_history_limit,
             };
             writes += keep_history(server, namespace, &owner, None, DAEMON_SET_CONTROLLER).await?;
@@ -184,6 +185,7 @@ pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> 
                 kind: "StatefulSet",
                 metadata: &stateful_set.metadata,
                 template: &stateful_set.spec.template,
+                selector: &stateful_set.spec.selector,
                 history_limit: stateful_set.spec.revision_history_limit,
             };
             let current = stateful_set.status.as_ref();
