@@ -53,19 +53,27 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The user a request runs as: the one it authenticates as, or the one it impersonates when
 /// that user may (403 otherwise, with upstream's wording).
-pub async fn authenticate(server: &ApiServer, parts: &Parts) -> ApiResult<User> {
+pub async fn authenticate(server: &ApiServer, parts: &Parts) -> ApiResult<Authenticated> {
     let user = authenticated(server, parts).await?;
     let Some(impersonation) = crate::impersonation::requested(&parts.headers)? else {
-        return Ok(user);
+        return Ok(Authenticated::User(user));
     };
     if server.options.rbac {
         for check in impersonation.checks() {
             if !crate::rbac::allowed(server, &user, &check).await? {
-                return Err(ApiError::Forbidden(check.refusal(&user)));
+                let refusal = ApiError::Forbidden(check.refusal(&user));
+                return Ok(Authenticated::RefusedImpersonation { user, refusal });
             }
         }
     }
-    Ok(impersonation.user(user))
+    Ok(Authenticated::User(impersonation.user(user)))
+}
+
+/// Who a request runs as, or the impersonation its authenticated user may not do (kept apart
+/// from other errors so the refusal is audited under the real user).
+pub enum Authenticated {
+    User(User),
+    RefusedImpersonation { user: User, refusal: ApiError },
 }
 
 /// The user of a request: its certificate's, else its valid token's; 401 otherwise.

@@ -228,6 +228,13 @@ fn custom_resources_with_several_versions() {
         &old.stderr,
         "Warning: multi.example.com/v1beta1 Widget is deprecated",
     );
+    // A refusal through a deprecated version warns too.
+    let missing = kubectl.run(&["get", "widgets.v1beta1.multi.example.com", "nowhere"]);
+    assert!(!missing.ok(), "{}", missing.stdout);
+    contains(
+        &missing.stderr,
+        "Warning: multi.example.com/v1beta1 Widget is deprecated",
+    );
     // Writes through the old version work, and are stored as v1.
     kubectl.ok(&[
         "patch",

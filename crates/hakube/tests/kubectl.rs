@@ -1179,6 +1179,8 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
     let (ok, said) = as_robot(&["--as=bob", "get", "pods"]);
     assert!(!ok, "{said}");
     contains(&said, "cannot impersonate resource \"users\"");
+    let (ok, said) = as_robot(&["--as=bob", "create", "configmap", "bob-was-here"]);
+    assert!(!ok, "{said}");
     let (ok, said) = as_robot(&["--as=jane", "--as-group=system:masters", "get", "pods"]);
     assert!(!ok, "{said}");
     contains(
@@ -1210,6 +1212,15 @@ fn rbac_when_enabled_and_an_audit_log_of_writes() {
             && r["objectRef"]["resource"] == "configmaps"
             && r["user"]["username"] == "admin"
             && r["impersonatedUser"]["username"] == "jane"
+            && r["responseStatus"]["code"] == 403),
+        "{audit}"
+    );
+    // A refused impersonation is audited under the real user.
+    assert!(
+        records.iter().any(|r| r["verb"] == "create"
+            && r["objectRef"]["resource"] == "configmaps"
+            && r["user"]["username"] == "system:serviceaccount:default:robot"
+            && r["impersonatedUser"].is_null()
             && r["responseStatus"]["code"] == 403),
         "{audit}"
     );

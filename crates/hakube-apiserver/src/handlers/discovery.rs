@@ -16,8 +16,10 @@ use crate::respond;
 /// Checks the request's user and gives the request back (discovery needs no more).
 async fn authenticated(server: &ApiServer, request: Request) -> ApiResult<Request> {
     let (parts, body) = request.into_parts();
-    crate::auth::authenticate(server, &parts).await?;
-    Ok(Request::from_parts(parts, body))
+    match crate::auth::authenticate(server, &parts).await? {
+        crate::auth::Authenticated::User(_) => Ok(Request::from_parts(parts, body)),
+        crate::auth::Authenticated::RefusedImpersonation { refusal, .. } => Err(refusal),
+    }
 }
 
 pub async fn core(State(server): State<Arc<ApiServer>>, request: Request) -> Response {

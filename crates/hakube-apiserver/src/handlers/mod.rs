@@ -56,7 +56,13 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, request: Request) ->
 async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> {
     let (mut parts, body) = request.into_parts();
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let user = crate::auth::authenticate(&server, &parts).await?;
+    let user = match crate::auth::authenticate(&server, &parts).await? {
+        crate::auth::Authenticated::User(user) => user,
+        crate::auth::Authenticated::RefusedImpersonation { user, refusal } => {
+            audit_refusal(&server, &parts, &user, &refusal).await;
+            return Err(refusal);
+        }
+    };
     let path = parts.uri.path().to_string();
     if path.starts_with("/openapi/") {
         return Err(ApiError::UnknownPath);
@@ -109,16 +115,17 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
             };
             let started = std::time::Instant::now();
             let metrics_server = call.server.clone();
-            let mut outcome = by_verb(call, parts.method, body).await;
-            if let (Some(warning), Ok(response)) = (deprecation, outcome.as_mut())
+            let mut response = match by_verb(call, parts.method, body).await {
+                Ok(response) => response,
+                Err(error) => error.into_response(),
+            };
+            // Every answer through a deprecated version warns, refusals too (as upstream's).
+            if let Some(warning) = deprecation
                 && let Ok(value) = crate::respond::warning(&warning).parse()
             {
                 response.headers_mut().append("warning", value);
             }
-            let code = match &outcome {
-                Ok(response) => response.status().as_u16(),
-                Err(error) => error.code().as_u16(),
-            };
+            let code = response.status().as_u16();
             metrics_server.metrics.observe(
                 &attributes.verb,
                 &attributes.resource,
@@ -130,7 +137,7 @@ async fn route(server: Arc<ApiServer>, request: Request) -> ApiResult<Response> 
                     .record(audit_record(&audited_user, &attributes, &uri, code))
                     .await;
             }
-            outcome
+            Ok(response)
         }
     }
 }
@@ -177,6 +184,36 @@ fn attributes(target: &Target, method: &Method, query: &Query) -> crate::rbac::A
         namespace: target.namespace.clone(),
         name: target.name.clone(),
     }
+}
+
+/// Audits a write whose user was refused the impersonation it asked for, under the real
+/// user (the request never ran).
+async fn audit_refusal(
+    server: &ApiServer,
+    parts: &axum::http::request::Parts,
+    user: &User,
+    refusal: &ApiError,
+) {
+    let Some(audit) = server
+        .options
+        .audit
+        .as_ref()
+        .filter(|_| is_write(&parts.method))
+    else {
+        return;
+    };
+    let Ok(ApiPath::Resource(target)) = parse_path(parts.uri.path(), &server.registry) else {
+        return;
+    };
+    let query = Query::parse(parts.uri.query());
+    let attributes = attributes(&target, &parts.method, &query);
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let record = audit_record(user, &attributes, &uri, refusal.code().as_u16());
+    audit.record(record).await;
 }
 
 fn audit_record(
