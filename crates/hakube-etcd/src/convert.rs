@@ -22,7 +22,7 @@ pub fn key_value(kv: &KeyValue) -> PbKeyValue {
         create_revision: kv.create_revision as i64,
         mod_revision: kv.mod_revision as i64,
         version: kv.version as i64,
-        value: kv.value.clone(),
+        value: kv.value.to_vec(),
         lease: crate::store_api::key_lease(kv),
     }
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::ops::Bound;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandResponse, Condition, Operation};
@@ -23,11 +24,12 @@ use crate::txn::{
     TxnOpOutput, TxnOutput,
 };
 
-/// A key's value as of some revision, with etcd's version metadata.
+/// A key's value as of some revision, with etcd's version metadata. The value is shared, not
+/// copied, between the key's stored version, the change events watchers hold and reads.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct KeyValue {
     pub key: Vec<u8>,
-    pub value: Vec<u8>,
+    pub value: Bytes,
     /// The revision that created the key in its current lifetime.
     pub create_revision: u64,
     /// The revision of the last write to the key.
@@ -84,7 +86,7 @@ struct Version {
     version: u64,
     /// `None` marks a tombstone: the key was deleted at `mod_revision`.
     /// Tombstones are kept so reads at older revisions still see the value.
-    value: Option<Vec<u8>>,
+    value: Option<Bytes>,
     /// The lease the key was attached to by this write (0: none).
     lease: i64,
     /// The position of this write among the writes of its revision (a transaction or a lease
@@ -223,7 +225,7 @@ impl KeyValueState {
             return (self.failed(previous, reason), Vec::new());
         }
         let revision = self.revision + 1;
-        let (kv, previous) = self.write_put(key, value.to_vec(), 0, revision, 0);
+        let (kv, previous) = self.write_put(key, Bytes::copy_from_slice(value), 0, revision, 0);
         self.revision = revision;
         let response = CommandResponse {
             revision,
@@ -486,7 +488,7 @@ impl KeyValueState {
 fn tombstone_kv(key: &[u8], revision: u64) -> KeyValue {
     KeyValue {
         key: key.to_vec(),
-        value: Vec::new(),
+        value: Bytes::new(),
         create_revision: 0,
         mod_revision: revision,
         version: 0,

@@ -268,7 +268,9 @@ impl Compare {
         let to_i64 = |r: u64| i64::try_from(r).unwrap_or(i64::MAX);
         let ordering = match (&self.target, kv) {
             (CompareTarget::Value(_), None) => return false,
-            (CompareTarget::Value(expected), Some(kv)) => kv.value.as_slice().cmp(expected),
+            (CompareTarget::Value(expected), Some(kv)) => {
+                kv.value.as_ref().cmp(expected.as_slice())
+            }
             (CompareTarget::Version(expected), kv) => {
                 kv.map_or(0, |kv| to_i64(kv.version)).cmp(expected)
             }

@@ -385,7 +385,7 @@ mod tests {
     fn stored(revision: u64, value: Value) -> KeyValue {
         KeyValue {
             key: b"/registry/core/pods/default/web".to_vec(),
-            value: serde_json::to_vec(&value).unwrap(),
+            value: serde_json::to_vec(&value).unwrap().into(),
             create_revision: 1,
             mod_revision: revision,
             version: 1,

@@ -516,7 +516,7 @@ mod tests {
             kind,
             kv: hakube_store::KeyValue {
                 key: key.as_bytes().to_vec(),
-                value: serde_json::to_vec(&value).unwrap(),
+                value: serde_json::to_vec(&value).unwrap().into(),
                 create_revision: 1,
                 mod_revision: 1,
                 version: 1,

@@ -23,7 +23,7 @@ fn del(key: &str, condition: Condition) -> Operation {
 fn kv(key: &str, value: &str, create: u64, modified: u64, version: u64) -> KeyValue {
     KeyValue {
         key: key.as_bytes().to_vec(),
-        value: value.as_bytes().to_vec(),
+        value: value.as_bytes().to_vec().into(),
         create_revision: create,
         mod_revision: modified,
         version,
@@ -34,7 +34,7 @@ fn kv(key: &str, value: &str, create: u64, modified: u64, version: u64) -> KeyVa
 fn value_at(s: &KeyValueState, key: &str, at: Option<u64>) -> Option<String> {
     s.get(key.as_bytes(), at)
         .unwrap()
-        .map(|kv| String::from_utf8(kv.value).unwrap())
+        .map(|kv| String::from_utf8(kv.value.to_vec()).unwrap())
 }
 
 fn keys(items: &[KeyValue]) -> Vec<String> {
@@ -520,7 +520,7 @@ impl Model {
                 self.revision += 1;
                 let kv = KeyValue {
                     key: key.clone(),
-                    value: value.clone(),
+                    value: value.clone().into(),
                     create_revision: previous
                         .as_ref()
                         .map_or(self.revision, |p| p.create_revision),
@@ -557,7 +557,7 @@ impl Model {
                     kind: EventKind::Delete,
                     kv: KeyValue {
                         key: key.clone(),
-                        value: Vec::new(),
+                        value: Bytes::new(),
                         create_revision: 0,
                         mod_revision: self.revision,
                         version: 0,
@@ -741,4 +741,16 @@ fn range_matching_keeps_accepted_values_and_live_revisions_skip_tombstones() {
         .map(|(key, revision)| (key.to_vec(), revision))
         .collect();
     assert_eq!(live, [(b"/p/a".to_vec(), 1), (b"/p/b".to_vec(), 2)]);
+}
+
+#[test]
+fn shared_values_serialize_as_the_byte_vectors_they_replaced() {
+    // Snapshots written before values were shared (`Vec<u8>`) must still load: postcard
+    // writes both as a length and the bytes.
+    let value = b"{\"kind\":\"Pod\"}".to_vec();
+    let shared = Some(Bytes::from(value.clone()));
+    let before = postcard::to_allocvec(&Some(value)).unwrap();
+    assert_eq!(postcard::to_allocvec(&shared).unwrap(), before);
+    let loaded: Option<Bytes> = postcard::from_bytes(&before).unwrap();
+    assert_eq!(loaded, shared);
 }

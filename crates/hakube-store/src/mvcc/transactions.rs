@@ -21,7 +21,7 @@ impl KeyValueState {
     pub(super) fn write_put(
         &mut self,
         key: &[u8],
-        value: Vec<u8>,
+        value: Bytes,
         lease: i64,
         revision: u64,
         sub_revision: u32,
@@ -286,8 +286,8 @@ impl KeyValueState {
                     let current = self.current(&put.key);
                     let value = match (&current, put.ignore_value) {
                         (Some(kv), true) => kv.value.clone(),
-                        (None, true) => Vec::new(),
-                        (_, false) => put.value.clone(),
+                        (None, true) => Bytes::new(),
+                        (_, false) => Bytes::from(put.value.clone()),
                     };
                     let lease = match (&current, put.ignore_lease) {
                         (Some(kv), true) => kv.lease,
@@ -417,7 +417,7 @@ impl KeyValueState {
             .map(|(key, v)| KeyValue {
                 key: key.to_vec(),
                 value: if op.keys_only {
-                    Vec::new()
+                    Bytes::new()
                 } else {
                     v.value.clone().unwrap_or_default()
                 },

@@ -605,7 +605,7 @@ fn ignore_value_and_ignore_lease() {
         vec![],
     ));
     let a = s.get(b"/a", None).unwrap().unwrap();
-    assert_eq!((a.value.as_slice(), a.lease), (b"leased".as_slice(), 0));
+    assert_eq!((a.value.as_ref(), a.lease), (b"leased".as_slice(), 0));
     assert!(s.lease(5).unwrap().keys.is_empty());
     s.apply(&txn(vec![], vec![put_lease("/a", "leased", 5)], vec![]));
     // Keep the lease, change the value.
@@ -615,7 +615,7 @@ fn ignore_value_and_ignore_lease() {
         vec![],
     ));
     let a = s.get(b"/a", None).unwrap().unwrap();
-    assert_eq!((a.value.as_slice(), a.lease), (b"new".as_slice(), 5));
+    assert_eq!((a.value.as_ref(), a.lease), (b"new".as_slice(), 5));
     assert_eq!(s.lease(5).unwrap().keys, vec![b("/a")]);
 }
 
