@@ -49,7 +49,9 @@ for attempt in $(seq 1 20); do
     "$HAKUBE_BIN" images import "$IMAGES/pause.tar" --data-dir "$CLUSTER_DIR/node1" >&2 && break
     sleep 2
 done
-sleep 5
+# At rest before, as after (30 s): jemalloc hands freed pages back ~10 s after a burst, so a
+# baseline taken sooner varies by several MB with what start-up just freed.
+sleep "${SETTLE:-30}"
 before=$(rss_kb "$(node_pid 1)")
 echo "before the Deployment: node1 RssAnon $(awk '/^RssAnon/ {print $2}' "/proc/$(node_pid 1)/status") kB"
 start=$(date +%s.%N)
