@@ -5,8 +5,9 @@
 #      the create to the watch event showing the pod Running (bench/pod-startup.py);
 #   3. scale with simulated nodes: a second cluster with $SIMULATED simulated nodes, one
 #      Deployment of $REPLICAS replicas; seconds until all are bound and all are Ready, and
-#      node1's RSS before and 5 s after, then every node's VmRSS and RssAnon 30 s after (the
-#      allocator hands freed memory back after ~10 s).
+#      node1's RSS before (at rest, $SETTLE s after the simulated nodes are up, 30 by default)
+#      and 5 s after, then every node's VmRSS and RssAnon 30 s after (the allocator hands freed
+#      memory back after ~10 s).
 #
 #   sudo bench/workloads.sh
 #   PODS=10 SIMULATED=20 REPLICAS=100 sudo -E bench/workloads.sh     # quicker
