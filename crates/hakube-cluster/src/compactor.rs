@@ -99,7 +99,11 @@ mod tests {
         let start = Instant::now();
         let at = |seconds: u64| start + Duration::from_secs(seconds);
         let mut policy = CompactionPolicy::default();
-        assert_eq!(policy.on_tick(at(0), 100, 0), None, "the first tick only marks");
+        assert_eq!(
+            policy.on_tick(at(0), 100, 0),
+            None,
+            "the first tick only marks"
+        );
         assert_eq!(policy.on_tick(at(290), 400, 0), None, "within the period");
         assert_eq!(policy.on_tick(at(300), 500, 0), Some(100));
         // The next period compacts to where this one began, not further.
