@@ -24,13 +24,13 @@ use crate::{body, objects, respond};
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 pub const ORPHAN_FINALIZER: &str = "orphan";
 
-/// The DeleteOptions of a request (body, or query parameters).
-struct DeleteOptions {
+/// The DeleteOptions of a request (body, or query parameters), or of an Eviction.
+pub struct DeleteOptions {
     propagation: Option<String>,
     precondition_uid: Option<String>,
     precondition_version: Option<String>,
-    grace_period_seconds: Option<i64>,
-    dry_run: bool,
+    pub grace_period_seconds: Option<i64>,
+    pub dry_run: bool,
 }
 
 async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
@@ -40,56 +40,78 @@ async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
     } else {
         body::decode_object(&bytes, &body::content_type(&call.headers))?
     };
-    let orphan = value
-        .get("orphanDependents")
-        .and_then(Value::as_bool)
-        .or_else(|| call.query.get("orphanDependents").map(|v| v == "true"));
-    let propagation = value
-        .get("propagationPolicy")
-        .and_then(Value::as_str)
-        .or(call.query.get("propagationPolicy"))
-        .map(str::to_string)
-        .or_else(|| {
-            orphan.map(|o| {
-                if o {
-                    "Orphan".into()
-                } else {
-                    "Background".into()
-                }
-            })
-        });
-    if let Some(policy) = &propagation
-        && !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground")
-    {
-        return Err(ApiError::BadRequest(format!(
-            "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
-        )));
-    }
-    let dry_run = value
-        .get("dryRun")
-        .and_then(Value::as_array)
-        .is_some_and(|d| d.iter().any(|v| v == "All"))
-        || call.query.dry_run()?;
-    Ok(DeleteOptions {
-        propagation,
-        precondition_uid: value
-            .at("/preconditions/uid")
+    DeleteOptions::of(call, &value)
+}
+
+impl DeleteOptions {
+    /// The options `value` (a DeleteOptions object) and the request's query give.
+    pub fn of(call: &Call, value: &Value) -> ApiResult<Self> {
+        let orphan = value
+            .get("orphanDependents")
+            .and_then(Value::as_bool)
+            .or_else(|| call.query.get("orphanDependents").map(|v| v == "true"));
+        let propagation = value
+            .get("propagationPolicy")
             .and_then(Value::as_str)
-            .map(str::to_string),
-        precondition_version: value
-            .at("/preconditions/resourceVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        grace_period_seconds: value
-            .get("gracePeriodSeconds")
-            .and_then(Value::as_i64)
+            .or(call.query.get("propagationPolicy"))
+            .map(str::to_string)
             .or_else(|| {
-                call.query
-                    .get("gracePeriodSeconds")
-                    .and_then(|v| v.parse().ok())
-            }),
-        dry_run,
-    })
+                orphan.map(|o| {
+                    if o {
+                        "Orphan".into()
+                    } else {
+                        "Background".into()
+                    }
+                })
+            });
+        if let Some(policy) = &propagation
+            && !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::BadRequest(format!(
+                "propagationPolicy must be Orphan, Background or Foreground, not {policy:?}"
+            )));
+        }
+        let dry_run = value
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"))
+            || call.query.dry_run()?;
+        let text = |pointer: &str| {
+            value
+                .at(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Ok(DeleteOptions {
+            propagation,
+            precondition_uid: text("/preconditions/uid"),
+            precondition_version: text("/preconditions/resourceVersion"),
+            grace_period_seconds: value
+                .get("gracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .or_else(|| {
+                    call.query
+                        .get("gracePeriodSeconds")
+                        .and_then(|v| v.parse().ok())
+                }),
+            dry_run,
+        })
+    }
+
+    /// The precondition `current` fails, worded as upstream's.
+    pub fn unmet_by(&self, current: &Value) -> Option<String> {
+        let uid = objects::text(current, &["metadata", "uid"]).unwrap_or("");
+        if let Some(wanted) = self.precondition_uid.as_deref().filter(|w| *w != uid) {
+            return Some(format!(
+                "Precondition failed: UID in precondition: {wanted}, UID in object meta: {uid}"
+            ));
+        }
+        let version = objects::resource_version(current).unwrap_or("0");
+        self.precondition_version
+            .as_deref()
+            .filter(|w| *w != version)
+            .map(|wanted| format!("Precondition failed: ResourceVersion in precondition: {wanted}, ResourceVersion in object meta: {version}"))
+    }
 }
 
 /// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
@@ -240,25 +262,12 @@ async fn delete_object(
         subject: resource.subject(&name),
         message,
     };
-    if let Some(uid) = &options.precondition_uid
-        && Some(uid.as_str()) != objects::text(&current, &["metadata", "uid"])
-    {
-        return Err(conflict(format!(
-            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-            objects::text(&current, &["metadata", "uid"]).unwrap_or("")
-        )));
+    if let Some(message) = options.unmet_by(&current) {
+        return Err(conflict(message));
     }
-    let version = objects::resource_version(&current)
-        .unwrap_or("0")
-        .to_string();
-    if let Some(expected) = &options.precondition_version
-        && *expected != version
-    {
-        return Err(conflict(format!(
-            "Precondition failed: ResourceVersion in precondition: {expected}, ResourceVersion in object meta: {version}"
-        )));
-    }
-    let revision: u64 = version.parse().unwrap_or(0);
+    let revision: u64 = objects::resource_version(&current)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let marked = graceful_pod_deletion(&current, options.grace_period_seconds)
         .or_else(|| mark_for_deletion(&current, options.propagation.as_deref()));
     if options.dry_run {
@@ -370,5 +379,27 @@ mod tests {
             "a pod its node is still stopping stays until the node deletes it"
         );
         assert!(!finalized(&json!({"metadata": {"name": "p"}})));
+    }
+
+    #[test]
+    fn preconditions_are_checked_with_upstreams_words() {
+        let options = DeleteOptions {
+            propagation: None,
+            precondition_uid: Some("u1".into()),
+            precondition_version: Some("6".into()),
+            grace_period_seconds: None,
+            dry_run: false,
+        };
+        let pod = |uid: &str| json!({"metadata": {"uid": uid, "resourceVersion": "7"}});
+        assert_eq!(
+            options.unmet_by(&pod("u2")).as_deref(),
+            Some("Precondition failed: UID in precondition: u1, UID in object meta: u2")
+        );
+        assert_eq!(
+            options.unmet_by(&pod("u1")).as_deref(),
+            Some(
+                "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
+            )
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::admission::namespace_objects;
 use crate::controllers::{Stored, disruption::is_ready, is_deleting};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
-use crate::handlers::delete::marked_for_deletion;
+use crate::handlers::delete::{DeleteOptions, marked_for_deletion};
 use crate::handlers::get::{not_found, object_key};
 use crate::objects::At as _;
 use crate::selectors::LabelSelector;
@@ -84,52 +84,6 @@ fn decide(budget: &Value, pod: &Value) -> ApiResult<bool> {
         )));
     }
     Ok(true)
-}
-
-/// The Eviction's deleteOptions that matter here.
-struct EvictionOptions {
-    grace_period_seconds: Option<i64>,
-    precondition_uid: Option<String>,
-    precondition_version: Option<String>,
-    dry_run: bool,
-}
-
-impl EvictionOptions {
-    fn of(call: &Call, eviction: &Value) -> ApiResult<Self> {
-        let text = |pointer: &str| {
-            eviction
-                .at(pointer)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let dry_run = eviction
-            .at("/deleteOptions/dryRun")
-            .and_then(Value::as_array)
-            .is_some_and(|d| d.iter().any(|v| v == "All"));
-        Ok(Self {
-            grace_period_seconds: eviction
-                .at("/deleteOptions/gracePeriodSeconds")
-                .and_then(Value::as_i64),
-            precondition_uid: text("/deleteOptions/preconditions/uid"),
-            precondition_version: text("/deleteOptions/preconditions/resourceVersion"),
-            dry_run: dry_run || call.query.dry_run()?,
-        })
-    }
-
-    /// The precondition `pod` fails, worded as upstream's.
-    fn unmet_by(&self, pod: &Value) -> Option<String> {
-        let uid = objects::text(pod, &["metadata", "uid"]).unwrap_or_default();
-        let version = objects::resource_version(pod).unwrap_or_default();
-        if let Some(wanted) = self.precondition_uid.as_deref().filter(|w| *w != uid) {
-            return Some(format!(
-                "Precondition failed: UID in precondition: {wanted}, UID in object meta: {uid}"
-            ));
-        }
-        self.precondition_version
-            .as_deref()
-            .filter(|w| *w != version)
-            .map(|wanted| format!("Precondition failed: ResourceVersion in precondition: {wanted}, ResourceVersion in object meta: {version}"))
-    }
 }
 
 /// Pods no budget protects (upstream's canIgnorePDB): finished, not started (Pending), or
@@ -207,7 +161,8 @@ async fn budget_write(call: &Call, namespace: &str, pod: &Value) -> ApiResult<Op
 pub async fn evict(call: Call, request_body: Body) -> ApiResult<Response> {
     let bytes = body::read(request_body).await?;
     let eviction = body::decode_object(&bytes, &body::content_type(&call.headers))?;
-    let options = EvictionOptions::of(&call, &eviction)?;
+    let no_options = json!({});
+    let options = DeleteOptions::of(&call, eviction.get("deleteOptions").unwrap_or(&no_options))?;
     let namespace = call.target.namespace.clone().unwrap_or_default();
     let key = object_key(&call);
     let subject = || {
@@ -320,21 +275,5 @@ mod tests {
             "a shorter grace period brings the deadline forward"
         );
         assert!(!ignores_budgets(&running_pod()));
-    }
-
-    #[test]
-    fn preconditions_are_checked_with_upstreams_words() {
-        let options = EvictionOptions {
-            grace_period_seconds: None,
-            precondition_uid: None,
-            precondition_version: Some("6".into()),
-            dry_run: false,
-        };
-        assert_eq!(
-            options.unmet_by(&running_pod()).as_deref(),
-            Some(
-                "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
-            )
-        );
     }
 }
