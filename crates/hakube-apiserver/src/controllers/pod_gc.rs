@@ -54,7 +54,8 @@ fn out_of_service(node: &Value) -> bool {
         })
 }
 
-/// Deletes `pod` now, or marks it deleting when a finalizer holds it.
+/// Deletes `pod` now, or marks it deleting with no grace period when a finalizer holds it
+/// (a pod its node was stopping gracefully too: no node will finish it).
 fn collect(pod: &Stored, wall: &str) -> Option<Action> {
     if finalizers(&pod.object).is_empty() {
         return Some(Action::Delete {
@@ -62,7 +63,7 @@ fn collect(pod: &Stored, wall: &str) -> Option<Action> {
             revision: pod.revision,
         });
     }
-    if is_deleting(&pod.object) {
+    if is_deleting(&pod.object) && crate::handlers::delete::without_grace(&pod.object) {
         return None;
     }
     let mut object = pod.object.clone();
@@ -264,6 +265,23 @@ mod tests {
         match actions.as_slice() {
             [Action::Update { object, .. }] => {
                 assert_eq!(object["metadata"]["deletionTimestamp"], "now");
+                assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_held_pod_stopping_gracefully_on_a_gone_node_loses_its_grace_period() {
+        let stopping = json!({"metadata": {"finalizers": ["example.com/keep"],
+            "deletionTimestamp": "then", "deletionGracePeriodSeconds": 30}});
+        let held = pod("held", "gone", stopping);
+        let mut missing = MissingNodes::default();
+        let start = Instant::now();
+        plan(std::slice::from_ref(&held), &mut missing, start, "now");
+        let actions = plan(&[held], &mut missing, start + QUARANTINE, "now");
+        match actions.as_slice() {
+            [Action::Update { object, .. }] => {
                 assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 0);
             }
             other => panic!("{other:?}"),

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use hakube_store::Condition;
 
+use crate::controllers::is_deleting;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
@@ -291,7 +292,8 @@ async fn delete_object(
 }
 
 /// The object marked for deletion, when it cannot be removed at once: it has finalizers, is
-/// a namespace, or the propagation policy needs the garbage collector first.
+/// a namespace, or the propagation policy needs the garbage collector first. The mark has no
+/// grace period left (this path is taken when none is to be waited for).
 fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value> {
     let mut finalizers: Vec<Value> = current
         .at("/metadata/finalizers")
@@ -313,11 +315,11 @@ fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value
         return None;
     }
     let mut marked = current.clone();
+    // Not deleting yet, or a graceful deletion now ended at once (the node agent's final
+    // delete with grace 0): due now, so removing the last finalizer removes the object.
+    let due_now = is_deleting(current) && without_grace(current);
     let metadata = objects::metadata_mut(&mut marked);
-    if metadata
-        .get("deletionTimestamp")
-        .is_none_or(|t| t.is_null())
-    {
+    if !due_now {
         metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
     }
@@ -401,5 +403,20 @@ mod tests {
                 "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
             )
         );
+    }
+
+    #[test]
+    fn a_final_delete_of_a_pod_held_by_a_finalizer_leaves_no_grace_period() {
+        let stopping = deleting(30, &["example.com/hold"]);
+        let marked = mark_for_deletion(&stopping, None).expect("held by its finalizer");
+        assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 0);
+        let mut released = marked.clone();
+        released["metadata"]["finalizers"] = json!([]);
+        assert!(
+            finalized(&released),
+            "removing the finalizer now removes it"
+        );
+        // Already due: marking again changes nothing.
+        assert_eq!(mark_for_deletion(&marked, None), Some(marked));
     }
 }
