@@ -72,7 +72,7 @@ impl<'a> Sequence<'a> {
 }
 
 /// spec.ordinals.start, 0 by default.
-fn first_ordinal(stateful_set: &StatefulSet) -> i32 {
+pub(super) fn first_ordinal(stateful_set: &StatefulSet) -> i32 {
     let ordinals = stateful_set.spec.ordinals.as_ref();
     ordinals
         .and_then(|ordinals| ordinals.start)

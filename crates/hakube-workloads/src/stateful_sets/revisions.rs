@@ -39,8 +39,9 @@ pub struct Versions<'a> {
     stateful_set: &'a StatefulSet,
     revisions: &'a Revisions,
     /// The set with its current revision's template, when pods below the partition are made
-    /// from it (a partitioned rolling update under way).
-    current: Option<(StatefulSet, usize)>,
+    /// from it (a partitioned rolling update under way), and the first ordinal at or above
+    /// the partition (it counts from spec.ordinals.start, as upstream's).
+    current: Option<(StatefulSet, i64)>,
 }
 
 impl<'a> Versions<'a> {
@@ -55,14 +56,15 @@ impl<'a> Versions<'a> {
         let partition = rolling
             .and_then(|s| s.rolling_update.as_ref())
             .and_then(|r| r.partition)
-            .and_then(|p| usize::try_from(p).ok())
-            .unwrap_or(0);
+            .unwrap_or(0)
+            .max(0);
         let current = current_template
             .filter(|_| partition > 0 && revisions.current != revisions.update)
             .map(|template| {
                 let mut older = stateful_set.clone();
                 older.spec.template = template.clone();
-                (older, partition)
+                let first = i64::from(super::ordering::first_ordinal(stateful_set));
+                (older, first + i64::from(partition))
             });
         Self {
             stateful_set,
@@ -75,7 +77,7 @@ impl<'a> Versions<'a> {
     /// update revision.
     pub fn new_pod(&self, ordinal: i32) -> Pod {
         match &self.current {
-            Some((older, partition)) if usize::try_from(ordinal).is_ok_and(|o| o < *partition) => {
+            Some((older, updated_from)) if i64::from(ordinal) < *updated_from => {
                 identity::new_pod(older, ordinal, &self.revisions.current)
             }
             _ => identity::new_pod(self.stateful_set, ordinal, &self.revisions.update),

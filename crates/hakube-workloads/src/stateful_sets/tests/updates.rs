@@ -112,3 +112,26 @@ fn on_delete_updates_a_pod_only_when_it_is_deleted() {
     let status = world.stateful_set.status.clone().unwrap();
     assert_eq!(status.updated_replicas, Some(1));
 }
+
+#[test]
+fn the_partition_counts_from_the_first_ordinal() {
+    let mut set = with_partition(stateful_set(3, "nginx:1"), 1);
+    set.spec.ordinals =
+        Some(hakube_kinds::k8s_openapi::api::apps::v1::StatefulSetOrdinals { start: Some(5) });
+    let mut world = World::new(set);
+    world.settle(|_| {});
+    world.set_image("nginx:2");
+    world.settle(|_| {});
+    // web-5 is below the partition: recreated, it keeps the old template; web-6 is not.
+    world.delete_pod("web-5");
+    world.delete_pod("web-6");
+    world.settle(|_| {});
+    assert_eq!(
+        world.images(),
+        running(&[
+            ("web-5", "nginx:1"),
+            ("web-6", "nginx:2"),
+            ("web-7", "nginx:2")
+        ])
+    );
+}
