@@ -8,6 +8,7 @@
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
+use super::disruption_scale::Controllers;
 use super::{Action, Stored, is_deleting, key_parts};
 use crate::objects::At as _;
 use crate::selectors::LabelSelector;
@@ -64,32 +65,48 @@ fn pending_disruptions(budget: &Value, pods: &[&Value], wall: &str) -> Map<Strin
         .collect()
 }
 
-/// The status a budget should have for `pods` (those of its namespace), not counting as
-/// healthy the pods whose eviction was just granted (`disrupted`).
-pub fn status(budget: &Value, pods: &[&Value], disrupted: &Map<String, Value>) -> Value {
+/// The pods of `pods` the budget's selector selects (those being deleted too).
+pub fn selected<'a>(budget: &Value, pods: &[&'a Value]) -> Vec<&'a Value> {
     let selector = budget
         .at("/spec/selector")
         .map(LabelSelector::from_label_selector_object)
         .and_then(Result::ok);
-    let matching: Vec<&&Value> = pods
-        .iter()
-        .filter(|pod| !is_deleting(pod))
+    pods.iter()
+        .copied()
         .filter(|pod| {
             selector
                 .as_ref()
                 .is_some_and(|s| !s.is_empty() && s.matches(&crate::objects::labels(pod)))
         })
-        .collect();
-    let expected = matching.len() as i64;
-    let healthy = matching
+        .collect()
+}
+
+/// The status a budget should have for the pods it `selected`, as upstream's: healthy pods
+/// are Ready, not being deleted and not just granted an eviction (`disrupted`); the expected
+/// count is the selected pods for an integer minAvailable, else the controllers' `scale`
+/// (the selected pods when there is none), so an eviction under way does not lower the
+/// healthy count the budget demands.
+pub fn status(
+    budget: &Value,
+    selected: &[&Value],
+    disrupted: &Map<String, Value>,
+    scale: Option<i64>,
+) -> Value {
+    let healthy = selected
         .iter()
-        .filter(|pod| is_ready(pod))
+        .filter(|pod| is_ready(pod) && !is_deleting(pod))
         .filter(|pod| !crate::objects::name(pod).is_some_and(|n| disrupted.contains_key(n)))
         .count() as i64;
-    let desired = match (
+    let counted = selected.len() as i64;
+    let (min, max) = (
         budget.at("/spec/minAvailable"),
         budget.at("/spec/maxUnavailable"),
-    ) {
+    );
+    let expected = match (min, max) {
+        (Some(Value::Number(_)), _) => counted,
+        _ => scale.unwrap_or(counted),
+    };
+    let desired = match (min, max) {
         (Some(min), _) => scaled(min, expected, true),
         (None, Some(max)) => (expected - scaled(max, expected, false)).max(0),
         (None, None) => expected,
@@ -139,7 +156,9 @@ pub fn plan(objects: &[Arc<Stored>], wall: &str) -> Vec<Action> {
             .map(|s| &s.object)
             .collect();
         let disrupted = pending_disruptions(&budget.object, &pods, wall);
-        let wanted = status(&budget.object, &pods, &disrupted);
+        let selected = selected(&budget.object, &pods);
+        let scale = Controllers::of(objects, namespace).scale(&selected);
+        let wanted = status(&budget.object, &selected, &disrupted, scale);
         if budget.object.get("status") != Some(&wanted) {
             let mut updated = budget.object.clone();
             updated["status"] = wanted;
@@ -166,7 +185,7 @@ mod tests {
     fn min_available_leaves_the_surplus_disruptable() {
         let budget = json!({"metadata":{"generation":1},"spec":{"minAvailable":2,"selector":{"matchLabels":{"app":"web"}}}});
         let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
-        let wanted = status(&budget, &[&a, &b, &c], &Map::new());
+        let wanted = status(&budget, &[&a, &b, &c], &Map::new(), None);
         assert_eq!(
             (
                 wanted["expectedPods"].as_i64(),
@@ -178,7 +197,7 @@ mod tests {
         );
         let unready = pod("c", false);
         assert_eq!(
-            status(&budget, &[&a, &b, &unready], &Map::new())["disruptionsAllowed"],
+            status(&budget, &[&a, &b, &unready], &Map::new(), None)["disruptionsAllowed"],
             0
         );
     }
@@ -189,7 +208,7 @@ mod tests {
             json!({"spec":{"maxUnavailable":"50%","selector":{"matchLabels":{"app":"web"}}}});
         let (a, b, c) = (pod("a", true), pod("b", true), pod("c", true));
         assert_eq!(
-            status(&budget, &[&a, &b, &c], &Map::new())["desiredHealthy"],
+            status(&budget, &[&a, &b, &c], &Map::new(), None)["desiredHealthy"],
             2
         );
     }
@@ -207,7 +226,7 @@ mod tests {
             ["a"],
             "a pod that is gone drops out"
         );
-        let wanted = status(&budget, &pods, &soon);
+        let wanted = status(&budget, &pods, &soon, None);
         assert_eq!(
             (
                 wanted["currentHealthy"].as_i64(),
@@ -224,5 +243,31 @@ mod tests {
         );
         // Two minutes on, the grant lapses.
         assert!(pending_disruptions(&budget, &pods, "2026-11-27T10:02:01Z").is_empty());
+    }
+
+    #[test]
+    fn an_eviction_under_way_does_not_lower_what_the_budget_demands() {
+        let budget = json!({"spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}}});
+        let (a, b) = (pod("a", true), pod("b", true));
+        let mut evicted = pod("c", true);
+        evicted["metadata"]["deletionTimestamp"] = json!("2026-11-27T10:00:00Z");
+        // Still terminating: counted as expected, not as healthy.
+        let wanted = status(&budget, &[&a, &b, &evicted], &Map::new(), None);
+        assert_eq!(
+            (
+                wanted["expectedPods"].as_i64(),
+                wanted["disruptionsAllowed"].as_i64()
+            ),
+            (Some(3), Some(0))
+        );
+        // Gone and not yet replaced: the controller's replicas still say 3.
+        let wanted = status(&budget, &[&a, &b], &Map::new(), Some(3));
+        assert_eq!(
+            (
+                wanted["expectedPods"].as_i64(),
+                wanted["disruptionsAllowed"].as_i64()
+            ),
+            (Some(3), Some(0))
+        );
     }
 }

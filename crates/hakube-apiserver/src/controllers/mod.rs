@@ -9,6 +9,7 @@ pub mod api_endpoints;
 pub mod controller_revisions;
 pub mod definitions;
 pub mod disruption;
+mod disruption_scale;
 pub mod event_ttl;
 pub mod garbage;
 pub mod namespaces;
