@@ -83,15 +83,8 @@ impl<'a> Controllers<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controllers::stored;
     use serde_json::json;
-
-    fn stored(key: &str, object: Value) -> Arc<Stored> {
-        Arc::new(Stored {
-            key: key.as_bytes().to_vec(),
-            revision: 1,
-            object,
-        })
-    }
 
     fn owned(kind: &str, name: &str) -> Value {
         json!({"metadata": {"ownerReferences": [{"kind": kind, "name": name, "controller": true}]}})

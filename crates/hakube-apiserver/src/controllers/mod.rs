@@ -348,6 +348,16 @@ pub fn release(stored: &Stored, finalizer: &str) -> Action {
     }
 }
 
+/// A stored object at revision 1, for the planners' unit tests.
+#[cfg(test)]
+pub fn stored(key: &str, object: Value) -> Arc<Stored> {
+    Arc::new(Stored {
+        key: key.as_bytes().to_vec(),
+        revision: 1,
+        object,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -310,14 +310,7 @@ pub fn plan(objects: &[Arc<Stored>], health: &mut NodeHealth, clock: &Clock) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn stored(key: &str, object: Value) -> Arc<Stored> {
-        Arc::new(Stored {
-            key: key.as_bytes().to_vec(),
-            revision: 1,
-            object,
-        })
-    }
+    use crate::controllers::stored;
 
     fn node(ready: &str) -> Arc<Stored> {
         stored(

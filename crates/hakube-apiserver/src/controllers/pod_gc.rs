@@ -251,6 +251,14 @@ mod tests {
         );
     }
 
+    /// What the controller does with `held` (on a node that is gone) once its quarantine ends.
+    fn after_quarantine(held: Arc<Stored>) -> Vec<Action> {
+        let mut missing = MissingNodes::default();
+        let start = Instant::now();
+        plan(std::slice::from_ref(&held), &mut missing, start, "now");
+        plan(&[held], &mut missing, start + QUARANTINE, "now")
+    }
+
     #[test]
     fn a_finalizer_turns_the_delete_into_a_mark() {
         let held = pod(
@@ -258,10 +266,7 @@ mod tests {
             "gone",
             json!({"metadata": {"finalizers": ["example.com/keep"]}}),
         );
-        let mut missing = MissingNodes::default();
-        let start = Instant::now();
-        plan(std::slice::from_ref(&held), &mut missing, start, "now");
-        let actions = plan(&[held], &mut missing, start + QUARANTINE, "now");
+        let actions = after_quarantine(held);
         match actions.as_slice() {
             [Action::Update { object, .. }] => {
                 assert_eq!(object["metadata"]["deletionTimestamp"], "now");
@@ -276,10 +281,7 @@ mod tests {
         let stopping = json!({"metadata": {"finalizers": ["example.com/keep"],
             "deletionTimestamp": "then", "deletionGracePeriodSeconds": 30}});
         let held = pod("held", "gone", stopping);
-        let mut missing = MissingNodes::default();
-        let start = Instant::now();
-        plan(std::slice::from_ref(&held), &mut missing, start, "now");
-        let actions = plan(&[held], &mut missing, start + QUARANTINE, "now");
+        let actions = after_quarantine(held);
         match actions.as_slice() {
             [Action::Update { object, .. }] => {
                 assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 0);
