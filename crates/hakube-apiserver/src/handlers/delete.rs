@@ -19,6 +19,7 @@ use crate::handlers::Call;
 use crate::handlers::get::{not_found, object_key};
 use crate::handlers::list::Selection;
 use crate::objects::At as _;
+use crate::request::Query;
 use crate::storage::{self, Freshness};
 use crate::{body, objects, respond};
 
@@ -47,14 +48,19 @@ async fn options(call: &Call, request_body: Body) -> ApiResult<DeleteOptions> {
 impl DeleteOptions {
     /// The options `value` (a DeleteOptions object) and the request's query give.
     pub fn of(call: &Call, value: &Value) -> ApiResult<Self> {
+        Self::parse(&call.query, value)
+    }
+
+    /// The options `value` and `query` give (the body's fields win over the query's).
+    pub fn parse(query: &Query, value: &Value) -> ApiResult<Self> {
         let orphan = value
             .get("orphanDependents")
             .and_then(Value::as_bool)
-            .or_else(|| call.query.get("orphanDependents").map(|v| v == "true"));
+            .or_else(|| query.get("orphanDependents").map(|v| v == "true"));
         let propagation = value
             .get("propagationPolicy")
             .and_then(Value::as_str)
-            .or(call.query.get("propagationPolicy"))
+            .or(query.get("propagationPolicy"))
             .map(str::to_string)
             .or_else(|| {
                 orphan.map(|o| {
@@ -76,7 +82,7 @@ impl DeleteOptions {
             .get("dryRun")
             .and_then(Value::as_array)
             .is_some_and(|d| d.iter().any(|v| v == "All"))
-            || call.query.dry_run()?;
+            || query.dry_run()?;
         let text = |pointer: &str| {
             value
                 .at(pointer)
@@ -90,11 +96,8 @@ impl DeleteOptions {
             grace_period_seconds: value
                 .get("gracePeriodSeconds")
                 .and_then(Value::as_i64)
-                .or_else(|| {
-                    call.query
-                        .get("gracePeriodSeconds")
-                        .and_then(|v| v.parse().ok())
-                }),
+                .or_else(|| query.get("gracePeriodSeconds").and_then(|v| v.parse().ok()))
+                .map(at_least_one_second_if_negative),
             dry_run,
         })
     }
@@ -113,6 +116,13 @@ impl DeleteOptions {
             .filter(|w| *w != version)
             .map(|wanted| format!("Precondition failed: ResourceVersion in precondition: {wanted}, ResourceVersion in object meta: {version}"))
     }
+}
+
+/// A negative grace period is not valid, yet upstream (since 1.27: rest.BeforeDelete for
+/// every kind, and the pod strategy's CheckGracefulDelete) deletes with 1 second rather than
+/// refusing it or treating it as 0, so that clients sending one still get a graceful stop.
+fn at_least_one_second_if_negative(grace: i64) -> i64 {
+    if grace < 0 { 1 } else { grace }
 }
 
 /// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
@@ -136,6 +146,7 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
             .and_then(Value::as_i64)
             .unwrap_or(30)
     });
+    let grace = at_least_one_second_if_negative(grace);
     if !bound || finished || grace <= 0 {
         return None;
     }
@@ -402,6 +413,38 @@ mod tests {
             Some(
                 "Precondition failed: ResourceVersion in precondition: 6, ResourceVersion in object meta: 7"
             )
+        );
+    }
+
+    fn running_pod(termination_grace: i64) -> Value {
+        json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "7"},
+            "spec": {"nodeName": "node1", "terminationGracePeriodSeconds": termination_grace},
+            "status": {"phase": "Running"}})
+    }
+
+    fn options(query: &str, body: Value) -> DeleteOptions {
+        DeleteOptions::parse(&Query::parse(Some(query)), &body).expect("valid options")
+    }
+
+    #[test]
+    fn a_negative_grace_period_is_one_second_as_upstreams() {
+        for requested in [
+            options("gracePeriodSeconds=-5", json!({})),
+            options("", json!({"gracePeriodSeconds": -1})),
+        ] {
+            assert_eq!(requested.grace_period_seconds, Some(1));
+            let marked = marked_for_deletion(&running_pod(30), requested.grace_period_seconds)
+                .expect("stopped by its node, not removed at once");
+            assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 1);
+        }
+        // A pod whose own default is negative gets 1 second too (the pod strategy's
+        // CheckGracefulDelete).
+        let marked = marked_for_deletion(&running_pod(-10), None).expect("stopped by its node");
+        assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 1);
+        assert_eq!(
+            options("gracePeriodSeconds=0", json!({})).grace_period_seconds,
+            Some(0),
+            "0 still means now"
         );
     }
 
