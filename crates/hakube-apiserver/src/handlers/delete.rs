@@ -5,6 +5,7 @@
 //! the garbage collector. A pod running on a node is deleted gracefully: it gets a
 //! deletionTimestamp its grace period ahead, its node agent stops it (SIGTERM, then SIGKILL at
 //! the deadline) and then removes it with a grace period of 0, as upstream's kubelet does.
+//! Its propagation policy's finalizer is added in that same write, as for any other object.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -127,8 +128,15 @@ fn at_least_one_second_if_negative(grace: i64) -> i64 {
 
 /// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
 /// node, not finished, and the grace period is not 0). Deleting it again with a shorter
-/// grace period brings the deadline forward; a longer one changes nothing.
-fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Value> {
+/// grace period brings the deadline forward; a longer one changes nothing. Marking it also
+/// adds the finalizer `propagation` asks for, as upstream's store does in the same update
+/// (updateForGracefulDeletionAndFinalizers), so the garbage collector orphans its dependents
+/// or deletes them first; a deletion already pending keeps its finalizers, as upstream's.
+fn graceful_pod_deletion(
+    current: &Value,
+    requested: Option<i64>,
+    propagation: Option<&str>,
+) -> Option<Value> {
     if current.get("kind") != Some(&json!("Pod")) {
         return None;
     }
@@ -166,14 +174,46 @@ fn graceful_pod_deletion(current: &Value, requested: Option<i64>) -> Option<Valu
         json!(deadline.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
     );
     metadata.insert("deletionGracePeriodSeconds".into(), json!(grace));
+    let finalizers = finalizers_with_policy(current, propagation);
+    if !finalizers.is_empty() {
+        metadata.insert("finalizers".into(), json!(finalizers));
+    }
     Some(marked)
+}
+
+/// `current`'s finalizers plus the garbage collector's one that `propagation` asks for.
+fn finalizers_with_policy(current: &Value, propagation: Option<&str>) -> Vec<Value> {
+    let mut finalizers: Vec<Value> = current
+        .at("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let policy_finalizer = match propagation {
+        Some("Foreground") => Some(FOREGROUND_FINALIZER),
+        Some("Orphan") => Some(ORPHAN_FINALIZER),
+        _ => None,
+    };
+    if let Some(finalizer) = policy_finalizer
+        && !finalizers.contains(&json!(finalizer))
+    {
+        finalizers.push(json!(finalizer));
+    }
+    finalizers
 }
 
 /// The object as a delete with `grace_period_seconds` leaves it when it cannot go at once
 /// (a pod its node must stop first, or finalizers hold it); `None` when it is removed now.
 pub fn marked_for_deletion(current: &Value, grace_period_seconds: Option<i64>) -> Option<Value> {
-    graceful_pod_deletion(current, grace_period_seconds)
+    graceful_pod_deletion(current, grace_period_seconds, None)
         .or_else(|| mark_for_deletion(current, None))
+}
+
+/// The object as a delete with `options` leaves it when it cannot go at once; `None` when it
+/// is removed now.
+fn deletion_mark(current: &Value, options: &DeleteOptions) -> Option<Value> {
+    let propagation = options.propagation.as_deref();
+    graceful_pod_deletion(current, options.grace_period_seconds, propagation)
+        .or_else(|| mark_for_deletion(current, propagation))
 }
 
 /// Whether a namespace's spec finalizers still hold it (until it is emptied).
@@ -280,8 +320,7 @@ async fn delete_object(
     let revision: u64 = objects::resource_version(&current)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let marked = graceful_pod_deletion(&current, options.grace_period_seconds)
-        .or_else(|| mark_for_deletion(&current, options.propagation.as_deref()));
+    let marked = deletion_mark(&current, options);
     if options.dry_run {
         return Ok((StatusCode::OK, marked.unwrap_or(current)));
     }
@@ -306,22 +345,8 @@ async fn delete_object(
 /// a namespace, or the propagation policy needs the garbage collector first. The mark has no
 /// grace period left (this path is taken when none is to be waited for).
 fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value> {
-    let mut finalizers: Vec<Value> = current
-        .at("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let finalizers = finalizers_with_policy(current, propagation);
     let is_namespace = current.get("kind") == Some(&json!("Namespace"));
-    let policy_finalizer = match propagation {
-        Some("Foreground") => Some(FOREGROUND_FINALIZER),
-        Some("Orphan") => Some(ORPHAN_FINALIZER),
-        _ => None,
-    };
-    if let Some(finalizer) = policy_finalizer
-        && !finalizers.contains(&json!(finalizer))
-    {
-        finalizers.push(json!(finalizer));
-    }
     if finalizers.is_empty() && !is_namespace {
         return None;
     }
@@ -446,6 +471,51 @@ mod tests {
             Some(0),
             "0 still means now"
         );
+    }
+
+    fn finalizers(object: &Value) -> Vec<&str> {
+        object["metadata"]["finalizers"]
+            .as_array()
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_graceful_pod_deletion_adds_the_propagation_policys_finalizer() {
+        let mut pod = running_pod(30);
+        pod["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        for (policy, finalizer) in [
+            ("Orphan", ORPHAN_FINALIZER),
+            ("Foreground", FOREGROUND_FINALIZER),
+        ] {
+            let delete = options(&format!("propagationPolicy={policy}"), json!({}));
+            let marked = deletion_mark(&pod, &delete).expect("stopped by its node");
+            assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
+            assert_eq!(finalizers(&marked), ["example.com/hold", finalizer]);
+            assert!(
+                !finalized(&marked),
+                "the pod still waits for its node to stop it"
+            );
+        }
+        let background = deletion_mark(&pod, &options("propagationPolicy=Background", json!({})))
+            .expect("stopped by its node");
+        assert_eq!(finalizers(&background), ["example.com/hold"]);
+    }
+
+    #[test]
+    fn a_pending_graceful_deletion_keeps_its_finalizers_as_upstreams() {
+        let first =
+            deletion_mark(&running_pod(30), &options("", json!({}))).expect("stopped by its node");
+        let orphan = options("propagationPolicy=Orphan", json!({}));
+        assert_eq!(
+            deletion_mark(&first, &orphan),
+            Some(first.clone()),
+            "a deletion already under way as soon cannot change its finalizers"
+        );
+        let sooner = options("propagationPolicy=Orphan&gracePeriodSeconds=5", json!({}));
+        let shortened = deletion_mark(&first, &sooner).expect("stopped by its node");
+        assert_eq!(shortened["metadata"]["deletionGracePeriodSeconds"], 5);
+        assert_eq!(finalizers(&shortened), [ORPHAN_FINALIZER]);
     }
 
     #[test]
