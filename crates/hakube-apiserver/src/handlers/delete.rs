@@ -201,16 +201,11 @@ fn finalizers_with_policy(current: &Value, propagation: Option<&str>) -> Vec<Val
     finalizers
 }
 
-/// The object as a delete with `grace_period_seconds` leaves it when it cannot go at once
-/// (a pod its node must stop first, or finalizers hold it); `None` when it is removed now.
-pub fn marked_for_deletion(current: &Value, grace_period_seconds: Option<i64>) -> Option<Value> {
-    graceful_pod_deletion(current, grace_period_seconds, None)
-        .or_else(|| mark_for_deletion(current, None))
-}
-
-/// The object as a delete with `options` leaves it when it cannot go at once; `None` when it
-/// is removed now.
-fn deletion_mark(current: &Value, options: &DeleteOptions) -> Option<Value> {
+/// The object as a delete with `options` leaves it when it cannot go at once (a pod its node
+/// must stop first, or finalizers, its own or its propagation policy's, hold it); `None` when
+/// it is removed now. An eviction deletes its pod with this too, as upstream's passes the
+/// Eviction's deleteOptions to the pod's deletion.
+pub fn marked_for_deletion(current: &Value, options: &DeleteOptions) -> Option<Value> {
     let propagation = options.propagation.as_deref();
     graceful_pod_deletion(current, options.grace_period_seconds, propagation)
         .or_else(|| mark_for_deletion(current, propagation))
@@ -320,7 +315,7 @@ async fn delete_object(
     let revision: u64 = objects::resource_version(&current)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let marked = deletion_mark(&current, options);
+    let marked = marked_for_deletion(&current, options);
     if options.dry_run {
         return Ok((StatusCode::OK, marked.unwrap_or(current)));
     }
@@ -458,13 +453,14 @@ mod tests {
             options("", json!({"gracePeriodSeconds": -1})),
         ] {
             assert_eq!(requested.grace_period_seconds, Some(1));
-            let marked = marked_for_deletion(&running_pod(30), requested.grace_period_seconds)
+            let marked = marked_for_deletion(&running_pod(30), &requested)
                 .expect("stopped by its node, not removed at once");
             assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 1);
         }
         // A pod whose own default is negative gets 1 second too (the pod strategy's
         // CheckGracefulDelete).
-        let marked = marked_for_deletion(&running_pod(-10), None).expect("stopped by its node");
+        let marked = marked_for_deletion(&running_pod(-10), &options("", json!({})))
+            .expect("stopped by its node");
         assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 1);
         assert_eq!(
             options("gracePeriodSeconds=0", json!({})).grace_period_seconds,
@@ -489,7 +485,7 @@ mod tests {
             ("Foreground", FOREGROUND_FINALIZER),
         ] {
             let delete = options(&format!("propagationPolicy={policy}"), json!({}));
-            let marked = deletion_mark(&pod, &delete).expect("stopped by its node");
+            let marked = marked_for_deletion(&pod, &delete).expect("stopped by its node");
             assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 30);
             assert_eq!(finalizers(&marked), ["example.com/hold", finalizer]);
             assert!(
@@ -497,23 +493,24 @@ mod tests {
                 "the pod still waits for its node to stop it"
             );
         }
-        let background = deletion_mark(&pod, &options("propagationPolicy=Background", json!({})))
-            .expect("stopped by its node");
+        let background =
+            marked_for_deletion(&pod, &options("propagationPolicy=Background", json!({})))
+                .expect("stopped by its node");
         assert_eq!(finalizers(&background), ["example.com/hold"]);
     }
 
     #[test]
     fn a_pending_graceful_deletion_keeps_its_finalizers_as_upstreams() {
-        let first =
-            deletion_mark(&running_pod(30), &options("", json!({}))).expect("stopped by its node");
+        let first = marked_for_deletion(&running_pod(30), &options("", json!({})))
+            .expect("stopped by its node");
         let orphan = options("propagationPolicy=Orphan", json!({}));
         assert_eq!(
-            deletion_mark(&first, &orphan),
+            marked_for_deletion(&first, &orphan),
             Some(first.clone()),
             "a deletion already under way as soon cannot change its finalizers"
         );
         let sooner = options("propagationPolicy=Orphan&gracePeriodSeconds=5", json!({}));
-        let shortened = deletion_mark(&first, &sooner).expect("stopped by its node");
+        let shortened = marked_for_deletion(&first, &sooner).expect("stopped by its node");
         assert_eq!(shortened["metadata"]["deletionGracePeriodSeconds"], 5);
         assert_eq!(finalizers(&shortened), [ORPHAN_FINALIZER]);
     }

@@ -3,7 +3,9 @@
 //! 1.26, a pod its node must stop first is not removed at once: it gets a DisruptionTarget
 //! condition and a deletionTimestamp its grace period ahead (or the Eviction's
 //! deleteOptions.gracePeriodSeconds), in one transaction with the budget's charge, and its
-//! node agent stops it as for any graceful delete.
+//! node agent stops it as for any graceful delete. The rest of the deleteOptions apply as to a
+//! DELETE too (upstream passes them to the pod's deletion): a propagationPolicy of Orphan or
+//! Foreground adds its finalizer in that same write.
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -117,9 +119,9 @@ fn with_disruption_target(mut pod: Value) -> Value {
 
 /// What evicting `pod` (stored at `revision`) does to it: `None` when nothing changes (it is
 /// already being deleted at least as soon), else the write that marks or removes it.
-fn pod_write(key: &[u8], pod: &Value, revision: u64, grace: Option<i64>) -> Option<Write> {
+fn pod_write(key: &[u8], pod: &Value, revision: u64, options: &DeleteOptions) -> Option<Write> {
     let condition = Condition::ModRevision(revision);
-    match marked_for_deletion(pod, grace) {
+    match marked_for_deletion(pod, options) {
         Some(marked) if marked == *pod => None,
         Some(marked) => Some(Write::Put {
             key: key.to_vec(),
@@ -182,7 +184,7 @@ pub async fn evict(call: Call, request_body: Body) -> ApiResult<Response> {
         let revision: u64 = objects::resource_version(&pod)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let Some(pod_write) = pod_write(&key, &pod, revision, options.grace_period_seconds) else {
+        let Some(pod_write) = pod_write(&key, &pod, revision, &options) else {
             return Ok(success(StatusCode::CREATED));
         };
         let mut writes = vec![pod_write];
@@ -216,6 +218,12 @@ fn charged(budget: &Value, pod: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handlers::delete::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
+    use crate::request::Query;
+
+    fn options(query: &str) -> DeleteOptions {
+        DeleteOptions::parse(&Query::parse(Some(query)), &json!({})).expect("valid options")
+    }
 
     fn running_pod() -> Value {
         json!({"kind": "Pod", "metadata": {"name": "w1", "resourceVersion": "7"},
@@ -227,7 +235,7 @@ mod tests {
     fn a_running_pod_is_marked_with_a_disruption_target_not_removed() {
         let Some(Write::Put {
             object, condition, ..
-        }) = pod_write(b"k", &running_pod(), 7, None)
+        }) = pod_write(b"k", &running_pod(), 7, &options(""))
         else {
             panic!("a running pod must be marked, not deleted");
         };
@@ -251,29 +259,70 @@ mod tests {
     #[test]
     fn grace_zero_or_an_unbound_pod_is_removed_at_once() {
         assert!(matches!(
-            pod_write(b"k", &running_pod(), 7, Some(0)),
+            pod_write(b"k", &running_pod(), 7, &options("gracePeriodSeconds=0")),
             Some(Write::Delete { .. })
         ));
         let mut unbound = running_pod();
         unbound["spec"]["nodeName"] = json!("");
         assert!(matches!(
-            pod_write(b"k", &unbound, 7, None),
+            pod_write(b"k", &unbound, 7, &options("")),
             Some(Write::Delete { .. })
         ));
     }
 
     #[test]
     fn a_pod_already_stopping_as_soon_is_left_alone_and_skips_budgets() {
-        let Some(Write::Put { object: marked, .. }) = pod_write(b"k", &running_pod(), 7, None)
+        let Some(Write::Put { object: marked, .. }) =
+            pod_write(b"k", &running_pod(), 7, &options(""))
         else {
             panic!("a running pod must be marked");
         };
         assert!(ignores_budgets(&marked));
-        assert!(pod_write(b"k", &marked, 8, Some(25)).is_none());
+        assert!(pod_write(b"k", &marked, 8, &options("gracePeriodSeconds=25")).is_none());
         assert!(
-            pod_write(b"k", &marked, 8, Some(5)).is_some(),
+            pod_write(b"k", &marked, 8, &options("gracePeriodSeconds=5")).is_some(),
             "a shorter grace period brings the deadline forward"
         );
         assert!(!ignores_budgets(&running_pod()));
+    }
+
+    fn finalizers(object: &Value) -> Vec<&str> {
+        object["metadata"]["finalizers"]
+            .as_array()
+            .map(|f| f.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_evictions_propagation_policy_adds_its_finalizer_to_the_graceful_mark() {
+        let Some(Write::Put { object, .. }) = pod_write(
+            b"k",
+            &running_pod(),
+            7,
+            &options("propagationPolicy=Orphan"),
+        ) else {
+            panic!("a running pod must be marked, not deleted");
+        };
+        assert_eq!(finalizers(&object), [ORPHAN_FINALIZER]);
+        assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 20);
+        assert!(
+            object["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "DisruptionTarget")),
+            "still marked as a disruption target"
+        );
+    }
+
+    #[test]
+    fn an_unbound_pod_evicted_in_the_foreground_is_held_by_its_finalizer() {
+        let mut unbound = running_pod();
+        unbound["spec"]["nodeName"] = json!("");
+        let Some(Write::Put { object, .. }) =
+            pod_write(b"k", &unbound, 7, &options("propagationPolicy=Foreground"))
+        else {
+            panic!("the foreground finalizer must hold the pod, not let it be removed");
+        };
+        assert_eq!(finalizers(&object), [FOREGROUND_FINALIZER]);
+        assert_eq!(object["metadata"]["deletionGracePeriodSeconds"], 0);
     }
 }
