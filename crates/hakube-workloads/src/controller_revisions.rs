@@ -51,6 +51,17 @@ pub struct RevisionPlan {
     pub release: Vec<ControllerRevision>,
 }
 
+impl RevisionPlan {
+    /// Whether the plan asks for no write at all.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_none()
+            && self.renumber.is_none()
+            && self.delete.is_empty()
+            && self.adopt.is_empty()
+            && self.release.is_empty()
+    }
+}
+
 /// The name of the revision of `hash` ("<owner>-<hash>").
 pub fn revision_name(owner: &ObjectMeta, hash: &str) -> String {
     format!("{}-{hash}", owner.name.as_deref().unwrap_or_default())

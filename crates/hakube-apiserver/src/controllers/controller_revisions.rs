@@ -11,7 +11,7 @@ use hakube_workloads::controller_refs::is_controlled_by;
 use hakube_workloads::controller_revisions::{self, Owner, revision_name};
 
 use super::Stored;
-use super::workload_writes::{find, remove, replace};
+use super::workload_writes::{Written, find, remove, replace};
 use crate::ApiServer;
 use crate::error::ApiResult;
 
@@ -35,7 +35,7 @@ pub fn live_revisions(owner: &Owner<'_>, pods: &[Pod]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Brings the owner's revisions up to date; returns how many writes that took.
+/// Brings the owner's revisions up to date.
 pub async fn keep(
     server: &ApiServer,
     owner: &Owner<'_>,
@@ -43,12 +43,13 @@ pub async fn keep(
     revisions: &[(ControllerRevision, &Stored)],
     live: &BTreeSet<String>,
     component: &str,
-) -> ApiResult<usize> {
+) -> ApiResult<Written> {
     let typed: Vec<ControllerRevision> = revisions
         .iter()
         .map(|(revision, _)| revision.clone())
         .collect();
     let plan = controller_revisions::plan(owner, hash, &typed, live);
+    let wanted = !plan.is_empty();
     let mut writes = 0;
     for claimed in plan.adopt.iter().chain(&plan.release) {
         let uid = claimed.metadata.uid.as_deref().unwrap_or_default();
@@ -75,5 +76,5 @@ pub async fn keep(
             writes += usize::from(remove(server, stored).await?);
         }
     }
-    Ok(writes)
+    Ok(Written::of(writes, wanted))
 }

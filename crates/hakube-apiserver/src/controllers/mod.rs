@@ -16,6 +16,7 @@ pub mod namespaces;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod pod_gc;
+pub mod quiet_namespaces;
 pub mod quotas;
 pub mod service_accounts;
 pub mod workload_writes;
@@ -73,6 +74,8 @@ struct Memory {
     missing_nodes: pod_gc::MissingNodes,
     /// When expired events were last looked for.
     events_swept: Option<std::time::Instant>,
+    /// Namespaces the workload controllers can leave alone until something in them changes.
+    quiet_namespaces: quiet_namespaces::QuietNamespaces,
 }
 
 pub use crate::storage::Stored;
@@ -240,7 +243,7 @@ async fn round(server: &ApiServer, memory: &mut Memory) -> ApiResult<usize> {
     for action in actions {
         act(server, action).await?;
     }
-    count += workloads::round(server, &objects).await?;
+    count += workloads::round(server, &objects, &mut memory.quiet_namespaces).await?;
     Ok(count)
 }
 

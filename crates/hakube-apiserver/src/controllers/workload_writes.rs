@@ -25,6 +25,40 @@ pub struct PodPlan<S> {
     pub status: Option<S>,
 }
 
+impl<S> PodPlan<S> {
+    /// Whether the plan asks for no write at all.
+    pub fn is_empty(&self) -> bool {
+        self.create.is_empty()
+            && self.delete.is_empty()
+            && self.adopt.is_empty()
+            && self.release.is_empty()
+            && self.status.is_none()
+    }
+}
+
+/// What applying a plan did: how many writes succeeded, and whether the plan asked for any. A
+/// write that failed (a quota, a lost race, no quorum) changes nothing in the store but leaves
+/// `wanted` set, so the namespace is planned again next round instead of being left quiet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub writes: usize,
+    pub wanted: bool,
+}
+
+impl Written {
+    /// `writes` done of a plan that asked for some when `wanted`.
+    pub fn of(writes: usize, wanted: bool) -> Self {
+        Self { writes, wanted }
+    }
+}
+
+impl std::ops::AddAssign for Written {
+    fn add_assign(&mut self, other: Self) {
+        self.writes += other.writes;
+        self.wanted |= other.wanted;
+    }
+}
+
 pub fn uid_of(stored: &Stored) -> &str {
     super::uid(&stored.object).unwrap_or_default()
 }
@@ -173,14 +207,15 @@ async fn create_chunk(
     futures::future::join_all(creates).await
 }
 
-/// Applies a pod-owning controller's plan for `owner`; returns how many writes succeeded.
+/// Applies a pod-owning controller's plan for `owner`.
 pub async fn apply_pod_plan<S: Serialize>(
     server: &ApiServer,
     pods: &[&Stored],
     owner: &Stored,
     plan: PodPlan<S>,
     component: &str,
-) -> ApiResult<usize> {
+) -> ApiResult<Written> {
+    let wanted = !plan.is_empty();
     let mut writes = create_all(server, owner, plan.create, component).await;
     for pod in &plan.delete {
         if let Some(stored) = find_stored(pods, &pod.uid)
@@ -208,5 +243,5 @@ pub async fn apply_pod_plan<S: Serialize>(
     if let Some(status) = plan.status {
         writes += usize::from(write_status(server, owner, &status).await?);
     }
-    Ok(writes)
+    Ok(Written::of(writes, wanted))
 }

@@ -19,8 +19,10 @@ use hakube_workloads::controller_revisions::{self, Owner};
 use hakube_workloads::{cron_jobs, daemon_sets, deployments, jobs, replica_sets, stateful_sets};
 
 use super::controller_revisions::{keep, live_revisions};
+use super::quiet_namespaces::{Decided, Fingerprint, QuietNamespaces};
 use super::workload_writes::{
-    PodPlan, apply_pod_plan, create_all, event, find, remove, replace, uid_of, write_status,
+    PodPlan, Written, apply_pod_plan, create_all, event, find, remove, replace, uid_of,
+    write_status,
 };
 use super::{Stored, key_parts};
 use crate::ApiServer;
@@ -49,6 +51,27 @@ struct Namespace<'a> {
     pod_entries: Vec<&'a Stored>,
     claims: Vec<(PersistentVolumeClaim, &'a Stored)>,
     revisions: Vec<(ControllerRevision, &'a Stored)>,
+    /// Every object of the namespace but its Leases (renewed every few seconds, read by no
+    /// workload controller), to tell whether anything changed since the last round.
+    fingerprint: Fingerprint,
+}
+
+impl Namespace<'_> {
+    /// What its decisions depend on: its objects, and the nodes when a DaemonSet is there.
+    fn depends_on(&self, nodes: Fingerprint) -> Fingerprint {
+        if self.daemon_sets.is_empty() {
+            self.fingerprint
+        } else {
+            self.fingerprint.with(nodes)
+        }
+    }
+}
+
+/// The cluster as the workload controllers read it: namespaces, and the nodes.
+struct Cluster<'a> {
+    namespaces: BTreeMap<&'a str, Namespace<'a>>,
+    nodes: Vec<Node>,
+    nodes_fingerprint: Fingerprint,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(stored: &Stored) -> Option<T> {
@@ -62,9 +85,13 @@ fn push<'a, T: serde::de::DeserializeOwned>(list: &mut Vec<(T, &'a Stored)>, sto
     }
 }
 
-fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) {
-    let mut namespaces: BTreeMap<&str, Namespace> = BTreeMap::new();
-    let mut nodes = Vec::new();
+/// Groups the objects by namespace; pods are left untyped ([`type_pods`]).
+fn group(objects: &[Arc<Stored>]) -> Cluster<'_> {
+    let mut cluster = Cluster {
+        namespaces: BTreeMap::new(),
+        nodes: Vec::new(),
+        nodes_fingerprint: Fingerprint::default(),
+    };
     for stored in objects {
         let Some((group, plural, namespace, _)) = key_parts(&stored.key) else {
             continue;
@@ -73,11 +100,15 @@ fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) 
             if (group, plural) == ("", "nodes")
                 && let Some(node) = typed(stored)
             {
-                nodes.push(node);
+                cluster.nodes.push(node);
+                cluster.nodes_fingerprint.add(&stored.key, stored.revision);
             }
             continue;
         };
-        let space = namespaces.entry(namespace).or_default();
+        let space = cluster.namespaces.entry(namespace).or_default();
+        if (group, plural) != ("coordination.k8s.io", "leases") {
+            space.fingerprint.add(&stored.key, stored.revision);
+        }
         match (group, plural) {
             ("apps", "deployments") => push(&mut space.deployments, stored),
             ("apps", "replicasets") => push(&mut space.replica_sets, stored),
@@ -91,10 +122,7 @@ fn group(objects: &[Arc<Stored>]) -> (BTreeMap<&str, Namespace<'_>>, Vec<Node>) 
             _ => {}
         }
     }
-    for space in namespaces.values_mut() {
-        type_pods(space);
-    }
-    (namespaces, nodes)
+    cluster
 }
 
 /// Types the namespace's pods when a controller there reads them, and drops them otherwise:
@@ -135,125 +163,182 @@ fn objects<T: Clone>(list: &[(T, &Stored)]) -> Vec<T> {
     list.iter().map(|(o, _)| o.clone()).collect()
 }
 
-/// Runs the workload controllers once; returns how many writes they made.
-pub async fn round(server: &ApiServer, all: &[Arc<Stored>]) -> ApiResult<usize> {
+/// Runs the workload controllers once over the namespaces that changed (or whose plans asked
+/// to be looked at again: [`QuietNamespaces`]); returns how many writes they made.
+pub async fn round(
+    server: &ApiServer,
+    all: &[Arc<Stored>],
+    quiet: &mut QuietNamespaces,
+) -> ApiResult<usize> {
     let now = jiff::Timestamp::now();
-    let (namespaces, nodes) = group(all);
+    let mut cluster = group(all);
+    quiet.keep_only(&cluster.namespaces);
     let mut writes = 0;
-    for namespace in namespaces.values() {
-        let pods = &namespace.pods;
-        let replica_sets = objects(&namespace.replica_sets);
-        for (deployment, stored) in &namespace.deployments {
-            let plan = deployments::reconcile(deployment, &replica_sets, pods, now);
-            writes += apply_deployment_plan(server, namespace, stored, plan).await?;
+    for (name, namespace) in &mut cluster.namespaces {
+        let fingerprint = namespace.depends_on(cluster.nodes_fingerprint);
+        if quiet.is_quiet(name, fingerprint, now) {
+            continue;
         }
-        for (replica_set, stored) in &namespace.replica_sets {
-            let plan = replica_sets::reconcile(replica_set, pods, now);
-            writes += apply_pod_plan(
-                server,
-                &namespace.pod_entries,
-                stored,
-                pod_plan!(plan),
-                REPLICA_SET_CONTROLLER,
-            )
-            .await?;
-        }
-        for (daemon_set, stored) in &namespace.daemon_sets {
-            let owner = Owner {
-                api_version: "apps/v1",
-                kind: "DaemonSet",
-                metadata: &daemon_set.metadata,
-                template: &daemon_set.spec.template,
-                selector: &daemon_set.spec.selector,
-                history_limit: daemon_set.spec.revision_history_limit,
-            };
-            writes += keep_history(server, namespace, &owner, None, DAEMON_SET_CONTROLLER).await?;
-            let plan = daemon_sets::reconcile(daemon_set, &nodes, pods, now);
-            writes += apply_pod_plan(
-                server,
-                &namespace.pod_entries,
-                stored,
-                pod_plan!(plan),
-                DAEMON_SET_CONTROLLER,
-            )
-            .await?;
-        }
-        let claims = objects(&namespace.claims);
-        for (stateful_set, stored) in &namespace.stateful_sets {
-            let owner = Owner {
-                api_version: "apps/v1",
-                kind: "StatefulSet",
-                metadata: &stateful_set.metadata,
-                template: &stateful_set.spec.template,
-                selector: &stateful_set.spec.selector,
-                history_limit: stateful_set.spec.revision_history_limit,
-            };
-            let current = stateful_set.status.as_ref();
-            let current = current.and_then(|status| status.current_revision.clone());
-            let current_template = current
-                .as_deref()
-                .and_then(|name| revision_template(namespace, &stateful_set.metadata, name));
-            writes +=
-                keep_history(server, namespace, &owner, current, STATEFUL_SET_CONTROLLER).await?;
-            let plan = stateful_sets::reconcile(
-                stateful_set,
-                current_template.as_ref(),
-                pods,
-                &claims,
-                now,
-            );
-            // Claims first: a pod's volumes must exist before it starts.
-            writes += create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
-            writes += apply_pod_plan(
-                server,
-                &namespace.pod_entries,
-                stored,
-                pod_plan!(plan),
-                STATEFUL_SET_CONTROLLER,
-            )
-            .await?;
-        }
-        for (job, stored) in &namespace.jobs {
-            let plan = jobs::reconcile(job, pods, now);
-            if plan.delete_job {
-                writes += usize::from(remove(server, stored).await?);
-                continue;
-            }
-            writes += apply_pod_plan(
-                server,
-                &namespace.pod_entries,
-                stored,
-                pod_plan!(plan),
-                JOB_CONTROLLER,
-            )
-            .await?;
-        }
-        let jobs = objects(&namespace.jobs);
-        for (cron_job, stored) in &namespace.cron_jobs {
-            let plan = cron_jobs::reconcile(cron_job, &jobs, now);
-            writes += create_all(server, stored, plan.create_jobs, CRON_JOB_CONTROLLER).await;
-            for gone in &plan.delete_jobs {
-                if let Some(job) = find(&namespace.jobs, &gone.uid) {
-                    writes += usize::from(remove(server, job).await?);
-                }
-            }
-            for warning in &plan.warnings {
-                event(
-                    server,
-                    &stored.object,
-                    EventType::Warning,
-                    "UnexpectedJob",
-                    warning,
-                    CRON_JOB_CONTROLLER,
-                )
-                .await;
-            }
-            if let Some(status) = plan.status {
-                writes += usize::from(write_status(server, stored, &status).await?);
-            }
-        }
+        type_pods(namespace);
+        let (written, decided) = namespace_round(server, namespace, &cluster.nodes, now).await?;
+        writes += written.writes;
+        quiet.record(name, fingerprint, decided, now);
     }
     Ok(writes)
+}
+
+/// One round of every workload controller of a namespace.
+async fn namespace_round(
+    server: &ApiServer,
+    namespace: &Namespace<'_>,
+    nodes: &[Node],
+    now: jiff::Timestamp,
+) -> ApiResult<(Written, Decided)> {
+    let mut written = Written::default();
+    let mut decided = Decided {
+        clock_driven: !namespace.cron_jobs.is_empty(),
+        ..Decided::default()
+    };
+    let pods = &namespace.pods;
+    let replica_sets = objects(&namespace.replica_sets);
+    for (deployment, stored) in &namespace.deployments {
+        let plan = deployments::reconcile(deployment, &replica_sets, pods, now);
+        decided.recheck(plan.recheck_at);
+        written += apply_deployment_plan(server, namespace, stored, plan).await?;
+    }
+    for (replica_set, stored) in &namespace.replica_sets {
+        let plan = replica_sets::reconcile(replica_set, pods, now);
+        decided.recheck(plan.recheck_at);
+        let entries = &namespace.pod_entries;
+        written += apply_pod_plan(
+            server,
+            entries,
+            stored,
+            pod_plan!(plan),
+            REPLICA_SET_CONTROLLER,
+        )
+        .await?;
+    }
+    for (daemon_set, stored) in &namespace.daemon_sets {
+        let owner = Owner {
+            api_version: "apps/v1",
+            kind: "DaemonSet",
+            metadata: &daemon_set.metadata,
+            template: &daemon_set.spec.template,
+            selector: &daemon_set.spec.selector,
+            history_limit: daemon_set.spec.revision_history_limit,
+        };
+        written += keep_history(server, namespace, &owner, None, DAEMON_SET_CONTROLLER).await?;
+        let plan = daemon_sets::reconcile(daemon_set, nodes, pods, now);
+        decided.recheck(plan.recheck_at);
+        let entries = &namespace.pod_entries;
+        written += apply_pod_plan(
+            server,
+            entries,
+            stored,
+            pod_plan!(plan),
+            DAEMON_SET_CONTROLLER,
+        )
+        .await?;
+    }
+    written += stateful_sets_round(server, namespace, now, &mut decided).await?;
+    for (job, stored) in &namespace.jobs {
+        let plan = jobs::reconcile(job, pods, now);
+        decided.recheck(plan.recheck_at);
+        if plan.delete_job {
+            written += Written::of(usize::from(remove(server, stored).await?), true);
+            continue;
+        }
+        let entries = &namespace.pod_entries;
+        written += apply_pod_plan(server, entries, stored, pod_plan!(plan), JOB_CONTROLLER).await?;
+    }
+    written += cron_jobs_round(server, namespace, now).await?;
+    decided.wanted = written.wanted;
+    Ok((written, decided))
+}
+
+async fn stateful_sets_round(
+    server: &ApiServer,
+    namespace: &Namespace<'_>,
+    now: jiff::Timestamp,
+    decided: &mut Decided,
+) -> ApiResult<Written> {
+    let mut written = Written::default();
+    let claims = objects(&namespace.claims);
+    for (stateful_set, stored) in &namespace.stateful_sets {
+        let owner = Owner {
+            api_version: "apps/v1",
+            kind: "StatefulSet",
+            metadata: &stateful_set.metadata,
+            template: &stateful_set.spec.template,
+            selector: &stateful_set.spec.selector,
+            history_limit: stateful_set.spec.revision_history_limit,
+        };
+        let current = stateful_set.status.as_ref();
+        let current = current.and_then(|status| status.current_revision.clone());
+        let current_template = current
+            .as_deref()
+            .and_then(|name| revision_template(namespace, &stateful_set.metadata, name));
+        written +=
+            keep_history(server, namespace, &owner, current, STATEFUL_SET_CONTROLLER).await?;
+        let plan = stateful_sets::reconcile(
+            stateful_set,
+            current_template.as_ref(),
+            &namespace.pods,
+            &claims,
+            now,
+        );
+        decided.recheck(plan.recheck_at);
+        // Claims first: a pod's volumes must exist before it starts.
+        let wanted = !plan.create_claims.is_empty();
+        let created = create_all(server, stored, plan.create_claims, STATEFUL_SET_CONTROLLER).await;
+        written += Written::of(created, wanted);
+        let entries = &namespace.pod_entries;
+        written += apply_pod_plan(
+            server,
+            entries,
+            stored,
+            pod_plan!(plan),
+            STATEFUL_SET_CONTROLLER,
+        )
+        .await?;
+    }
+    Ok(written)
+}
+
+/// The CronJobs of a namespace (their namespace is never quiet: schedules come due by the
+/// clock alone).
+async fn cron_jobs_round(
+    server: &ApiServer,
+    namespace: &Namespace<'_>,
+    now: jiff::Timestamp,
+) -> ApiResult<Written> {
+    let mut writes = 0;
+    let jobs = objects(&namespace.jobs);
+    for (cron_job, stored) in &namespace.cron_jobs {
+        let plan = cron_jobs::reconcile(cron_job, &jobs, now);
+        writes += create_all(server, stored, plan.create_jobs, CRON_JOB_CONTROLLER).await;
+        for gone in &plan.delete_jobs {
+            if let Some(job) = find(&namespace.jobs, &gone.uid) {
+                writes += usize::from(remove(server, job).await?);
+            }
+        }
+        for warning in &plan.warnings {
+            event(
+                server,
+                &stored.object,
+                EventType::Warning,
+                "UnexpectedJob",
+                warning,
+                CRON_JOB_CONTROLLER,
+            )
+            .await;
+        }
+        if let Some(status) = plan.status {
+            writes += usize::from(write_status(server, stored, &status).await?);
+        }
+    }
+    Ok(Written::of(writes, false))
 }
 
 /// Keeps the ControllerRevisions of a StatefulSet or DaemonSet (not of one being deleted:
@@ -265,9 +350,9 @@ async fn keep_history(
     owner: &Owner<'_>,
     current: Option<String>,
     component: &str,
-) -> ApiResult<usize> {
+) -> ApiResult<Written> {
     if owner.metadata.deletion_timestamp.is_some() {
-        return Ok(0);
+        return Ok(Written::default());
     }
     let hash = deployments::pod_template_hash(owner.template, None);
     let mut live = live_revisions(owner, &namespace.pods);
@@ -302,7 +387,14 @@ async fn apply_deployment_plan(
     namespace: &Namespace<'_>,
     owner: &Stored,
     plan: deployments::DeploymentPlan,
-) -> ApiResult<usize> {
+) -> ApiResult<Written> {
+    let wanted = plan.create_replica_set.is_some()
+        || !plan.update_replica_sets.is_empty()
+        || !plan.delete_replica_sets.is_empty()
+        || !plan.adopt_replica_sets.is_empty()
+        || !plan.release_replica_sets.is_empty()
+        || plan.deployment.is_some()
+        || plan.status.is_some();
     let mut writes = 0;
     if let Some(replica_set) = plan.create_replica_set {
         let object = serde_json::to_value(&replica_set).unwrap_or_default();
@@ -378,5 +470,5 @@ async fn apply_deployment_plan(
     if let Some(object) = deployment {
         writes += usize::from(replace(server, owner, &object).await?);
     }
-    Ok(writes)
+    Ok(Written::of(writes, wanted))
 }
