@@ -268,7 +268,9 @@ fn write_private(path: &Path, content: &str) -> Result<()> {
 }
 
 /// The node directories (`DIR/node*`) that hold a PID file, in node order.
-fn node_dirs_with_pid(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The `nodeN` directories under `dir`, in node order: running or not, since a node stopped
+/// alone (`hakube stop`) leaves its containerd and pods for its next start.
+fn node_dirs(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -281,7 +283,7 @@ fn node_dirs_with_pid(dir: &Path) -> Result<Vec<PathBuf>> {
             continue;
         };
         let path = entry.path();
-        if path.is_dir() && process::pid_file(&path).exists() {
+        if path.is_dir() {
             dirs.push((number.parse().unwrap_or(usize::MAX), path));
         }
     }
@@ -290,14 +292,16 @@ fn node_dirs_with_pid(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 pub async fn down(args: &DownArgs) -> Result<()> {
-    let dirs = node_dirs_with_pid(&args.dir)?;
+    let dirs = node_dirs(&args.dir)?;
     let stops = dirs
         .iter()
+        .filter(|dir| process::pid_file(dir).exists())
         .map(|dir| async move { (dir, lifecycle::stop_daemon(dir, DOWN_ESCALATION).await) });
     let mut stopped = 0;
     let mut failed = Vec::new();
     let outcomes = futures::future::join_all(stops).await;
-    // Nothing of a local cluster keeps running after `down`: its pods and containerds go too.
+    // Nothing of a local cluster keeps running after `down`: its pods and containerds go too,
+    // those of nodes stopped earlier included.
     let teardowns = dirs
         .iter()
         .map(|dir| hakube_cluster::pod_agent::tear_down(dir));
@@ -382,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn down_finds_node_dirs_with_pid_files_in_order() {
+    fn down_finds_every_node_dir_in_order() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for name in ["node10", "node2", "node1", "other"] {
             let d = dir.path().join(name);
@@ -390,11 +394,12 @@ mod tests {
             std::fs::write(d.join("hakube.pid"), "1\n").unwrap_or_else(|e| panic!("{e}"));
         }
         std::fs::create_dir(dir.path().join("node3")).unwrap_or_else(|e| panic!("{e}"));
-        let found = node_dirs_with_pid(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let found = node_dirs(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let names: Vec<String> = found
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
-        assert_eq!(names, ["node1", "node2", "node10"]);
+        // node3 has no pid file (stopped alone): its containerd and pods go too.
+        assert_eq!(names, ["node1", "node2", "node3", "node10"]);
     }
 }
