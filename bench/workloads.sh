@@ -11,6 +11,10 @@
 #
 #   sudo bench/workloads.sh
 #   PODS=10 SIMULATED=20 REPLICAS=100 sudo -E bench/workloads.sh     # quicker
+#   AFTER_COMPACTION=1 sudo -E bench/workloads.sh
+#                                       # also every node's RSS 11 min after Ready, once the leader's
+#                                       # compaction by time (every 5 min, to the revision seen 5 min
+#                                       # earlier) has dropped the burst's history: the steady state
 #   REPLICAS=10000 DEADLINE=900 SIMULATED_ONLY=1 sudo -E bench/workloads.sh
 #                                       # replicas pinned to the simulated nodes (as in docs/benchmarks.md)
 source "$(dirname "$0")/lib.sh"
@@ -54,7 +58,9 @@ done
 # baseline taken sooner varies by several MB with what start-up just freed.
 sleep "${SETTLE:-30}"
 before=$(rss_kb "$(node_pid 1)")
-echo "before the Deployment: node1 RssAnon $(awk '/^RssAnon/ {print $2}' "/proc/$(node_pid 1)/status") kB"
+rss_anon() { awk '/^RssAnon/ {print $2}' "/proc/$(node_pid "$1")/status"; }
+before_anon=$(rss_anon 1)
+echo "before the Deployment: node1 RssAnon $before_anon kB"
 start=$(date +%s.%N)
 # pause runs until stopped (busybox's default command exits at once: never Ready).
 if [[ -n "$SIMULATED_ONLY" ]]; then
@@ -92,6 +98,14 @@ sleep 5
 after=$(rss_kb "$(node_pid 1)")
 echo "simulated: $SIMULATED nodes, $REPLICAS replicas: all bound after ${bound_at} s, all Ready after ${ready_at} s; node1 VmRSS ${before} kB -> ${after} kB"
 sleep 25
-for k in 1 2 3; do
-    echo "30 s after Ready: node$k VmRSS $(rss_kb "$(node_pid "$k")") kB, RssAnon $(awk '/^RssAnon/ {print $2}' "/proc/$(node_pid "$k")/status") kB"
-done
+report_rss() {
+    for k in 1 2 3; do
+        echo "$1 after Ready: node$k VmRSS $(rss_kb "$(node_pid "$k")") kB, RssAnon $(rss_anon "$k") kB"
+    done
+    echo "$1 after Ready: node1 RssAnon growth $(( ($(rss_anon 1) - before_anon) / 1024 )) MB"
+}
+report_rss "30 s"
+if [[ -n "${AFTER_COMPACTION:-}" ]]; then
+    sleep 630
+    report_rss "11 min"
+fi

@@ -153,9 +153,10 @@ async fn expired_events(server: &ApiServer, memory: &mut Memory) -> ApiResult<Ve
     {
         return Ok(Vec::new());
     }
-    let events = server
+    let start = b"/registry/core/events/";
+    let (events, _) = server
         .storage
-        .objects_under(b"/registry/core/events/", Freshness::Any)
+        .range(start, &crate::storage::prefix_end(start), Freshness::Any)
         .await?;
     memory.events_swept = Some(now);
     Ok(event_ttl::plan(&events, jiff::Timestamp::now()))
