@@ -12,8 +12,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use jiff::{SignedDuration, Timestamp};
 
 /// How long a quiet namespace may go unplanned even though nothing in it changed: a safety
-/// net for time-driven decisions no plan announced (upstream's informers resync too).
-pub const RESYNC: SignedDuration = SignedDuration::from_secs(60);
+/// net for time-driven decisions no plan announced (upstream's informers resync too, every
+/// 12 to 24 hours). Each resync types the namespace's pods again, a burst of their decoded
+/// size in memory, so not much more often than compaction runs.
+pub const RESYNC: SignedDuration = SignedDuration::from_secs(300);
 
 /// A summary of a namespace's objects: equal fingerprints mean (but for a 2⁻⁶⁴ chance) the
 /// same objects at the same revisions.
@@ -163,9 +165,9 @@ mod tests {
             !quiet.is_quiet("b", fingerprint(PODS), at(1)),
             "another namespace"
         );
-        assert!(quiet.is_quiet("a", fingerprint(PODS), at(59)));
+        assert!(quiet.is_quiet("a", fingerprint(PODS), at(299)));
         assert!(
-            !quiet.is_quiet("a", fingerprint(PODS), at(60)),
+            !quiet.is_quiet("a", fingerprint(PODS), at(300)),
             "the resync"
         );
     }
