@@ -5,7 +5,8 @@
 //! the garbage collector. A pod running on a node is deleted gracefully: it gets a
 //! deletionTimestamp its grace period ahead, its node agent stops it (SIGTERM, then SIGKILL at
 //! the deadline) and then removes it with a grace period of 0, as upstream's kubelet does.
-//! Its propagation policy's finalizer is added in that same write, as for any other object.
+//! Its propagation policy's finalizer is added in that same write, and the garbage
+//! collector's other one removed, as for any other object (see [`finalizers_with_policy`]).
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -129,9 +130,10 @@ fn at_least_one_second_if_negative(grace: i64) -> i64 {
 /// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
 /// node, not finished, and the grace period is not 0). Deleting it again with a shorter
 /// grace period brings the deadline forward; a longer one changes nothing. Marking it also
-/// adds the finalizer `propagation` asks for, as upstream's store does in the same update
-/// (updateForGracefulDeletionAndFinalizers), so the garbage collector orphans its dependents
-/// or deletes them first; a deletion already pending keeps its finalizers, as upstream's.
+/// sets the garbage collector's finalizers `propagation` asks for, as upstream's store does in
+/// the same update (updateForGracefulDeletionAndFinalizers), so the collector orphans its
+/// dependents or deletes them first; a deletion already pending keeps its finalizers, as
+/// upstream's.
 fn graceful_pod_deletion(
     current: &Value,
     requested: Option<i64>,
@@ -174,31 +176,64 @@ fn graceful_pod_deletion(
         json!(deadline.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
     );
     metadata.insert("deletionGracePeriodSeconds".into(), json!(grace));
-    let finalizers = finalizers_with_policy(current, propagation);
-    if !finalizers.is_empty() {
-        metadata.insert("finalizers".into(), json!(finalizers));
-    }
+    set_finalizers(metadata, finalizers_with_policy(current, propagation));
     Some(marked)
 }
 
-/// `current`'s finalizers plus the garbage collector's one that `propagation` asks for.
+/// The finalizers a delete with `propagation` leaves on `current`, as upstream's
+/// deletionFinalizersForGarbageCollection: the garbage collector's finalizer the policy asks
+/// for is added and the other one removed (Orphan wants `orphan`, Foreground
+/// `foregroundDeletion`, Background neither; orphanDependents was mapped to Orphan or
+/// Background when parsed). Without a policy the object's own first one stands. When the set
+/// does not change, the list is returned as it was, order included.
 fn finalizers_with_policy(current: &Value, propagation: Option<&str>) -> Vec<Value> {
-    let mut finalizers: Vec<Value> = current
+    let existing: Vec<Value> = current
         .at("/metadata/finalizers")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let policy_finalizer = match propagation {
-        Some("Foreground") => Some(FOREGROUND_FINALIZER),
+    let is_collectors = |f: &Value| *f == ORPHAN_FINALIZER || *f == FOREGROUND_FINALIZER;
+    let wanted = match propagation {
         Some("Orphan") => Some(ORPHAN_FINALIZER),
-        _ => None,
+        Some("Foreground") => Some(FOREGROUND_FINALIZER),
+        Some(_) => None,
+        None => existing
+            .iter()
+            .find(|f| is_collectors(f))
+            .and_then(Value::as_str),
     };
-    if let Some(finalizer) = policy_finalizer
-        && !finalizers.contains(&json!(finalizer))
-    {
-        finalizers.push(json!(finalizer));
+    let mut finalizers: Vec<Value> = existing
+        .iter()
+        .filter(|f| !is_collectors(f))
+        .cloned()
+        .collect();
+    finalizers.extend(wanted.map(|f| json!(f)));
+    if same_set(&existing, &finalizers) {
+        existing
+    } else {
+        finalizers
     }
-    finalizers
+}
+
+/// Whether two finalizer lists name the same finalizers (upstream compares them as sets).
+fn same_set(a: &[Value], b: &[Value]) -> bool {
+    let set = |list: &[Value]| {
+        list.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    set(a) == set(b)
+}
+
+/// Sets `metadata.finalizers`, leaving the field out when none are left (as upstream's
+/// omitempty encoding does).
+fn set_finalizers(metadata: &mut serde_json::Map<String, Value>, finalizers: Vec<Value>) {
+    if finalizers.is_empty() {
+        metadata.remove("finalizers");
+    } else {
+        metadata.insert("finalizers".into(), json!(finalizers));
+    }
 }
 
 /// The object as a delete with `options` leaves it when it cannot go at once (a pod its node
@@ -336,9 +371,10 @@ async fn delete_object(
     }
 }
 
-/// The object marked for deletion, when it cannot be removed at once: it has finalizers, is
-/// a namespace, or the propagation policy needs the garbage collector first. The mark has no
-/// grace period left (this path is taken when none is to be waited for).
+/// The object marked for deletion, when it cannot be removed at once: finalizers hold it once
+/// the propagation policy's are set (an `orphan` that Background removes no longer does), or
+/// it is a namespace. The mark has no grace period left (this path is taken when none is to
+/// be waited for).
 fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value> {
     let finalizers = finalizers_with_policy(current, propagation);
     let is_namespace = current.get("kind") == Some(&json!("Namespace"));
@@ -354,9 +390,7 @@ fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value
         metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
         metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
     }
-    if !finalizers.is_empty() {
-        metadata.insert("finalizers".into(), json!(finalizers));
-    }
+    set_finalizers(metadata, finalizers);
     if is_namespace {
         marked["status"]["phase"] = json!("Terminating");
     }
@@ -497,6 +531,63 @@ mod tests {
             marked_for_deletion(&pod, &options("propagationPolicy=Background", json!({})))
                 .expect("stopped by its node");
         assert_eq!(finalizers(&background), ["example.com/hold"]);
+    }
+
+    #[test]
+    fn a_graceful_pod_deletion_removes_the_finalizer_its_policy_contradicts() {
+        let mut pod = running_pod(30);
+        pod["metadata"]["finalizers"] = json!(["example.com/hold", ORPHAN_FINALIZER]);
+        for background in ["propagationPolicy=Background", "orphanDependents=false"] {
+            let marked = marked_for_deletion(&pod, &options(background, json!({})))
+                .expect("stopped by its node");
+            assert_eq!(finalizers(&marked), ["example.com/hold"], "{background}");
+        }
+        let foreground =
+            marked_for_deletion(&pod, &options("propagationPolicy=Foreground", json!({})))
+                .expect("stopped by its node");
+        assert_eq!(
+            finalizers(&foreground),
+            ["example.com/hold", FOREGROUND_FINALIZER]
+        );
+        pod["metadata"]["finalizers"] = json!([FOREGROUND_FINALIZER]);
+        for orphan in ["propagationPolicy=Orphan", "orphanDependents=true"] {
+            let marked = marked_for_deletion(&pod, &options(orphan, json!({})))
+                .expect("stopped by its node");
+            assert_eq!(finalizers(&marked), [ORPHAN_FINALIZER], "{orphan}");
+        }
+        let unsaid = marked_for_deletion(&pod, &options("", json!({}))).expect("stopped");
+        assert_eq!(
+            finalizers(&unsaid),
+            [FOREGROUND_FINALIZER],
+            "without a policy the object's own finalizer stands"
+        );
+    }
+
+    #[test]
+    fn a_delete_held_by_finalizers_removes_the_one_its_policy_contradicts() {
+        let held = json!({"kind": "ConfigMap", "metadata": {"name": "c",
+            "finalizers": [ORPHAN_FINALIZER, "example.com/hold"]}});
+        let foreground =
+            marked_for_deletion(&held, &options("propagationPolicy=Foreground", json!({})))
+                .expect("held by its finalizers");
+        assert_eq!(
+            finalizers(&foreground),
+            ["example.com/hold", FOREGROUND_FINALIZER]
+        );
+        assert_eq!(foreground["metadata"]["deletionGracePeriodSeconds"], 0);
+        let orphaned = json!({"kind": "ConfigMap", "metadata": {"name": "c",
+            "finalizers": [ORPHAN_FINALIZER]}});
+        assert_eq!(
+            marked_for_deletion(
+                &orphaned,
+                &options("propagationPolicy=Background", json!({}))
+            ),
+            None,
+            "nothing holds it once the orphan finalizer goes: removed at once, as upstream's"
+        );
+        let kept =
+            marked_for_deletion(&orphaned, &options("", json!({}))).expect("held by its finalizer");
+        assert_eq!(finalizers(&kept), [ORPHAN_FINALIZER]);
     }
 
     #[test]
