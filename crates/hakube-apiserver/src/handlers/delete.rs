@@ -128,18 +128,16 @@ fn at_least_one_second_if_negative(grace: i64) -> i64 {
 }
 
 /// The pod marked for graceful deletion, when its node must stop it first (it is bound to a
-/// node, not finished, and the grace period is not 0). Deleting it again with a shorter
-/// grace period brings the deadline forward; a longer one changes nothing. Marking it also
+/// node, not finished, not being deleted yet, and the grace period is not 0). Marking it also
 /// sets the garbage collector's finalizers `propagation` asks for, as upstream's store does in
 /// the same update (updateForGracefulDeletionAndFinalizers), so the collector orphans its
-/// dependents or deletes them first; a deletion already pending keeps its finalizers, as
-/// upstream's.
+/// dependents or deletes them first.
 fn graceful_pod_deletion(
     current: &Value,
     requested: Option<i64>,
     propagation: Option<&str>,
 ) -> Option<Value> {
-    if current.get("kind") != Some(&json!("Pod")) {
+    if current.get("kind") != Some(&json!("Pod")) || is_deleting(current) {
         return None;
     }
     let bound = current
@@ -160,15 +158,60 @@ fn graceful_pod_deletion(
     if !bound || finished || grace <= 0 {
         return None;
     }
-    let current_grace = current
-        .at("/metadata/deletionGracePeriodSeconds")
-        .and_then(Value::as_i64);
-    if current_grace.is_some_and(|g| g <= grace) {
-        return Some(current.clone());
-    }
     let deadline = jiff::Timestamp::now()
         .checked_add(jiff::SignedDuration::from_secs(grace))
         .unwrap_or_else(|_| jiff::Timestamp::now());
+    Some(with_deadline(current, deadline, grace, propagation))
+}
+
+/// The grace period of a pod's graceful deletion under way (its node is still stopping it).
+fn pending_grace(current: &Value) -> Option<i64> {
+    if current.get("kind") != Some(&json!("Pod")) || !is_deleting(current) {
+        return None;
+    }
+    current
+        .at("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .filter(|grace| *grace > 0)
+}
+
+/// A delete of a pod whose graceful deletion (`pending` seconds) is under way, as upstream's
+/// BeforeDelete: only an explicit shorter grace period changes it, and the deadline then moves
+/// earlier by the difference (old deadline − old grace + new grace), since the grace period
+/// counts from the first delete, not from this one. The garbage collector's finalizers are
+/// set as on a first mark; shortened to 0 with nothing holding it, the pod goes now (`None`).
+fn shortened_pod_deletion(
+    current: &Value,
+    pending: i64,
+    requested: Option<i64>,
+    propagation: Option<&str>,
+) -> Option<Value> {
+    let Some(grace) = requested.filter(|grace| *grace < pending) else {
+        return Some(current.clone());
+    };
+    if grace == 0 && finalizers_with_policy(current, propagation).is_empty() {
+        return None;
+    }
+    let deadline = current
+        .at("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|stamp| stamp.parse::<jiff::Timestamp>().ok())
+        .and_then(|old| {
+            old.checked_add(jiff::SignedDuration::from_secs(grace - pending))
+                .ok()
+        })
+        .unwrap_or_else(jiff::Timestamp::now);
+    Some(with_deadline(current, deadline, grace, propagation))
+}
+
+/// `current` with its deletion due at `deadline` after `grace` seconds and the garbage
+/// collector's finalizers `propagation` asks for.
+fn with_deadline(
+    current: &Value,
+    deadline: jiff::Timestamp,
+    grace: i64,
+    propagation: Option<&str>,
+) -> Value {
     let mut marked = current.clone();
     let metadata = objects::metadata_mut(&mut marked);
     metadata.insert(
@@ -177,7 +220,7 @@ fn graceful_pod_deletion(
     );
     metadata.insert("deletionGracePeriodSeconds".into(), json!(grace));
     set_finalizers(metadata, finalizers_with_policy(current, propagation));
-    Some(marked)
+    marked
 }
 
 /// The finalizers a delete with `propagation` leaves on `current`, as upstream's
@@ -242,7 +285,11 @@ fn set_finalizers(metadata: &mut serde_json::Map<String, Value>, finalizers: Vec
 /// Eviction's deleteOptions to the pod's deletion.
 pub fn marked_for_deletion(current: &Value, options: &DeleteOptions) -> Option<Value> {
     let propagation = options.propagation.as_deref();
-    graceful_pod_deletion(current, options.grace_period_seconds, propagation)
+    let requested = options.grace_period_seconds;
+    if let Some(pending) = pending_grace(current) {
+        return shortened_pod_deletion(current, pending, requested, propagation);
+    }
+    graceful_pod_deletion(current, requested, propagation)
         .or_else(|| mark_for_deletion(current, propagation))
 }
 
@@ -382,8 +429,9 @@ fn mark_for_deletion(current: &Value, propagation: Option<&str>) -> Option<Value
         return None;
     }
     let mut marked = current.clone();
-    // Not deleting yet, or a graceful deletion now ended at once (the node agent's final
-    // delete with grace 0): due now, so removing the last finalizer removes the object.
+    // Not deleting yet: due now, so removing the last finalizer removes the object. Already
+    // due (no grace period left): its timestamp stays, as upstream's markAsDeleting keeps an
+    // earlier one. (A pod's graceful deletion ended with grace 0 is shortened_pod_deletion's.)
     let due_now = is_deleting(current) && without_grace(current);
     let metadata = objects::metadata_mut(&mut marked);
     if !due_now {
@@ -606,10 +654,56 @@ mod tests {
         assert_eq!(finalizers(&shortened), [ORPHAN_FINALIZER]);
     }
 
+    /// A pod deleted at 10:00:00 with a grace period of 30 s, its termination default `own`.
+    fn stopping_since_ten(own: i64, finalizers: &[&str]) -> Value {
+        let mut pod = running_pod(own);
+        pod["metadata"]["deletionTimestamp"] = json!("2026-11-27T10:00:30Z");
+        pod["metadata"]["deletionGracePeriodSeconds"] = json!(30);
+        pod["metadata"]["finalizers"] = json!(finalizers);
+        pod
+    }
+
+    #[test]
+    fn shortening_a_pending_graceful_deletion_moves_its_deadline_earlier_as_upstreams() {
+        let pending = stopping_since_ten(30, &[]);
+        let shortened = marked_for_deletion(&pending, &options("gracePeriodSeconds=5", json!({})))
+            .expect("still stopped by its node");
+        assert_eq!(
+            shortened["metadata"]["deletionTimestamp"], "2026-11-27T10:00:05Z",
+            "old deadline - old grace + new grace, not now + new grace"
+        );
+        assert_eq!(shortened["metadata"]["deletionGracePeriodSeconds"], 5);
+        let held = stopping_since_ten(30, &["example.com/hold"]);
+        let now = marked_for_deletion(&held, &options("gracePeriodSeconds=0", json!({})))
+            .expect("held by its finalizer");
+        assert_eq!(now["metadata"]["deletionTimestamp"], "2026-11-27T10:00:00Z");
+        assert_eq!(now["metadata"]["deletionGracePeriodSeconds"], 0);
+        assert_eq!(
+            marked_for_deletion(&pending, &options("gracePeriodSeconds=0", json!({}))),
+            None,
+            "nothing holds it: removed now"
+        );
+    }
+
+    #[test]
+    fn only_an_explicit_shorter_grace_period_changes_a_pending_deletion() {
+        // Its own default (10 s) is shorter, but a delete without a grace period leaves a
+        // deletion under way alone, as upstream's BeforeDelete does.
+        let pending = stopping_since_ten(10, &[]);
+        for unchanged in ["", "gracePeriodSeconds=30", "gracePeriodSeconds=60"] {
+            assert_eq!(
+                marked_for_deletion(&pending, &options(unchanged, json!({}))),
+                Some(pending.clone()),
+                "{unchanged:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_final_delete_of_a_pod_held_by_a_finalizer_leaves_no_grace_period() {
         let stopping = deleting(30, &["example.com/hold"]);
-        let marked = mark_for_deletion(&stopping, None).expect("held by its finalizer");
+        let marked = marked_for_deletion(&stopping, &options("gracePeriodSeconds=0", json!({})))
+            .expect("held by its finalizer");
         assert_eq!(marked["metadata"]["deletionGracePeriodSeconds"], 0);
         let mut released = marked.clone();
         released["metadata"]["finalizers"] = json!([]);
@@ -617,7 +711,10 @@ mod tests {
             finalized(&released),
             "removing the finalizer now removes it"
         );
-        // Already due: marking again changes nothing.
-        assert_eq!(mark_for_deletion(&marked, None), Some(marked));
+        // Already due: deleting again changes nothing.
+        assert_eq!(
+            marked_for_deletion(&marked, &options("", json!({}))),
+            Some(marked)
+        );
     }
 }
