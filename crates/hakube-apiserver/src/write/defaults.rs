@@ -293,8 +293,10 @@ fn pod_spec(spec: &mut Map<String, Value>) {
     }
 }
 
-/// What pods get and their templates do not: admission's priority and service account.
+/// What pods get and their templates do not: admission's priority and service account, and
+/// a negative grace period made 1 second.
 fn pod_only(spec: &mut Map<String, Value>) {
+    at_least_one_second_of_grace(spec);
     default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
     default(spec, "priority", json!(0));
     if spec.contains_key("serviceAccountName") || spec.contains_key("serviceAccount") {
@@ -308,6 +310,20 @@ fn pod_only(spec: &mut Map<String, Value>) {
     } else {
         spec.insert("serviceAccountName".into(), json!("default"));
         spec.insert("serviceAccount".into(), json!("default"));
+    }
+}
+
+/// A negative `terminationGracePeriodSeconds` is invalid, yet upstream (1.27+, PR 115606)
+/// stores 1 for it on a Pod's create and update rather than refusing it, so that a pod still
+/// gets a graceful stop; it did so in the Pod conversion and since moved it to defaulting,
+/// for Pods only (a template keeps its value and gets a warning).
+fn at_least_one_second_of_grace(spec: &mut Map<String, Value>) {
+    if spec
+        .get("terminationGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .is_some_and(|grace| grace < 0)
+    {
+        spec.insert("terminationGracePeriodSeconds".into(), json!(1));
     }
 }
 
@@ -384,6 +400,36 @@ mod tests {
         assert_eq!(
             object["spec"]["template"]["spec"]["restartPolicy"],
             "Always"
+        );
+    }
+
+    #[test]
+    fn a_pods_negative_termination_grace_period_is_one_second_not_a_templates() {
+        let spec = |grace: i64| {
+            json!({"terminationGracePeriodSeconds": grace,
+            "containers": [{"name": "c", "image": "busybox:1.36"}]})
+        };
+        let pod = defaulted("", "Pod", json!({"spec": spec(-5)}));
+        assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 1);
+        let immediate = defaulted("", "Pod", json!({"spec": spec(0)}));
+        assert_eq!(
+            immediate["spec"]["terminationGracePeriodSeconds"], 0,
+            "0 is valid"
+        );
+        // Upstream coerces Pods only; templates keep the value (and get a warning there).
+        let deployment = defaulted(
+            "apps",
+            "Deployment",
+            json!({"spec": {"template": {"spec": spec(-5)}}}),
+        );
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+            -5
+        );
+        let template = defaulted("", "PodTemplate", json!({"template": {"spec": spec(-5)}}));
+        assert_eq!(
+            template["template"]["spec"]["terminationGracePeriodSeconds"],
+            -5
         );
     }
 
