@@ -46,6 +46,7 @@ pub mod storage;
 mod strategic_merge;
 mod table;
 pub mod tokens;
+pub mod tree;
 pub mod version;
 mod version_priority;
 mod write;

@@ -1,10 +1,13 @@
 //! Object metadata the server owns: names (validation, generateName), uid, creation time,
-//! generation, and small accessors over the JSON model.
+//! generation, and small accessors over the JSON model (a `Value` or a cached `Tree`).
 
 use rand::RngExt;
 use serde_json::{Map, Value, json};
 
 use crate::error::Cause;
+use crate::tree::Json;
+
+pub use crate::tree::At;
 
 pub fn metadata(object: &Value) -> Option<&Map<String, Value>> {
     object.get("metadata").and_then(Value::as_object)
@@ -21,58 +24,23 @@ pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
-/// `Value::pointer` without its allocations (it makes two `String`s per token to undo `~`
-/// escapes): the scheduler and the controllers look fields up in every object every round,
-/// and those lookups were most of the scheduler's CPU. Pointers with escapes take the
-/// original path.
-pub trait At {
-    fn at(&self, pointer: &str) -> Option<&Value>;
-}
-
-impl At for Value {
-    fn at(&self, pointer: &str) -> Option<&Value> {
-        if pointer.contains('~') {
-            return self.pointer(pointer);
-        }
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        pointer
-            .strip_prefix('/')?
-            .split('/')
-            .try_fold(self, |target, token| match target {
-                Value::Object(map) => map.get(token),
-                Value::Array(list) => array_index(token).and_then(|index| list.get(index)),
-                _ => None,
-            })
-    }
-}
-
-/// An array index as JSON Pointer (RFC 6901) spells it: digits, no sign, no leading zero.
-fn array_index(token: &str) -> Option<usize> {
-    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
-        return None;
-    }
-    token.parse().ok()
-}
-
-pub fn field<'a>(object: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub fn field<'a, J: Json>(object: &'a J, path: &[&str]) -> Option<&'a J> {
     path.iter().try_fold(object, |value, key| value.get(key))
 }
 
-pub fn text<'a>(object: &'a Value, path: &[&str]) -> Option<&'a str> {
-    field(object, path).and_then(Value::as_str)
+pub fn text<'a, J: Json>(object: &'a J, path: &[&str]) -> Option<&'a str> {
+    field(object, path).and_then(J::as_str)
 }
 
-pub fn name(object: &Value) -> Option<&str> {
+pub fn name<J: Json>(object: &J) -> Option<&str> {
     text(object, &["metadata", "name"]).filter(|name| !name.is_empty())
 }
 
-pub fn namespace(object: &Value) -> Option<&str> {
+pub fn namespace<J: Json>(object: &J) -> Option<&str> {
     text(object, &["metadata", "namespace"]).filter(|ns| !ns.is_empty())
 }
 
-pub fn resource_version(object: &Value) -> Option<&str> {
+pub fn resource_version<J: Json>(object: &J) -> Option<&str> {
     text(object, &["metadata", "resourceVersion"]).filter(|rv| !rv.is_empty())
 }
 

@@ -53,7 +53,7 @@ fn pending_disruptions(budget: &Value, pods: &[&Value], wall: &str) -> Map<Strin
     };
     let waiting = |name: &str| {
         pods.iter()
-            .any(|pod| crate::objects::name(pod) == Some(name) && !is_deleting(pod))
+            .any(|pod| crate::objects::name(*pod) == Some(name) && !is_deleting(pod))
     };
     budget
         .at("/status/disruptedPods")
@@ -95,7 +95,7 @@ pub fn status(
     let healthy = selected
         .iter()
         .filter(|pod| is_ready(pod) && !is_deleting(pod))
-        .filter(|pod| !crate::objects::name(pod).is_some_and(|n| disrupted.contains_key(n)))
+        .filter(|pod| !crate::objects::name(**pod).is_some_and(|n| disrupted.contains_key(n)))
         .count() as i64;
     let counted = selected.len() as i64;
     let (min, max) = (
