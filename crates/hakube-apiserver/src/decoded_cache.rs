@@ -11,9 +11,15 @@
 //! Events are never cached: they are most of a busy cluster's keys, each is written a few
 //! times and then left alone, and only event expiry reads them in bulk.
 //!
-//! Cached objects come without `metadata.managedFields`: no reader looks at them, and as JSON
-//! trees they are a third of a decoded pod (7 of 22 KB). A reader that writes a cached object
-//! back puts them in again first ([`crate::storage::Storage::restore_managed_fields`]).
+//! Cached objects are compact [`Tree`]s, decoded straight from the stored bytes: as
+//! `serde_json::Value`s a pod took ~3 times as much (each of its maps a 632-byte B-tree leaf),
+//! and the cache was the largest part of the controllers' node's memory. Readers read trees
+//! as they read Values ([`crate::tree::Json`], and serde for typed reads); one that changes
+//! an object takes a `Value` copy of it for that write only (`Tree::to_value`).
+//!
+//! Cached objects come without `metadata.managedFields`: no reader looks at them, and they
+//! are a third of a decoded pod. A reader that writes a cached object back puts them in again
+//! first ([`crate::storage::Storage::restore_managed_fields`]).
 
 use std::collections::BTreeMap;
 use std::ops::{Bound, Deref};
@@ -24,7 +30,11 @@ use hakube_store::mvcc::KeyValueState;
 use serde_json::Value;
 
 use crate::objects::At as _;
-use crate::storage::{Stored, decode, prefix_end};
+use crate::storage::prefix_end;
+use crate::tree::Tree;
+
+/// A cached object.
+type Stored = crate::storage::Stored<Tree>;
 
 const EVENTS_PREFIX: &[u8] = b"/registry/core/events/";
 
@@ -146,13 +156,10 @@ impl DecodedCache {
     }
 }
 
-/// The cached form of a stored object: decoded, without `metadata.managedFields`.
-fn decode_for_cache(kv: &KeyValue) -> Option<Value> {
-    let mut object = decode(kv).ok()?;
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-    }
-    Some(object)
+/// The cached form of a stored object ([`Tree::from_stored`]: without
+/// `metadata.managedFields`, with its resourceVersion).
+fn decode_for_cache(kv: &KeyValue) -> Option<Tree> {
+    Tree::from_stored(&kv.value, kv.mod_revision).ok()
 }
 
 /// Copies `stored`'s `metadata.managedFields` into `object` (a changed copy of its cached form)
@@ -302,14 +309,14 @@ mod tests {
             .get(key.as_bytes(), None)
             .expect("readable")
             .expect("present");
-        let mut changed = cached[0].object.clone();
+        let mut changed = cached[0].object.to_value();
         changed["spec"]["nodeName"] = "n".into();
         restore_managed_fields(&stored, cached[0].revision, &mut changed);
         assert_eq!(changed["metadata"]["managedFields"][0]["manager"], "m");
         assert_eq!(changed["spec"]["nodeName"], "n");
 
         // A copy of an older version, or one with managed fields of its own, is left alone.
-        let mut stale = cached[0].object.clone();
+        let mut stale = cached[0].object.to_value();
         restore_managed_fields(&stored, cached[0].revision - 1, &mut stale);
         assert_eq!(stale["metadata"].get("managedFields"), None);
         let mut own = serde_json::json!({"metadata": {"managedFields": []}});

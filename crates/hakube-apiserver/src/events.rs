@@ -12,6 +12,7 @@ use crate::ApiServer;
 use crate::error::ApiResult;
 use crate::objects::At as _;
 use crate::storage::Freshness;
+use crate::tree::Json;
 
 /// Normal or Warning, upstream's two event types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +30,35 @@ impl EventType {
     }
 }
 
+/// What an event names of the object it is about (`involvedObject`; "" when absent).
+#[derive(Debug, Clone, Copy)]
+pub struct Involved<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub uid: &'a str,
+    pub resource_version: &'a str,
+}
+
+impl<'a> Involved<'a> {
+    /// Read from the object itself: a cached tree or a `Value` just written.
+    pub fn of<J: Json>(object: &'a J) -> Self {
+        let field = |path: &str| object.at(path).and_then(J::as_str).unwrap_or_default();
+        Involved {
+            api_version: field("/apiVersion"),
+            kind: field("/kind"),
+            name: field("/metadata/name"),
+            namespace: field("/metadata/namespace"),
+            uid: field("/metadata/uid"),
+            resource_version: field("/metadata/resourceVersion"),
+        }
+    }
+}
+
 /// One thing that happened to `involved`.
 pub struct Event<'a> {
-    pub involved: &'a Value,
+    pub involved: Involved<'a>,
     pub event_type: EventType,
     pub reason: &'a str,
     pub message: &'a str,
@@ -52,15 +79,8 @@ fn fingerprint(parts: &[&str]) -> u64 {
 }
 
 impl Event<'_> {
-    fn field(&self, path: &str) -> &str {
-        self.involved
-            .at(path)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-    }
-
     pub fn namespace(&self) -> &str {
-        match self.field("/metadata/namespace") {
+        match self.involved.namespace {
             "" => "default",
             namespace => namespace,
         }
@@ -68,13 +88,8 @@ impl Event<'_> {
 
     /// The aggregate's name: the same reason and message about the same object share it.
     pub fn name(&self) -> String {
-        let object = self.field("/metadata/name");
-        let hash = fingerprint(&[
-            self.field("/metadata/uid"),
-            self.reason,
-            self.message,
-            self.component,
-        ]);
+        let object = self.involved.name;
+        let hash = fingerprint(&[self.involved.uid, self.reason, self.message, self.component]);
         format!("{object}.{hash:016x}")
     }
 
@@ -85,12 +100,12 @@ impl Event<'_> {
             "kind": "Event",
             "metadata": {"name": self.name(), "namespace": self.namespace()},
             "involvedObject": {
-                "apiVersion": self.field("/apiVersion"),
-                "kind": self.field("/kind"),
-                "name": self.field("/metadata/name"),
-                "namespace": self.field("/metadata/namespace"),
-                "uid": self.field("/metadata/uid"),
-                "resourceVersion": self.field("/metadata/resourceVersion"),
+                "apiVersion": self.involved.api_version,
+                "kind": self.involved.kind,
+                "name": self.involved.name,
+                "namespace": self.involved.namespace,
+                "uid": self.involved.uid,
+                "resourceVersion": self.involved.resource_version,
             },
             "reason": self.reason,
             "message": self.message,
@@ -108,7 +123,7 @@ impl Event<'_> {
 /// Whether upstream's spam filter lets `event` through (a poisoned filter lets it through:
 /// losing the bound is better than losing events).
 fn allowed(server: &ApiServer, event: &Event<'_>) -> bool {
-    let uid = event.field("/metadata/uid");
+    let uid = event.involved.uid;
     server
         .event_spam
         .lock()
@@ -198,7 +213,7 @@ mod tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "web", "namespace": "shop", "uid": "u1"}});
         let event = |message| Event {
-            involved: &pod,
+            involved: Involved::of(&pod),
             event_type: EventType::Warning,
             reason: "FailedScheduling",
             message,

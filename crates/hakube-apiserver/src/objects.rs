@@ -170,12 +170,12 @@ fn path_segment_problems(name: &str) -> Vec<String> {
 }
 
 /// The strings of a JSON array (its other items and a missing or non-array value give none).
-pub fn strings(value: Option<&Value>) -> Vec<&str> {
+pub fn strings<J: Json>(value: Option<&J>) -> Vec<&str> {
     value
-        .and_then(Value::as_array)
+        .and_then(J::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
+        .filter_map(J::as_str)
         .collect()
 }
 

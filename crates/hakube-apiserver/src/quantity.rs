@@ -194,12 +194,11 @@ impl FromStr for Quantity {
 ///
 /// Like upstream's UnmarshalJSON, surrounding whitespace in a string is
 /// ignored and a bare number is read through its textual form.
-pub fn from_json(value: &serde_json::Value) -> Option<Quantity> {
-    match value {
-        serde_json::Value::String(text) => Quantity::parse(text.trim()).ok(),
-        serde_json::Value::Number(number) => Quantity::parse(&number.to_string()).ok(),
-        _ => None,
+pub fn from_json<J: crate::tree::Json>(value: &J) -> Option<Quantity> {
+    if let Some(text) = value.as_str() {
+        return Quantity::parse(text.trim()).ok();
     }
+    Quantity::parse(&value.as_number()?.to_string()).ok()
 }
 
 /// A quantity string cut into sign, mantissa digits and suffix.

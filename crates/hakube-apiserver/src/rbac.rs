@@ -12,6 +12,7 @@ use crate::error::ApiResult;
 use crate::objects::At as _;
 use crate::objects::strings;
 use crate::storage::Freshness;
+use crate::tree::{Json, Tree};
 
 /// What a request wants to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,24 +73,21 @@ pub fn rule_allows(rule: &Value, request: &Attributes) -> bool {
 }
 
 /// Whether a binding's subjects include the user.
-pub fn binds(binding: &Value, user: &User) -> bool {
+pub fn binds<J: Json>(binding: &J, user: &User) -> bool {
     binding
         .get("subjects")
-        .and_then(Value::as_array)
+        .and_then(J::as_array)
         .into_iter()
         .flatten()
         .any(|subject| {
-            let name = subject
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match subject.get("kind").and_then(Value::as_str) {
+            let name = subject.get("name").and_then(J::as_str).unwrap_or_default();
+            match subject.get("kind").and_then(J::as_str) {
                 Some("User") => user.name == name,
                 Some("Group") => user.groups.iter().any(|g| g == name),
                 Some("ServiceAccount") => {
                     let namespace = subject
                         .get("namespace")
-                        .and_then(Value::as_str)
+                        .and_then(J::as_str)
                         .unwrap_or_default();
                     user.name == format!("system:serviceaccount:{namespace}:{name}")
                 }
@@ -99,22 +97,25 @@ pub fn binds(binding: &Value, user: &User) -> bool {
 }
 
 /// The bindings under `prefix`, decoded once per write and shared by every request's check.
-fn objects(server: &ApiServer, prefix: String) -> Vec<std::sync::Arc<crate::storage::Stored>> {
+fn objects(
+    server: &ApiServer,
+    prefix: String,
+) -> Vec<std::sync::Arc<crate::storage::Stored<Tree>>> {
     server.storage.decoded_under(prefix.as_bytes())
 }
 
 async fn role_rules(
     server: &ApiServer,
-    binding: &Value,
+    binding: &Tree,
     namespace: Option<&str>,
 ) -> ApiResult<Vec<Value>> {
     let kind = binding
         .at("/roleRef/kind")
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .unwrap_or_default();
     let name = binding
         .at("/roleRef/name")
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .unwrap_or_default();
     let key = match (kind, namespace) {
         ("ClusterRole", _) => format!("/registry/rbac.authorization.k8s.io/clusterroles/{name}"),

@@ -22,7 +22,7 @@ mod validation;
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use crate::tree::Json;
 
 pub use field_selector::FieldSelector;
 pub use label_selector::LabelSelector;
@@ -49,10 +49,13 @@ pub enum SelectorError {
 
 /// The text a label or field value compares as: strings as themselves, other JSON
 /// values (booleans, numbers) as their JSON text, `null` as empty.
-fn json_text(value: &Value) -> Cow<'_, str> {
-    match value {
-        Value::String(text) => Cow::Borrowed(text),
-        Value::Null => Cow::Borrowed(""),
-        other => Cow::Owned(other.to_string()),
+fn json_text<J: Json>(value: &J) -> Cow<'_, str> {
+    if let Some(text) = value.as_str() {
+        return Cow::Borrowed(text);
     }
+    if value.is_null() {
+        return Cow::Borrowed("");
+    }
+    // Encoding a JSON value to text cannot fail.
+    Cow::Owned(serde_json::to_string(value).unwrap_or_default())
 }

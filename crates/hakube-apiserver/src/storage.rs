@@ -11,6 +11,7 @@ use hakube_store::{Condition, Consistency, KeyValue, Operation, Store};
 use crate::error::{ApiError, ApiResult};
 use crate::objects::At as _;
 use crate::resources::ResourceType;
+use crate::tree::Tree;
 
 /// The key prefix of every object of `resource` (in `namespace` when given).
 pub fn prefix(resource: &ResourceType, namespace: Option<&str>) -> Vec<u8> {
@@ -290,25 +291,27 @@ impl Storage {
     }
 }
 
-/// One stored object with what is needed to write it back conditionally.
+/// One stored object with what is needed to write it back conditionally: decoded as a
+/// `Value` by a read ([`Storage::objects_under`]), or as a shared [`Tree`] by the decoded
+/// cache ([`Storage::decoded_under`]).
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub struct Stored<O = Value> {
     pub key: Vec<u8>,
     pub revision: u64,
-    pub object: Value,
+    pub object: O,
 }
 
 impl Storage {
     /// Every object under `prefix` as this replica has it, like `objects_under(prefix,
     /// Freshness::Any)` but decoded once per write and shared between readers
     /// ([`crate::decoded_cache`]); events are left out.
-    pub fn decoded_under(&self, prefix: &[u8]) -> Vec<std::sync::Arc<Stored>> {
+    pub fn decoded_under(&self, prefix: &[u8]) -> Vec<std::sync::Arc<Stored<Tree>>> {
         let machine = self.store.machine();
         self.decoded.objects_under(|| machine.read(), prefix)
     }
 
     /// Puts the stored `metadata.managedFields` of `key` at `revision` back into `object`, a
-    /// changed copy of a [`Storage::decoded_under`] object (the cache leaves them out), before
+    /// changed copy (`to_value`) of a [`Storage::decoded_under`] object (the cache leaves them out), before
     /// it is written back conditionally on `revision`.
     pub fn restore_managed_fields(&self, key: &[u8], revision: u64, object: &mut Value) {
         if object.at("/metadata/managedFields").is_some() {

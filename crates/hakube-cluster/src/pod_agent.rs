@@ -228,7 +228,7 @@ async fn publish_events(
     resolved: &ResolvedPod,
     events: &[hakube_node::pod_events::PodEvent],
 ) {
-    use hakube_apiserver::events::{Event, EventType};
+    use hakube_apiserver::events::{Event, EventType, Involved};
     let involved = serde_json::to_value(&resolved.pod).unwrap_or(Value::Null);
     for event in events {
         let event_type = match event.event_type {
@@ -236,7 +236,7 @@ async fn publish_events(
             _ => EventType::Normal,
         };
         let event = Event {
-            involved: &involved,
+            involved: Involved::of(&involved),
             event_type,
             reason: &event.reason,
             message: &event.message,

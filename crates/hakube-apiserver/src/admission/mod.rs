@@ -21,7 +21,7 @@ pub async fn namespace_objects(
     group: &str,
     plural: &str,
     namespace: &str,
-) -> ApiResult<Vec<crate::controllers::Stored>> {
+) -> ApiResult<Vec<storage::Stored>> {
     let Some(resource) = server
         .registry
         .all()

@@ -12,6 +12,7 @@ use crate::admission::quota_scopes::applies;
 use crate::error::ApiError;
 use crate::objects::At as _;
 use crate::quantity::{Format, Quantity};
+use crate::tree::Json;
 
 pub type Usage = BTreeMap<String, Quantity>;
 
@@ -33,15 +34,15 @@ fn legacy_count_name(group: &str, plural: &str) -> Option<&'static str> {
     }
 }
 
-fn is_terminal_pod(pod: &Value) -> bool {
+fn is_terminal_pod<J: Json>(pod: &J) -> bool {
     matches!(
-        pod.at("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(J::as_str),
         Some("Succeeded" | "Failed")
     )
 }
 
 /// A container's request (falling back to its limit, as defaulting does) or limit.
-fn container_amount(container: &Value, field: &str, resource: &str) -> Option<Quantity> {
+fn container_amount<J: Json>(container: &J, field: &str, resource: &str) -> Option<Quantity> {
     let read = |f: &str| {
         container
             .at(&format!("/resources/{f}/{resource}"))
@@ -54,16 +55,15 @@ fn container_amount(container: &Value, field: &str, resource: &str) -> Option<Qu
 }
 
 /// A pod's effective amount: the larger of its containers' sum and its largest init container.
-fn pod_amount(pod: &Value, field: &str, resource: &str) -> Option<Quantity> {
+fn pod_amount<J: Json>(pod: &J, field: &str, resource: &str) -> Option<Quantity> {
     let list = |name: &str| {
         pod.at(&format!("/spec/{name}"))
-            .and_then(Value::as_array)
-            .cloned()
+            .and_then(J::as_array)
             .unwrap_or_default()
     };
     let mut sum: Option<Quantity> = None;
     for container in list("containers") {
-        if let Some(amount) = container_amount(&container, field, resource) {
+        if let Some(amount) = container_amount(container, field, resource) {
             sum = Some(sum.map_or(amount, |s| s.add(amount)));
         }
     }
@@ -82,7 +82,7 @@ fn pod_amount(pod: &Value, field: &str, resource: &str) -> Option<Quantity> {
 }
 
 /// What one object counts against quotas.
-pub fn usage(group: &str, plural: &str, object: &Value) -> Usage {
+pub fn usage<J: Json>(group: &str, plural: &str, object: &J) -> Usage {
     let mut usage = Usage::new();
     let terminal = plural == "pods" && group.is_empty() && is_terminal_pod(object);
     if terminal {
@@ -118,12 +118,12 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> Usage {
         ("", "services") => {
             let kind = object
                 .at("/spec/type")
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .unwrap_or("ClusterIP");
             let ports = object
                 .at("/spec/ports")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len) as i128;
+                .and_then(J::as_array)
+                .map_or(0, <[J]>::len) as i128;
             if kind == "NodePort" || kind == "LoadBalancer" {
                 usage.insert("services.nodeports".into(), count(ports));
             }
@@ -144,11 +144,11 @@ pub fn usage(group: &str, plural: &str, object: &Value) -> Usage {
     usage
 }
 
-fn quantities(map: Option<&Value>) -> BTreeMap<String, Quantity> {
-    map.and_then(Value::as_object)
+fn quantities<J: Json>(map: Option<&J>) -> BTreeMap<String, Quantity> {
+    map.and_then(J::members)
         .into_iter()
         .flatten()
-        .filter_map(|(k, v)| crate::quantity::from_json(v).map(|q| (k.clone(), q)))
+        .filter_map(|(k, v)| crate::quantity::from_json(v).map(|q| (k.to_string(), q)))
         .collect()
 }
 
@@ -199,7 +199,7 @@ fn missing_declarations(
             .unwrap_or_default();
         let undeclared: Vec<String> = containers
             .iter()
-            .filter(|c| container_amount(c, field, resource).is_none())
+            .filter(|c| container_amount(*c, field, resource).is_none())
             .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
         if !undeclared.is_empty() {
@@ -273,9 +273,9 @@ pub fn tracks(quota: &Value, cost: &Usage, group: &str, plural: &str, object: &V
 }
 
 /// A quota's status for the objects of its namespace: `(group, plural, object)` triples.
-pub fn recount<'a>(
-    quota: &Value,
-    objects: impl Iterator<Item = (&'a str, &'a str, &'a Value)>,
+pub fn recount<'a, J: Json + 'a>(
+    quota: &J,
+    objects: impl Iterator<Item = (&'a str, &'a str, &'a J)>,
 ) -> Value {
     let hard = quantities(quota.at("/spec/hard"));
     let mut used: BTreeMap<String, Quantity> = hard

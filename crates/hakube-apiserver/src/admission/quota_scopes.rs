@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::error::Cause;
 use crate::objects::At as _;
 use crate::objects::strings;
+use crate::tree::Json;
 
 const TERMINATING: &str = "Terminating";
 const NOT_TERMINATING: &str = "NotTerminating";
@@ -32,7 +33,7 @@ struct Requirement<'a> {
     values: Vec<&'a str>,
 }
 
-fn requirements(quota: &Value) -> Vec<Requirement<'_>> {
+fn requirements<J: Json>(quota: &J) -> Vec<Requirement<'_>> {
     let listed = strings(quota.at("/spec/scopes"))
         .into_iter()
         .map(|scope| Requirement {
@@ -42,17 +43,17 @@ fn requirements(quota: &Value) -> Vec<Requirement<'_>> {
         });
     let selected = quota
         .at("/spec/scopeSelector/matchExpressions")
-        .and_then(Value::as_array)
+        .and_then(J::as_array)
         .into_iter()
         .flatten()
         .map(|expression| Requirement {
             scope: expression
                 .get("scopeName")
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .unwrap_or_default(),
             operator: expression
                 .get("operator")
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .unwrap_or_default(),
             values: strings(expression.get("values")),
         });
@@ -60,7 +61,7 @@ fn requirements(quota: &Value) -> Vec<Requirement<'_>> {
 }
 
 /// Whether `object` falls under the quota's scopes (true for every object of an unscoped quota).
-pub fn applies(quota: &Value, group: &str, plural: &str, object: &Value) -> bool {
+pub fn applies<J: Json>(quota: &J, group: &str, plural: &str, object: &J) -> bool {
     let requirements = requirements(quota);
     if requirements.is_empty() {
         return true;
@@ -74,21 +75,21 @@ pub fn applies(quota: &Value, group: &str, plural: &str, object: &Value) -> bool
 }
 
 /// A pod with an active deadline is "terminating": it ends by itself.
-fn is_terminating(pod: &Value) -> bool {
+fn is_terminating<J: Json>(pod: &J) -> bool {
     pod.at("/spec/activeDeadlineSeconds")
-        .and_then(Value::as_i64)
+        .and_then(J::as_i64)
         .is_some_and(|seconds| seconds >= 0)
 }
 
 /// BestEffort QoS: no container asks for or is limited in cpu or memory.
-fn is_best_effort(pod: &Value) -> bool {
-    let declares = |container: &Value| {
+fn is_best_effort<J: Json>(pod: &J) -> bool {
+    let declares = |container: &J| {
         ["requests", "limits"].iter().any(|field| {
             ["cpu", "memory"].iter().any(|resource| {
                 container
                     .get("resources")
-                    .and_then(|r| r.get(*field))
-                    .and_then(|f| f.get(*resource))
+                    .and_then(|r| r.get(field))
+                    .and_then(|f| f.get(resource))
                     .and_then(crate::quantity::from_json)
                     .is_some_and(|amount| amount.milli() != 0)
             })
@@ -96,28 +97,28 @@ fn is_best_effort(pod: &Value) -> bool {
     };
     ["/spec/containers", "/spec/initContainers"]
         .iter()
-        .filter_map(|path| pod.at(path).and_then(Value::as_array))
+        .filter_map(|path| pod.at(path).and_then(J::as_array))
         .flatten()
         .all(|container| !declares(container))
 }
 
 /// Whether a pod's (anti-)affinity terms reach into other namespaces.
-fn uses_cross_namespace_affinity(pod: &Value) -> bool {
-    let crosses = |term: &Value| {
+fn uses_cross_namespace_affinity<J: Json>(pod: &J) -> bool {
+    let crosses = |term: &J| {
         !strings(term.get("namespaces")).is_empty() || term.get("namespaceSelector").is_some()
     };
     ["podAffinity", "podAntiAffinity"].iter().any(|kind| {
-        let Some(affinity) = pod.at("/spec/affinity").and_then(|a| a.get(*kind)) else {
+        let Some(affinity) = pod.at("/spec/affinity").and_then(|a| a.get(kind)) else {
             return false;
         };
         let required = affinity
             .get("requiredDuringSchedulingIgnoredDuringExecution")
-            .and_then(Value::as_array)
+            .and_then(J::as_array)
             .into_iter()
             .flatten();
         let preferred = affinity
             .get("preferredDuringSchedulingIgnoredDuringExecution")
-            .and_then(Value::as_array)
+            .and_then(J::as_array)
             .into_iter()
             .flatten()
             .filter_map(|weighted| weighted.get("podAffinityTerm"));
@@ -125,7 +126,7 @@ fn uses_cross_namespace_affinity(pod: &Value) -> bool {
     })
 }
 
-fn pod_matches(requirement: &Requirement<'_>, pod: &Value) -> bool {
+fn pod_matches<J: Json>(requirement: &Requirement<'_>, pod: &J) -> bool {
     match requirement.scope {
         TERMINATING => is_terminating(pod),
         NOT_TERMINATING => !is_terminating(pod),
@@ -135,7 +136,7 @@ fn pod_matches(requirement: &Requirement<'_>, pod: &Value) -> bool {
         PRIORITY_CLASS => {
             let class = pod
                 .at("/spec/priorityClassName")
-                .and_then(Value::as_str)
+                .and_then(J::as_str)
                 .unwrap_or_default();
             match requirement.operator {
                 "In" => requirement.values.contains(&class),

@@ -1,27 +1,28 @@
 //! The `kubernetes` Service's Endpoints in `default`: the API server address of every Ready
 //! control-plane node, so in-cluster clients reach the API through 10.152.183.1:443.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
 use super::{Action, Stored, key_parts};
 use crate::controllers::disruption::is_ready;
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 pub const API_PORT: u16 = 16443;
 const ENDPOINTS_KEY: &str = "/registry/core/endpoints/default/kubernetes";
 
-fn is_control_plane(node: &Value) -> bool {
+fn is_control_plane(node: &Tree) -> bool {
     node.at("/metadata/labels")
-        .and_then(Value::as_object)
-        .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"))
+        .and_then(|l| l.get("node-role.kubernetes.io/control-plane"))
+        .is_some()
 }
 
-fn internal_ip(node: &Value) -> Option<&str> {
+fn internal_ip(node: &Tree) -> Option<&str> {
     node.at("/status/addresses")?
         .as_array()?
         .iter()
-        .find(|a| a.get("type") == Some(&json!("InternalIP")))?
+        .find(|a| a["type"] == "InternalIP")?
         .get("address")?
         .as_str()
 }
@@ -42,9 +43,9 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
         "ports": [{"name": "https", "port": API_PORT, "protocol": "TCP"}],
     }]);
     match objects.iter().find(|s| s.key == ENDPOINTS_KEY.as_bytes()) {
-        Some(current) if current.object.get("subsets") == Some(&subsets) => Vec::new(),
+        Some(current) if current.object.get("subsets").is_some_and(|s| *s == subsets) => Vec::new(),
         Some(current) => {
-            let mut updated = current.object.clone();
+            let mut updated = current.object.to_value();
             updated["subsets"] = subsets;
             vec![Action::Update {
                 key: current.key.clone(),

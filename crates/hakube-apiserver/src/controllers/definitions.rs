@@ -1,12 +1,12 @@
 //! A deleted CustomResourceDefinition takes its custom objects with it: while it carries the
 //! cleanup finalizer, its objects are deleted; then the finalizer is released and it goes.
 
-use serde_json::Value;
 use std::sync::Arc;
 
 use super::{Action, Stored, finalizers, is_deleting, key_parts, release};
 use crate::crds::CLEANUP_FINALIZER;
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
@@ -26,12 +26,12 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
         let group = definition
             .object
             .at("/spec/group")
-            .and_then(Value::as_str)
+            .and_then(Tree::as_str)
             .unwrap_or_default();
         let plural = definition
             .object
             .at("/spec/names/plural")
-            .and_then(Value::as_str)
+            .and_then(Tree::as_str)
             .unwrap_or_default();
         let instances: Vec<&Stored> = objects
             .iter()

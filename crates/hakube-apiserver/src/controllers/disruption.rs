@@ -12,26 +12,33 @@ use super::disruption_scale::Controllers;
 use super::{Action, Stored, is_deleting, key_parts};
 use crate::objects::At as _;
 use crate::selectors::LabelSelector;
+use crate::tree::Json;
+use crate::tree::Tree;
 
 /// A pod counts as healthy when its Ready condition is True.
-pub fn is_ready(pod: &Value) -> bool {
+pub fn is_ready<J: Json>(pod: &J) -> bool {
     pod.at("/status/conditions")
-        .and_then(Value::as_array)
+        .and_then(J::as_array)
         .into_iter()
         .flatten()
-        .any(|c| c.get("type") == Some(&json!("Ready")) && c.get("status") == Some(&json!("True")))
+        .any(|c| {
+            c.get("type").and_then(J::as_str) == Some("Ready")
+                && c.get("status").and_then(J::as_str) == Some("True")
+        })
 }
 
 /// An int-or-percentage of `total` (percentages round up, as upstream's for minAvailable).
-fn scaled(value: &Value, total: i64, round_up: bool) -> i64 {
-    match value {
-        Value::Number(n) => n.as_i64().unwrap_or(0),
-        Value::String(text) => match text.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
-            Some(percent) if round_up => (percent * total + 99) / 100,
-            Some(percent) => percent * total / 100,
-            None => text.parse().unwrap_or(0),
-        },
-        _ => 0,
+fn scaled<J: Json>(value: &J, total: i64, round_up: bool) -> i64 {
+    if let Some(n) = value.as_number() {
+        return n.as_i64().unwrap_or(0);
+    }
+    let Some(text) = value.as_str() else {
+        return 0;
+    };
+    match text.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
+        Some(percent) if round_up => (percent * total + 99) / 100,
+        Some(percent) => percent * total / 100,
+        None => text.parse().unwrap_or(0),
     }
 }
 
@@ -40,9 +47,9 @@ const DISRUPTION_TIMEOUT_SECONDS: i64 = 120;
 
 /// The budget's `disruptedPods` still pending at `wall`: pods that exist and are not being
 /// deleted yet, granted less than the timeout ago.
-fn pending_disruptions(budget: &Value, pods: &[&Value], wall: &str) -> Map<String, Value> {
+fn pending_disruptions<J: Json>(budget: &J, pods: &[&J], wall: &str) -> Map<String, Value> {
     let now = wall.parse::<jiff::Timestamp>().ok();
-    let recent = |at: &Value| {
+    let recent = |at: &J| {
         let granted = at.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
         match (granted, now) {
             (Some(granted), Some(now)) => {
@@ -53,20 +60,20 @@ fn pending_disruptions(budget: &Value, pods: &[&Value], wall: &str) -> Map<Strin
     };
     let waiting = |name: &str| {
         pods.iter()
-            .any(|pod| crate::objects::name(*pod) == Some(name) && !is_deleting(pod))
+            .any(|pod| crate::objects::name(*pod) == Some(name) && !is_deleting(*pod))
     };
     budget
         .at("/status/disruptedPods")
-        .and_then(Value::as_object)
+        .and_then(J::members)
         .into_iter()
         .flatten()
         .filter(|(name, at)| recent(at) && waiting(name))
-        .map(|(name, at)| (name.clone(), at.clone()))
+        .map(|(name, at)| (name.to_string(), at.to_value()))
         .collect()
 }
 
 /// The pods of `pods` the budget's selector selects (those being deleted too).
-pub fn selected<'a>(budget: &Value, pods: &[&'a Value]) -> Vec<&'a Value> {
+pub fn selected<'a, J: Json>(budget: &J, pods: &[&'a J]) -> Vec<&'a J> {
     let selector = budget
         .at("/spec/selector")
         .map(LabelSelector::from_label_selector_object)
@@ -76,7 +83,7 @@ pub fn selected<'a>(budget: &Value, pods: &[&'a Value]) -> Vec<&'a Value> {
         .filter(|pod| {
             selector
                 .as_ref()
-                .is_some_and(|s| !s.is_empty() && s.matches(&crate::objects::labels(pod)))
+                .is_some_and(|s| !s.is_empty() && s.matches_object(*pod))
         })
         .collect()
 }
@@ -86,15 +93,15 @@ pub fn selected<'a>(budget: &Value, pods: &[&'a Value]) -> Vec<&'a Value> {
 /// count is the selected pods for an integer minAvailable, else the controllers' `scale`
 /// (the selected pods when there is none), so an eviction under way does not lower the
 /// healthy count the budget demands.
-pub fn status(
-    budget: &Value,
-    selected: &[&Value],
+pub fn status<J: Json>(
+    budget: &J,
+    selected: &[&J],
     disrupted: &Map<String, Value>,
     scale: Option<i64>,
 ) -> Value {
     let healthy = selected
         .iter()
-        .filter(|pod| is_ready(pod) && !is_deleting(pod))
+        .filter(|pod| is_ready(**pod) && !is_deleting(**pod))
         .filter(|pod| !crate::objects::name(**pod).is_some_and(|n| disrupted.contains_key(n)))
         .count() as i64;
     let counted = selected.len() as i64;
@@ -102,8 +109,8 @@ pub fn status(
         budget.at("/spec/minAvailable"),
         budget.at("/spec/maxUnavailable"),
     );
-    let expected = match (min, max) {
-        (Some(Value::Number(_)), _) => counted,
+    let expected = match min {
+        Some(min) if min.as_number().is_some() => counted,
         _ => scale.unwrap_or(counted),
     };
     let desired = match (min, max) {
@@ -114,8 +121,7 @@ pub fn status(
     let allowed = (healthy - desired).max(0);
     let generation = budget
         .at("/metadata/generation")
-        .cloned()
-        .unwrap_or(json!(1));
+        .map_or(json!(1), J::to_value);
     let (condition, reason) = if allowed > 0 {
         ("True", "SufficientPods")
     } else {
@@ -123,8 +129,8 @@ pub fn status(
     };
     let previous = budget.at("/status/conditions/0");
     let since = previous
-        .filter(|c| c.get("status") == Some(&json!(condition)))
-        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .filter(|c| c.get("status").and_then(J::as_str) == Some(condition))
+        .and_then(|c| c.get("lastTransitionTime").map(J::to_value))
         .unwrap_or_else(|| json!(crate::objects::now_rfc3339()));
     let mut status = json!({
         "observedGeneration": generation,
@@ -148,7 +154,7 @@ pub fn plan(objects: &[Arc<Stored>], wall: &str) -> Vec<Action> {
         else {
             continue;
         };
-        let pods: Vec<&Value> = objects
+        let pods: Vec<&Tree> = objects
             .iter()
             .filter(
                 |s| matches!(key_parts(&s.key), Some(("", "pods", Some(ns), _)) if ns == namespace),
@@ -159,8 +165,8 @@ pub fn plan(objects: &[Arc<Stored>], wall: &str) -> Vec<Action> {
         let selected = selected(&budget.object, &pods);
         let scale = Controllers::of(objects, namespace).scale(&selected);
         let wanted = status(&budget.object, &selected, &disrupted, scale);
-        if budget.object.get("status") != Some(&wanted) {
-            let mut updated = budget.object.clone();
+        if !budget.object.get("status").is_some_and(|s| *s == wanted) {
+            let mut updated = budget.object.to_value();
             updated["status"] = wanted;
             actions.push(Action::Update {
                 key: budget.key.clone(),

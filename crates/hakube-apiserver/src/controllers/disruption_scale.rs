@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use super::{Stored, key_parts};
 use crate::objects::At as _;
+use crate::tree::{Json, Tree};
 
 /// The controllers of one namespace, by (kind, name).
 pub struct Controllers<'a> {
-    by_name: HashMap<(&'static str, &'a str), &'a Value>,
+    by_name: HashMap<(&'static str, &'a str), &'a Tree>,
 }
 
 const KINDS: [(&str, &str, &str); 4] = [
@@ -23,11 +22,11 @@ const KINDS: [(&str, &str, &str); 4] = [
     ("", "replicationcontrollers", "ReplicationController"),
 ];
 
-fn controller_of(object: &Value) -> Option<(&str, &str)> {
+fn controller_of<J: Json>(object: &J) -> Option<(&str, &str)> {
     let references = object.at("/metadata/ownerReferences")?.as_array()?;
     let controller = references
         .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))?;
+        .find(|r| r.get("controller").and_then(J::as_bool) == Some(true))?;
     Some((
         controller.get("kind")?.as_str()?,
         controller.get("name")?.as_str()?,
@@ -54,10 +53,10 @@ impl<'a> Controllers<'a> {
 
     /// The summed replicas of the controllers of `pods`; `None` when a pod has no such
     /// controller (the caller then counts the pods).
-    pub fn scale(&self, pods: &[&Value]) -> Option<i64> {
+    pub fn scale<J: Json>(&self, pods: &[&J]) -> Option<i64> {
         let mut counted: BTreeMap<(&str, &str), i64> = BTreeMap::new();
         for pod in pods {
-            let (kind, name) = controller_of(pod)?;
+            let (kind, name) = controller_of(*pod)?;
             // One of the kinds with a scale (as the map's `'static` name), else no count.
             let kind = KINDS.iter().map(|(_, _, k)| *k).find(|k| *k == kind)?;
             let mut owner = (kind, name);
@@ -72,7 +71,7 @@ impl<'a> Controllers<'a> {
             }
             let replicas = object
                 .at("/spec/replicas")
-                .and_then(Value::as_i64)
+                .and_then(Tree::as_i64)
                 .unwrap_or(1);
             counted.insert(owner, replicas);
         }
@@ -84,7 +83,7 @@ impl<'a> Controllers<'a> {
 mod tests {
     use super::*;
     use crate::controllers::stored;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn owned(kind: &str, name: &str) -> Value {
         json!({"metadata": {"ownerReferences": [{"kind": kind, "name": name, "controller": true}]}})

@@ -13,14 +13,15 @@ use serde_json::{Value, json};
 use super::{Action, Stored, finalizers, is_deleting, release, uid};
 use crate::handlers::delete::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 use crate::objects::At as _;
+use crate::tree::Tree;
 
-fn owner_uids(object: &Value) -> Vec<&str> {
+fn owner_uids(object: &Tree) -> Vec<&str> {
     object
         .at("/metadata/ownerReferences")
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
         .map(|refs| {
             refs.iter()
-                .filter_map(|r| r.get("uid").and_then(Value::as_str))
+                .filter_map(|r| r.get("uid").and_then(Tree::as_str))
                 .collect()
         })
         .unwrap_or_default()
@@ -75,7 +76,7 @@ fn delete_or_mark(stored: &Stored) -> Action {
             revision: stored.revision,
         };
     }
-    let mut object = stored.object.clone();
+    let mut object = stored.object.to_value();
     let metadata = crate::objects::metadata_mut(&mut object);
     metadata.insert(
         "deletionTimestamp".into(),
@@ -90,7 +91,7 @@ fn delete_or_mark(stored: &Stored) -> Action {
 }
 
 fn drop_owner(stored: &Stored, owner_uid: &str) -> Action {
-    let mut object = stored.object.clone();
+    let mut object = stored.object.to_value();
     let metadata = crate::objects::metadata_mut(&mut object);
     let kept: Vec<Value> = metadata
         .get("ownerReferences")
@@ -122,7 +123,7 @@ mod tests {
         Arc::new(Stored {
             key: format!("/registry/apps/replicasets/default/{name}").into_bytes(),
             revision: 3,
-            object,
+            object: object.into(),
         })
     }
 

@@ -34,6 +34,7 @@ use crate::ApiServer;
 use crate::error::ApiResult;
 use crate::objects::At as _;
 use crate::storage::Freshness;
+use crate::tree::{Json, Tree};
 
 /// How often the controllers look at the cluster.
 const ROUND_INTERVAL: Duration = Duration::from_secs(1);
@@ -78,7 +79,8 @@ struct Memory {
     quiet_namespaces: quiet_namespaces::QuietNamespaces,
 }
 
-pub use crate::storage::Stored;
+/// A stored object as the controllers read it: from the decoded cache, a shared [`Tree`].
+pub type Stored = crate::storage::Stored<Tree>;
 
 /// A change a controller decided on.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +122,8 @@ fn snapshot(server: &ApiServer) -> Vec<Arc<Stored>> {
 }
 
 /// The snapshot plus the events of every namespace being deleted: the snapshot leaves events
-/// out, and a namespace goes only once they are gone too.
+/// out, and a namespace goes only once they are gone too (read afresh, as trees like the rest:
+/// rare, and only while a namespace goes).
 async fn with_events_of_deleting_namespaces<'a>(
     server: &ApiServer,
     objects: &'a [Arc<Stored>],
@@ -136,7 +139,13 @@ async fn with_events_of_deleting_namespaces<'a>(
             .storage
             .objects_under(prefix.as_bytes(), Freshness::Any)
             .await?;
-        view.to_mut().extend(events.into_iter().map(Arc::new));
+        view.to_mut().extend(events.into_iter().map(|event| {
+            Arc::new(Stored {
+                key: event.key,
+                revision: event.revision,
+                object: Tree::from(event.object),
+            })
+        }));
     }
     Ok(view)
 }
@@ -298,47 +307,48 @@ pub async fn run(server: Arc<ApiServer>, shutdown: tokio_util::sync::Cancellatio
 }
 
 /// The finalizers of an object's metadata.
-pub fn finalizers(object: &Value) -> Vec<String> {
+pub fn finalizers<J: Json>(object: &J) -> Vec<String> {
     object
         .at("/metadata/finalizers")
-        .and_then(Value::as_array)
+        .and_then(J::as_array)
         .map(|list| {
             list.iter()
-                .filter_map(Value::as_str)
+                .filter_map(J::as_str)
                 .map(str::to_string)
                 .collect()
         })
         .unwrap_or_default()
 }
 
-pub fn is_deleting(object: &Value) -> bool {
+pub fn is_deleting<J: Json>(object: &J) -> bool {
     object
         .at("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
 }
 
-pub fn uid(object: &Value) -> Option<&str> {
-    object.at("/metadata/uid").and_then(Value::as_str)
+pub fn uid<J: Json>(object: &J) -> Option<&str> {
+    object.at("/metadata/uid").and_then(J::as_str)
 }
 
 /// The object without `finalizer`; when nothing holds it any more and it is being deleted,
 /// the action is a delete.
 pub fn release(stored: &Stored, finalizer: &str) -> Action {
-    let mut object = stored.object.clone();
-    let remaining: Vec<String> = finalizers(&object)
+    let cached = &stored.object;
+    let remaining: Vec<String> = finalizers(cached)
         .into_iter()
         .filter(|f| f != finalizer)
         .collect();
     if remaining.is_empty()
-        && is_deleting(&object)
-        && crate::handlers::delete::without_grace(&object)
-        && !crate::handlers::delete::held_by_spec(&object)
+        && is_deleting(cached)
+        && crate::handlers::delete::without_grace(cached)
+        && !crate::handlers::delete::held_by_spec(cached)
     {
         return Action::Delete {
             key: stored.key.clone(),
             revision: stored.revision,
         };
     }
+    let mut object = cached.to_value();
     let metadata = crate::objects::metadata_mut(&mut object);
     if remaining.is_empty() {
         metadata.remove("finalizers");
@@ -352,13 +362,13 @@ pub fn release(stored: &Stored, finalizer: &str) -> Action {
     }
 }
 
-/// A stored object at revision 1, for the planners' unit tests.
+/// A stored object at revision 1 as the cache holds it, for the planners' unit tests.
 #[cfg(test)]
 pub fn stored(key: &str, object: Value) -> Arc<Stored> {
     Arc::new(Stored {
         key: key.as_bytes().to_vec(),
         revision: 1,
-        object,
+        object: Tree::from(object),
     })
 }
 

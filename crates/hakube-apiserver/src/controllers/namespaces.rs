@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Action, Stored, is_deleting};
 use crate::objects;
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 /// The namespace finalizer the namespace controller owns.
 pub const KUBERNETES_FINALIZER: &str = "kubernetes";
@@ -23,7 +24,7 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
     let mut actions = Vec::new();
     for namespace in objects
         .iter()
-        .filter(|s| s.object.get("kind") == Some(&json!("Namespace")) && is_deleting(&s.object))
+        .filter(|s| s.object["kind"] == "Namespace" && is_deleting(&s.object))
     {
         let Some(name) = objects::name(&namespace.object) else {
             continue;
@@ -40,7 +41,7 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
         for item in contents {
             if !super::finalizers(&item.object).is_empty() {
                 if !is_deleting(&item.object) {
-                    let mut marked = item.object.clone();
+                    let mut marked = item.object.to_value();
                     let metadata = objects::metadata_mut(&mut marked);
                     metadata.insert("deletionTimestamp".into(), json!(objects::now_rfc3339()));
                     metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -63,23 +64,24 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
 
 /// Drops the `kubernetes` spec finalizer; the namespace goes when nothing else holds it.
 fn release_namespace(namespace: &Stored) -> Action {
-    let mut object = namespace.object.clone();
-    let remaining: Vec<Value> = object
+    let cached = &namespace.object;
+    let remaining: Vec<Value> = cached
         .at("/spec/finalizers")
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
         .map(|f| {
             f.iter()
                 .filter(|v| *v != KUBERNETES_FINALIZER)
-                .cloned()
+                .map(Tree::to_value)
                 .collect()
         })
         .unwrap_or_default();
-    if remaining.is_empty() && super::finalizers(&object).is_empty() {
+    if remaining.is_empty() && super::finalizers(cached).is_empty() {
         return Action::Delete {
             key: namespace.key.clone(),
             revision: namespace.revision,
         };
     }
+    let mut object = cached.to_value();
     object["spec"]["finalizers"] = json!(remaining);
     Action::Update {
         key: namespace.key.clone(),
@@ -96,7 +98,7 @@ mod tests {
         Arc::new(Stored {
             key: key.as_bytes().to_vec(),
             revision: 7,
-            object,
+            object: object.into(),
         })
     }
 

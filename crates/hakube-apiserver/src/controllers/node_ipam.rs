@@ -7,11 +7,12 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Action, Stored, key_parts};
 
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 /// An IPv4 block: `10.1.0.0/16`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub fn plan(objects: &[Arc<Stored>], cluster: Ipv4Block, node_prefix_length: u8)
         .collect();
     let mut used: BTreeSet<String> = nodes
         .iter()
-        .filter_map(|s| s.object.at("/spec/podCIDR").and_then(Value::as_str))
+        .filter_map(|s| s.object.at("/spec/podCIDR").and_then(Tree::as_str))
         .map(str::to_string)
         .collect();
     let mut next = 0u32;
@@ -101,7 +102,7 @@ pub fn plan(objects: &[Arc<Stored>], cluster: Ipv4Block, node_prefix_length: u8)
             break;
         };
         used.insert(block.to_string());
-        let mut object = stored.object.clone();
+        let mut object = stored.object.to_value();
         object["spec"]["podCIDR"] = json!(block.to_string());
         object["spec"]["podCIDRs"] = json!([block.to_string()]);
         actions.push(Action::Update {
@@ -125,7 +126,7 @@ mod tests {
         Arc::new(Stored {
             key: format!("/registry/core/nodes/{name}").into_bytes(),
             revision: 1,
-            object,
+            object: object.into(),
         })
     }
 

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::{Action, Stored, key_parts};
 
 use crate::objects::At as _;
+use crate::tree::{Json, Tree};
 
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
@@ -56,32 +57,32 @@ pub struct Clock<'a> {
     pub grace: Duration,
 }
 
-fn condition_status<'a>(node: &'a Value, kind: &str) -> Option<&'a str> {
+fn condition_status<'a>(node: &'a Tree, kind: &str) -> Option<&'a str> {
     node.at("/status/conditions")?
         .as_array()?
         .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?
+        .find(|c| c.get("type").and_then(Tree::as_str) == Some(kind))?
         .get("status")?
         .as_str()
 }
 
-fn taints(node: &Value) -> Vec<Value> {
+/// The node's taints (copies: what a round decides with, and what a write would set).
+fn taints<J: Json>(node: &J) -> Vec<Value> {
     node.at("/spec/taints")
-        .and_then(Value::as_array)
-        .cloned()
+        .and_then(J::as_array)
+        .map(|taints| taints.iter().map(J::to_value).collect())
         .unwrap_or_default()
 }
 
 /// The node's taints with the lifecycle taints set to `wanted` (a key or none).
-fn with_lifecycle_taints(node: &Value, wanted: Option<&str>, wall: &str) -> Vec<Value> {
+fn with_lifecycle_taints(node: &Tree, wanted: Option<&str>, wall: &str) -> Vec<Value> {
     let current = taints(node);
     let mut result: Vec<Value> = current
-        .iter()
+        .into_iter()
         .filter(|t| {
             let key = t.get("key").and_then(Value::as_str).unwrap_or_default();
             (key != UNREACHABLE && key != NOT_READY) || Some(key) == wanted
         })
-        .cloned()
         .collect();
     if let Some(key) = wanted {
         for effect in ["NoSchedule", "NoExecute"] {
@@ -101,11 +102,11 @@ fn with_lifecycle_taints(node: &Value, wanted: Option<&str>, wall: &str) -> Vec<
     result
 }
 
-fn unknown_conditions(node: &Value, wall: &str) -> Value {
-    let mut conditions = node
+fn unknown_conditions(node: &Tree, wall: &str) -> Value {
+    let mut conditions: Vec<Value> = node
         .at("/status/conditions")
-        .and_then(Value::as_array)
-        .cloned()
+        .and_then(Tree::as_array)
+        .map(|list| list.iter().map(Tree::to_value).collect())
         .unwrap_or_default();
     for condition in &mut conditions {
         let kind = condition
@@ -122,87 +123,100 @@ fn unknown_conditions(node: &Value, wall: &str) -> Value {
     json!(conditions)
 }
 
-/// The node's decision: its updated object when something changes.
-fn node_update(node: &Value, reporting: bool, wall: &str) -> Option<Value> {
-    let mut updated = node.clone();
-    let wanted = if !reporting {
-        updated["status"]["conditions"] = unknown_conditions(node, wall);
-        Some(UNREACHABLE)
+/// The node's decision: its updated object when something changes (decided on the cached
+/// node; copied only to write the change).
+fn node_update(node: &Tree, reporting: bool, wall: &str) -> Option<Value> {
+    let (conditions, wanted) = if !reporting {
+        (Some(unknown_conditions(node, wall)), Some(UNREACHABLE))
     } else {
         match condition_status(node, "Ready") {
-            Some("True") => None,
-            Some("False") => Some(NOT_READY),
+            Some("True") => (None, None),
+            Some("False") => (None, Some(NOT_READY)),
             // Reporting again, but its status not refreshed yet: keep what is there.
             _ => return None,
         }
     };
-    let taints = with_lifecycle_taints(node, wanted, wall);
-    if taints.is_empty() {
+    let conditions = conditions.filter(|wanted| {
+        !node
+            .at("/status/conditions")
+            .is_some_and(|now| now == wanted)
+    });
+    let taints = json!(with_lifecycle_taints(node, wanted, wall));
+    let current_taints = node.at("/spec/taints");
+    let taints_change = if taints.as_array().is_some_and(Vec::is_empty) {
+        current_taints.is_some()
+    } else {
+        !current_taints.is_some_and(|now| *now == taints)
+    };
+    if conditions.is_none() && !taints_change {
+        return None;
+    }
+    let mut updated = node.to_value();
+    if let Some(conditions) = conditions {
+        updated["status"]["conditions"] = conditions;
+    }
+    if taints.as_array().is_some_and(Vec::is_empty) {
         if let Some(spec) = updated.get_mut("spec").and_then(Value::as_object_mut) {
             spec.remove("taints");
         }
     } else {
-        updated["spec"]["taints"] = json!(taints);
+        updated["spec"]["taints"] = taints;
     }
-    (updated != *node).then_some(updated)
+    Some(updated)
 }
 
-fn pod_node(pod: &Value) -> Option<&str> {
-    pod.at("/spec/nodeName").and_then(Value::as_str)
+fn pod_node(pod: &Tree) -> Option<&str> {
+    pod.at("/spec/nodeName").and_then(Tree::as_str)
 }
 
 /// The pod with its Ready conditions False (its node stopped reporting), if it had them True.
-fn pod_not_ready(pod: &Value, wall: &str) -> Option<Value> {
+fn pod_not_ready(pod: &Tree, wall: &str) -> Option<Value> {
     let conditions = pod.at("/status/conditions")?.as_array()?;
     let mut changed = false;
     let updated: Vec<Value> = conditions
         .iter()
         .map(|c| {
-            let kind = c.get("type").and_then(Value::as_str).unwrap_or_default();
+            let kind = c.get("type").and_then(Tree::as_str).unwrap_or_default();
+            let mut c = c.to_value();
             if (kind == "Ready" || kind == "ContainersReady") && c["status"] == "True" {
                 changed = true;
-                let mut c = c.clone();
                 c["status"] = json!("False");
                 c["lastTransitionTime"] = json!(wall);
-                c
-            } else {
-                c.clone()
             }
+            c
         })
         .collect();
     changed.then(|| {
-        let mut pod = pod.clone();
+        let mut pod = pod.to_value();
         pod["status"]["conditions"] = json!(updated);
         pod
     })
 }
 
-fn tolerates(toleration: &Value, taint: &Value) -> bool {
-    let field = |v: &Value, f: &str| {
-        v.get(f)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let effect = field(toleration, "effect");
-    if !effect.is_empty() && effect != field(taint, "effect") {
+/// A string field of a toleration or a taint ("" when absent).
+fn text<'a, J: Json>(object: &'a J, field: &str) -> &'a str {
+    object.get(field).and_then(J::as_str).unwrap_or_default()
+}
+
+fn tolerates(toleration: &Tree, taint: &Value) -> bool {
+    let effect = text(toleration, "effect");
+    if !effect.is_empty() && effect != text(taint, "effect") {
         return false;
     }
-    let key = field(toleration, "key");
-    let operator = field(toleration, "operator");
+    let key = text(toleration, "key");
+    let operator = text(toleration, "operator");
     if key.is_empty() {
         return operator == "Exists";
     }
-    key == field(taint, "key")
-        && (operator == "Exists" || field(toleration, "value") == field(taint, "value"))
+    key == text(taint, "key")
+        && (operator == "Exists" || text(toleration, "value") == text(taint, "value"))
 }
 
 /// When the pod must go from a node with `taints` (None: it may stay).
-fn eviction_deadline(pod: &Value, taints: &[Value]) -> Option<jiff::Timestamp> {
+fn eviction_deadline(pod: &Tree, taints: &[Value]) -> Option<jiff::Timestamp> {
     let tolerations = pod
         .at("/spec/tolerations")
-        .and_then(Value::as_array)
-        .cloned()
+        .and_then(Tree::as_array)
         .unwrap_or_default();
     let mut deadline: Option<jiff::Timestamp> = None;
     for taint in taints.iter().filter(|t| t["effect"] == "NoExecute") {
@@ -211,14 +225,14 @@ fn eviction_deadline(pod: &Value, taints: &[Value]) -> Option<jiff::Timestamp> {
             .and_then(Value::as_str)
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .unwrap_or_else(jiff::Timestamp::now);
-        let matching: Vec<&Value> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
+        let matching: Vec<&Tree> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
         if matching.is_empty() {
             return Some(added);
         }
         // Tolerated for the shortest of the matching tolerations (none: forever).
         let seconds = matching
             .iter()
-            .filter_map(|t| t.get("tolerationSeconds").and_then(Value::as_i64))
+            .filter_map(|t| t.get("tolerationSeconds").and_then(Tree::as_i64))
             .min();
         if let Some(seconds) = seconds {
             let end = added
@@ -230,8 +244,8 @@ fn eviction_deadline(pod: &Value, taints: &[Value]) -> Option<jiff::Timestamp> {
     deadline
 }
 
-fn terminating(pod: &Value, wall: &str) -> Value {
-    let mut pod = pod.clone();
+fn terminating(pod: &Tree, wall: &str) -> Value {
+    let mut pod = pod.to_value();
     let grace = pod
         .at("/spec/terminationGracePeriodSeconds")
         .and_then(Value::as_i64)
@@ -251,7 +265,7 @@ pub fn plan(objects: &[Arc<Stored>], health: &mut NodeHealth, clock: &Clock) -> 
             let renew = stored
                 .object
                 .at("/spec/renewTime")
-                .and_then(Value::as_str)
+                .and_then(Tree::as_str)
                 .unwrap_or_default();
             renew_times.insert(name, renew);
         }
@@ -270,8 +284,11 @@ pub fn plan(objects: &[Arc<Stored>], health: &mut NodeHealth, clock: &Clock) -> 
         let renew = renew_times.get(name).copied().unwrap_or_default();
         let reporting = health.is_reporting(name, renew, clock.now, clock.grace);
         let updated = node_update(&stored.object, reporting, clock.wall);
-        let current = updated.as_ref().unwrap_or(&stored.object);
-        state.insert(name, (reporting, taints(current)));
+        let current = match &updated {
+            Some(object) => taints(object),
+            None => taints(&stored.object),
+        };
+        state.insert(name, (reporting, current));
         if let Some(object) = updated {
             actions.push(Action::Update {
                 key: stored.key.clone(),

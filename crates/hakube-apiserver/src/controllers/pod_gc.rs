@@ -13,11 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{Action, Stored, finalizers, is_deleting, key_parts};
 
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 /// Upstream's `--terminated-pod-gc-threshold` default.
 pub const TERMINATED_POD_THRESHOLD: usize = 12_500;
@@ -31,25 +32,25 @@ pub struct MissingNodes {
     since: HashMap<String, Instant>,
 }
 
-fn node_name(pod: &Value) -> Option<&str> {
+fn node_name(pod: &Tree) -> Option<&str> {
     pod.at("/spec/nodeName")
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .filter(|n| !n.is_empty())
 }
 
-fn phase(pod: &Value) -> &str {
+fn phase(pod: &Tree) -> &str {
     pod.at("/status/phase")
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .unwrap_or("Pending")
 }
 
-fn out_of_service(node: &Value) -> bool {
+fn out_of_service(node: &Tree) -> bool {
     node.at("/spec/taints")
-        .and_then(Value::as_array)
+        .and_then(Tree::as_array)
         .is_some_and(|taints| {
             taints.iter().any(|t| {
-                t.get("key").and_then(Value::as_str) == Some(OUT_OF_SERVICE_TAINT)
-                    && t.get("effect").and_then(Value::as_str) == Some("NoExecute")
+                t.get("key").and_then(Tree::as_str) == Some(OUT_OF_SERVICE_TAINT)
+                    && t.get("effect").and_then(Tree::as_str) == Some("NoExecute")
             })
         })
 }
@@ -66,7 +67,7 @@ fn collect(pod: &Stored, wall: &str) -> Option<Action> {
     if is_deleting(&pod.object) && crate::handlers::delete::without_grace(&pod.object) {
         return None;
     }
-    let mut object = pod.object.clone();
+    let mut object = pod.object.to_value();
     let metadata = crate::objects::metadata_mut(&mut object);
     metadata.insert("deletionTimestamp".into(), json!(wall));
     metadata.insert("deletionGracePeriodSeconds".into(), json!(0));
@@ -80,7 +81,7 @@ fn collect(pod: &Stored, wall: &str) -> Option<Action> {
 /// Whether nobody but this controller will ever finish `pod`.
 fn orphaned(
     pod: &Stored,
-    nodes: &HashMap<&str, &Value>,
+    nodes: &HashMap<&str, &Tree>,
     missing: &MissingNodes,
     now: Instant,
 ) -> bool {
@@ -102,7 +103,7 @@ pub fn plan(
     now: Instant,
     wall: &str,
 ) -> Vec<Action> {
-    let nodes: HashMap<&str, &Value> = objects
+    let nodes: HashMap<&str, &Tree> = objects
         .iter()
         .filter_map(|s| match key_parts(&s.key) {
             Some(("", "nodes", None, name)) => Some((name, &s.object)),
@@ -139,13 +140,14 @@ pub fn plan(
         .filter(|p| !is_deleting(&p.object))
         .collect();
     if finished.len() > TERMINATED_POD_THRESHOLD {
-        finished.sort_by_key(|p| {
-            p.object
+        let created = |pod: &Stored| {
+            pod.object
                 .at("/metadata/creationTimestamp")
-                .and_then(Value::as_str)
+                .and_then(Tree::as_str)
                 .unwrap_or_default()
                 .to_string()
-        });
+        };
+        finished.sort_by_cached_key(|p| created(p));
         let excess = finished.len() - TERMINATED_POD_THRESHOLD;
         actions.extend(
             finished
@@ -160,12 +162,13 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn node(name: &str, taints: Value) -> Arc<Stored> {
         Arc::new(Stored {
             key: format!("/registry/core/nodes/{name}").into_bytes(),
             revision: 1,
-            object: json!({"metadata": {"name": name}, "spec": {"taints": taints}}),
+            object: json!({"metadata": {"name": name}, "spec": {"taints": taints}}).into(),
         })
     }
 
@@ -176,7 +179,7 @@ mod tests {
         Arc::new(Stored {
             key: format!("/registry/core/pods/default/{name}").into_bytes(),
             revision: 7,
-            object,
+            object: object.into(),
         })
     }
 
@@ -224,8 +227,13 @@ mod tests {
     #[test]
     fn terminating_pods_without_a_node_or_on_an_out_of_service_node_go_at_once() {
         let deleting = json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}});
-        let mut unscheduled = pod("unscheduled", "", deleting.clone());
-        Arc::make_mut(&mut unscheduled).object["spec"] = json!({});
+        let unscheduled = pod("unscheduled", "", deleting.clone());
+        let mut object = unscheduled.object.to_value();
+        object["spec"] = json!({});
+        let unscheduled = Arc::new(Stored {
+            object: object.into(),
+            ..(*unscheduled).clone()
+        });
         let taint = json!([{"key": OUT_OF_SERVICE_TAINT, "effect": "NoExecute"}]);
         let objects = [
             node("down", taint),

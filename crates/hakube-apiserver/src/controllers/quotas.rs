@@ -19,8 +19,8 @@ pub fn plan(objects: &[Arc<Stored>]) -> Vec<Action> {
             _ => None,
         });
         let status = recount(&quota.object, members);
-        if quota.object.get("status") != Some(&status) {
-            let mut updated = quota.object.clone();
+        if !quota.object.get("status").is_some_and(|s| *s == status) {
+            let mut updated = quota.object.to_value();
             updated["status"] = status;
             actions.push(Action::Update {
                 key: quota.key.clone(),

@@ -39,7 +39,7 @@ mod tests {
         let namespace = Arc::new(Stored {
             key: b"/registry/core/namespaces/demo".to_vec(),
             revision: 1,
-            object: json!({"metadata":{"name":"demo"}}),
+            object: json!({"metadata":{"name":"demo"}}).into(),
         });
         let actions = plan(std::slice::from_ref(&namespace));
         assert!(
@@ -48,7 +48,7 @@ mod tests {
         let account = Arc::new(Stored {
             key: b"/registry/core/serviceaccounts/demo/default".to_vec(),
             revision: 2,
-            object: json!({}),
+            object: json!({}).into(),
         });
         assert!(plan(&[namespace, account]).is_empty());
     }

@@ -14,7 +14,8 @@ use hakube_workloads::replica_sets::{PodRef, slow_start_batches};
 use super::Stored;
 use crate::ApiServer;
 use crate::error::ApiResult;
-use crate::events::{Event, EventType};
+use crate::events::{Event, EventType, Involved};
+use crate::tree::Tree;
 
 /// What any pod-owning controller decides on: pod changes and its new status.
 pub struct PodPlan<S> {
@@ -103,21 +104,21 @@ pub async fn write_status<T: Serialize>(
     owner: &Stored,
     status: &T,
 ) -> ApiResult<bool> {
-    let mut object = owner.object.clone();
+    let mut object = owner.object.to_value();
     object["status"] = serde_json::to_value(status).unwrap_or_default();
     replace(server, owner, &object).await
 }
 
 pub async fn event(
     server: &ApiServer,
-    involved: &Value,
+    involved: &Tree,
     event_type: EventType,
     reason: &str,
     message: &str,
     component: &str,
 ) {
     let event = Event {
-        involved,
+        involved: Involved::of(involved),
         event_type,
         reason,
         message,
@@ -174,7 +175,7 @@ pub async fn create_all<T: Serialize>(
         let events: Vec<Event> = messages
             .iter()
             .map(|(event_type, reason, message)| Event {
-                involved: &owner.object,
+                involved: Involved::of(&owner.object),
                 event_type: *event_type,
                 reason,
                 message,

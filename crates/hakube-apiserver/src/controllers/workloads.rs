@@ -464,7 +464,7 @@ async fn apply_deployment_plan(
         .deployment
         .map(|changed| serde_json::to_value(&changed).unwrap_or_default());
     if let Some(status) = plan.status {
-        let object = deployment.get_or_insert_with(|| owner.object.clone());
+        let object = deployment.get_or_insert_with(|| owner.object.to_value());
         object["status"] = serde_json::to_value(&status).unwrap_or_default();
     }
     if let Some(object) = deployment {

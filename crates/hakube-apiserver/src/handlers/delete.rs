@@ -23,6 +23,7 @@ use crate::handlers::list::Selection;
 use crate::objects::At as _;
 use crate::request::Query;
 use crate::storage::{self, Freshness};
+use crate::tree::Json;
 use crate::{body, objects, respond};
 
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
@@ -294,11 +295,11 @@ pub fn marked_for_deletion(current: &Value, options: &DeleteOptions) -> Option<V
 }
 
 /// Whether a namespace's spec finalizers still hold it (until it is emptied).
-pub fn held_by_spec(object: &Value) -> bool {
-    object.get("kind") == Some(&json!("Namespace"))
+pub fn held_by_spec<J: Json>(object: &J) -> bool {
+    object.get("kind").and_then(J::as_str) == Some("Namespace")
         && object
             .at("/spec/finalizers")
-            .and_then(Value::as_array)
+            .and_then(J::as_array)
             .is_some_and(|f| !f.is_empty())
 }
 
@@ -306,10 +307,10 @@ pub fn held_by_spec(object: &Value) -> bool {
 /// (deletionGracePeriodSeconds > 0) goes only when the node deletes it with 0, so a write
 /// that removes its last finalizer or reports its status must not remove it (upstream's
 /// shouldDeleteDuringUpdate).
-pub fn without_grace(object: &Value) -> bool {
+pub fn without_grace<J: Json>(object: &J) -> bool {
     object
         .at("/metadata/deletionGracePeriodSeconds")
-        .and_then(Value::as_i64)
+        .and_then(J::as_i64)
         .is_none_or(|grace| grace <= 0)
 }
 

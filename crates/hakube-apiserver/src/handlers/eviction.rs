@@ -15,14 +15,14 @@ use serde_json::{Value, json};
 use hakube_store::Condition;
 
 use crate::admission::namespace_objects;
-use crate::controllers::{Stored, disruption::is_ready, is_deleting};
+use crate::controllers::{disruption::is_ready, is_deleting};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::Call;
 use crate::handlers::delete::{DeleteOptions, marked_for_deletion};
 use crate::handlers::get::{not_found, object_key};
 use crate::objects::At as _;
 use crate::selectors::LabelSelector;
-use crate::storage::{Freshness, Write};
+use crate::storage::{Freshness, Stored, Write};
 use crate::{body, objects, respond};
 
 /// How often an eviction is retried after its budget or pod changed under it.

@@ -28,9 +28,10 @@ use hakube_workloads::scheduler::{self, Outcome};
 use crate::ApiServer;
 use crate::controllers::Stored;
 use crate::error::ApiResult;
-use crate::events::{Event, EventType};
+use crate::events::{Event, EventType, Involved};
 use crate::objects::At as _;
 use crate::storage::Write;
+use crate::tree::{Json, Tree};
 use unschedulable::Unschedulable;
 
 /// A round starts when the store applies a change to pods or nodes; without one, this often
@@ -48,19 +49,19 @@ pub const SCHEDULER_NAME: &str = "default-scheduler";
 
 /// A pod this scheduler has to place ([`Placement::needed`]), from its decoded form: the
 /// wake-up reads the same fields from the stored bytes, so the two cannot disagree.
-fn is_pending(pod: &Value) -> bool {
+fn is_pending(pod: &Tree) -> bool {
     Placement::deserialize(pod).is_ok_and(|placement| placement.needed())
 }
 
-fn is_bound(pod: &Value) -> bool {
+fn is_bound(pod: &Tree) -> bool {
     pod.at("/spec/nodeName")
-        .and_then(Value::as_str)
+        .and_then(Tree::as_str)
         .is_some_and(|name| !name.is_empty())
 }
 
-fn is_terminal(pod: &Value) -> bool {
+fn is_terminal(pod: &Tree) -> bool {
     matches!(
-        pod.at("/status/phase").and_then(Value::as_str),
+        pod.at("/status/phase").and_then(Tree::as_str),
         Some("Succeeded" | "Failed")
     )
 }
@@ -325,21 +326,23 @@ fn scheduled_condition(status: &str, reason: Option<&str>, message: Option<&str>
     condition
 }
 
-/// The pod with its PodScheduled condition replaced; None when it already says the same.
-fn with_scheduled_condition(pod: &Value, condition: Value) -> Option<Value> {
-    let mut pod = pod.clone();
+/// The pod with its PodScheduled condition replaced; None when it already says the same
+/// (decided on the pod as read, a cached tree or a changed copy; copied only to change it).
+fn with_scheduled_condition<J: Json>(pod: &J, condition: Value) -> Option<Value> {
+    let field_is = |c: &J, field: &str| match (c.get(field), condition.get(field)) {
+        (Some(read), Some(wanted)) => read == wanted,
+        (read, wanted) => read.is_none() && wanted.is_none(),
+    };
+    let same = |c: &J| field_is(c, "type") && field_is(c, "status") && field_is(c, "message");
+    let conditions = pod.at("/status/conditions").and_then(J::as_array);
+    if conditions.unwrap_or_default().iter().any(same) {
+        return None;
+    }
+    let mut pod = pod.to_value();
     let conditions = pod["status"]["conditions"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let same = |c: &Value| {
-        c.get("type") == condition.get("type")
-            && c.get("status") == condition.get("status")
-            && c.get("message") == condition.get("message")
-    };
-    if conditions.iter().any(same) {
-        return None;
-    }
     let mut kept: Vec<Value> = conditions
         .into_iter()
         .filter(|c| c.get("type") != condition.get("type"))
@@ -367,7 +370,7 @@ struct Planned {
 fn planned_write(stored: &Stored, outcome: Outcome) -> Option<Planned> {
     let (pod, event_type, reason, message) = match outcome {
         Outcome::Bind { node } => {
-            let mut pod = stored.object.clone();
+            let mut pod = stored.object.to_value();
             pod["spec"]["nodeName"] = json!(node);
             let pod = with_scheduled_condition(&pod, scheduled_condition("True", None, None))
                 .unwrap_or(pod);
@@ -467,7 +470,7 @@ async fn write_one_by_one<'a>(server: &ApiServer, chunk: &'a [Planned]) -> Vec<(
 
 fn event<'a>(planned: &'a Planned, written: &'a Value) -> Event<'a> {
     Event {
-        involved: written,
+        involved: Involved::of(written),
         event_type: planned.event_type,
         reason: planned.reason,
         message: &planned.message,
@@ -484,8 +487,9 @@ mod tests {
     fn pending(pod: &Value) -> bool {
         let bytes = serde_json::to_vec(pod).unwrap();
         let placement: Placement = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(placement.needed(), is_pending(pod), "{pod}");
-        is_pending(pod)
+        let pending = is_pending(&Tree::from(pod));
+        assert_eq!(placement.needed(), pending, "{pod}");
+        pending
     }
 
     #[test]
@@ -506,8 +510,8 @@ mod tests {
         assert!(!pending(&deleting));
         // A gated pod is neither pending nor placed: it takes no room on any node.
         let gated = pod(json!({"schedulingGates": [{"name": "g"}]}));
-        assert!(!is_bound(&gated));
-        assert!(is_bound(&pod(json!({"nodeName": "node1"}))));
+        assert!(!is_bound(&Tree::from(gated)));
+        assert!(is_bound(&Tree::from(pod(json!({"nodeName": "node1"})))));
     }
 
     #[test]

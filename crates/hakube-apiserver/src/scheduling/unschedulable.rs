@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::objects::At as _;
+use crate::tree::Tree;
 
 /// How long a pod may be set aside without being decided again.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(30);
@@ -54,8 +53,8 @@ impl Unschedulable {
 /// (taints, unschedulable), allocatable and condition statuses (not its heartbeat times), and
 /// each placed pod's uid, node and labels (labels for pod affinity; not its status).
 pub fn fingerprint<'a>(
-    nodes: impl Iterator<Item = &'a Value>,
-    placed: impl Iterator<Item = &'a Value>,
+    nodes: impl Iterator<Item = &'a Tree>,
+    placed: impl Iterator<Item = &'a Tree>,
 ) -> u64 {
     let mut hasher = DefaultHasher::new();
     for node in nodes {
@@ -67,7 +66,7 @@ pub fn fingerprint<'a>(
         ] {
             hash_value(node.at(pointer), &mut hasher);
         }
-        if let Some(Value::Array(conditions)) = node.at("/status/conditions") {
+        if let Some(Tree::Array(conditions)) = node.at("/status/conditions") {
             for condition in conditions {
                 hash_value(condition.get("type"), &mut hasher);
                 hash_value(condition.get("status"), &mut hasher);
@@ -82,19 +81,19 @@ pub fn fingerprint<'a>(
     hasher.finish()
 }
 
-fn hash_value(value: Option<&Value>, hasher: &mut DefaultHasher) {
+fn hash_value(value: Option<&Tree>, hasher: &mut DefaultHasher) {
     match value {
-        None | Some(Value::Null) => 0u8.hash(hasher),
-        Some(Value::Bool(b)) => (1u8, b).hash(hasher),
-        Some(Value::Number(n)) => (2u8, n.to_string()).hash(hasher),
-        Some(Value::String(s)) => (3u8, s).hash(hasher),
-        Some(Value::Array(items)) => {
+        None | Some(Tree::Null) => 0u8.hash(hasher),
+        Some(Tree::Bool(b)) => (1u8, b).hash(hasher),
+        Some(Tree::Number(n)) => (2u8, n.to_string()).hash(hasher),
+        Some(Tree::String(s)) => (3u8, s).hash(hasher),
+        Some(Tree::Array(items)) => {
             (4u8, items.len()).hash(hasher);
             for item in items {
                 hash_value(Some(item), hasher);
             }
         }
-        Some(Value::Object(fields)) => {
+        Some(Tree::Object(fields)) => {
             (5u8, fields.len()).hash(hasher);
             for (key, item) in fields {
                 key.hash(hasher);
@@ -108,7 +107,7 @@ fn hash_value(value: Option<&Value>, hasher: &mut DefaultHasher) {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -148,8 +147,11 @@ mod tests {
                 {"type": "Ready", "status": "True", "lastHeartbeatTime": "t1"}]}});
         let pod = json!({"metadata": {"uid": "u1", "labels": {"app": "web"}},
             "spec": {"nodeName": "n1"}, "status": {"phase": "Pending"}});
-        let of =
-            |node: &Value, pods: &[&Value]| fingerprint([node].into_iter(), pods.iter().copied());
+        let of = |node: &Value, pods: &[&Value]| {
+            let node = Tree::from(node);
+            let pods: Vec<Tree> = pods.iter().map(|pod| Tree::from(*pod)).collect();
+            fingerprint([&node].into_iter(), pods.iter())
+        };
         let base = of(&node, &[&pod]);
 
         let mut running = pod.clone();

@@ -6,6 +6,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::objects::At as _;
+use crate::tree::Json;
+
 use super::label_parser::{LabelParser, tokenize};
 use super::validation::{
     aggregate, go_string_list, invalid_value, label_key_problem, label_value_problems,
@@ -43,19 +46,18 @@ impl LabelSelector {
     ///
     /// When the object is malformed, an operator is unknown, or a key or value is
     /// invalid.
-    pub fn from_label_selector_object(selector: &Value) -> Result<Self, SelectorError> {
-        let fields = match selector {
-            Value::Null => return Ok(Self::default()),
-            Value::Object(fields) => fields,
-            _ => {
-                return Err(invalid_selector_object(
-                    "a label selector must be a JSON object",
-                ));
-            }
-        };
-        let mut requirements = requirements_from_match_labels(fields.get("matchLabels"))?;
+    pub fn from_label_selector_object<J: Json>(selector: &J) -> Result<Self, SelectorError> {
+        if selector.is_null() {
+            return Ok(Self::default());
+        }
+        if !selector.is_object() {
+            return Err(invalid_selector_object(
+                "a label selector must be a JSON object",
+            ));
+        }
+        let mut requirements = requirements_from_match_labels(selector.get("matchLabels"))?;
         requirements.extend(requirements_from_match_expressions(
-            fields.get("matchExpressions"),
+            selector.get("matchExpressions"),
         )?);
         Ok(Self { requirements })
     }
@@ -65,7 +67,15 @@ impl LabelSelector {
     pub fn matches(&self, labels: &Map<String, Value>) -> bool {
         self.requirements
             .iter()
-            .all(|requirement| requirement.matches(labels))
+            .all(|requirement| requirement.matches(labels.get(&requirement.key)))
+    }
+
+    /// Whether `object` (its `metadata.labels`) is selected, read in place.
+    pub fn matches_object<J: Json>(&self, object: &J) -> bool {
+        let labels = object.at("/metadata/labels");
+        self.requirements.iter().all(|requirement| {
+            requirement.matches(labels.and_then(|labels| labels.get(&requirement.key)))
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,9 +174,10 @@ impl LabelRequirement {
         }
     }
 
-    /// Upstream `Requirement.Matches`: `!=` and `notin` also match a missing label.
-    fn matches(&self, labels: &Map<String, Value>) -> bool {
-        let label = labels.get(&self.key).map(json_text);
+    /// Upstream `Requirement.Matches` of the object's `label` under this key: `!=` and
+    /// `notin` also match a missing label.
+    fn matches<J: Json>(&self, label: Option<&J>) -> bool {
+        let label = label.map(json_text);
         let has_listed_value =
             |label: &Cow<'_, str>| self.values.iter().any(|value| value == label);
         match self.operator {
@@ -216,53 +227,57 @@ fn value_count_problem(operator: LabelOperator, values: &[String]) -> Option<Str
     Some(invalid_value("values", &go_string_list(values), detail))
 }
 
-fn requirements_from_match_labels(
-    match_labels: Option<&Value>,
+fn requirements_from_match_labels<J: Json>(
+    match_labels: Option<&J>,
 ) -> Result<Vec<LabelRequirement>, SelectorError> {
-    let labels = match match_labels {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Object(labels)) => labels,
-        Some(_) => return Err(invalid_selector_object("matchLabels must be an object")),
+    let Some(labels) = match_labels.filter(|labels| !labels.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let Some(labels) = labels.members() else {
+        return Err(invalid_selector_object("matchLabels must be an object"));
     };
     labels
-        .iter()
         .map(|(key, value)| {
             let value = value.as_str().ok_or_else(|| {
                 invalid_selector_object(&format!("matchLabels value for {key:?} must be a string"))
             })?;
-            LabelRequirement::new(key.clone(), LabelOperator::Equals, vec![value.to_owned()])
-                .map_err(SelectorError::InvalidLabelSelector)
+            LabelRequirement::new(
+                key.to_owned(),
+                LabelOperator::Equals,
+                vec![value.to_owned()],
+            )
+            .map_err(SelectorError::InvalidLabelSelector)
         })
         .collect()
 }
 
-fn requirements_from_match_expressions(
-    match_expressions: Option<&Value>,
+fn requirements_from_match_expressions<J: Json>(
+    match_expressions: Option<&J>,
 ) -> Result<Vec<LabelRequirement>, SelectorError> {
-    match match_expressions {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(expressions)) => expressions
-            .iter()
-            .map(requirement_from_expression)
-            .collect(),
-        Some(_) => Err(invalid_selector_object("matchExpressions must be a list")),
-    }
+    let Some(expressions) = match_expressions.filter(|list| !list.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let Some(expressions) = expressions.as_array() else {
+        return Err(invalid_selector_object("matchExpressions must be a list"));
+    };
+    expressions
+        .iter()
+        .map(requirement_from_expression)
+        .collect()
 }
 
 /// One `{key, operator, values}` entry of `matchExpressions`.
-fn requirement_from_expression(expression: &Value) -> Result<LabelRequirement, SelectorError> {
-    let Value::Object(fields) = expression else {
+fn requirement_from_expression<J: Json>(expression: &J) -> Result<LabelRequirement, SelectorError> {
+    if !expression.is_object() {
         return Err(invalid_selector_object(
             "each matchExpressions entry must be an object",
         ));
-    };
-    let key = fields
-        .get("key")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    }
+    let fields = expression;
+    let key = fields.get("key").and_then(J::as_str).unwrap_or_default();
     let operator_name = fields
         .get("operator")
-        .and_then(Value::as_str)
+        .and_then(J::as_str)
         .unwrap_or_default();
     let operator = match operator_name {
         "In" => LabelOperator::In,
@@ -275,18 +290,15 @@ fn requirement_from_expression(expression: &Value) -> Result<LabelRequirement, S
             )));
         }
     };
-    let values = match fields.get("values") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(values)) => values
+    let values = match fields.get("values").filter(|values| !values.is_null()) {
+        None => Vec::new(),
+        Some(values) => values
+            .as_array()
+            .ok_or_else(|| invalid_selector_object("matchExpressions values must be a list"))?
             .iter()
             .map(|value| value.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| invalid_selector_object("matchExpressions values must be strings"))?,
-        Some(_) => {
-            return Err(invalid_selector_object(
-                "matchExpressions values must be a list",
-            ));
-        }
     };
     LabelRequirement::new(key.to_owned(), operator, values)
         .map_err(SelectorError::InvalidLabelSelector)

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{FieldSelector, LabelSelector};
+use crate::tree::Tree;
 
 fn labels(value: Value) -> Map<String, Value> {
     match value {
@@ -234,6 +235,44 @@ fn label_selector_object_match_labels_and_expressions() {
         json!({"app": "web", "tier": "back", "team": "a", "canary": "y"})
     )));
     assert!(!selector.matches(&labels(json!({"app": "web", "tier": "back"}))));
+
+    // The same selector from a cached tree, matching objects' labels in place: as from
+    // Values and label maps.
+    let from_tree = LabelSelector::from_label_selector_object(&Tree::from(json!({
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["front", "back"]},
+            {"key": "env", "operator": "NotIn", "values": ["dev"]},
+            {"key": "team", "operator": "Exists"},
+            {"key": "canary", "operator": "DoesNotExist", "values": []}
+        ]
+    })));
+    assert_eq!(from_tree.as_ref().ok(), Some(&selector));
+    for (pod_labels, selected) in [
+        (json!({"app": "web", "tier": "back", "team": "a"}), true),
+        (
+            json!({"app": "web", "tier": "back", "team": "a", "env": "dev"}),
+            false,
+        ),
+        (json!({"app": "web", "tier": "back"}), false),
+        (json!(null), false),
+    ] {
+        let pod = json!({"metadata": {"labels": pod_labels}});
+        assert_eq!(selector.matches_object(&pod), selected, "{pod}");
+        assert_eq!(
+            selector.matches_object(&Tree::from(&pod)),
+            selected,
+            "{pod}"
+        );
+    }
+    let anything = label_selector("env!=dev");
+    assert!(anything.matches_object(&Tree::from(json!({"metadata": {}}))));
+    assert!(anything.matches_object(&Tree::from(json!({"metadata": {"labels": {"n": 1}}}))));
+    assert!(!label_selector("n=1").matches_object(&json!({"metadata": {"labels": {"n": 2}}})));
+    assert!(
+        label_selector("n=1")
+            .matches_object(&Tree::from(json!({"metadata": {"labels": {"n": 1}}})))
+    );
 }
 
 #[test]

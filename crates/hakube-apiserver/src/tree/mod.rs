@@ -209,6 +209,33 @@ impl PartialEq<&str> for Tree {
     }
 }
 
+impl PartialEq<String> for Tree {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == Some(other.as_str())
+    }
+}
+
+impl PartialEq<bool> for Tree {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+/// Numbers compare as `Value`'s do with Rust numbers: by value in the type's own domain.
+macro_rules! eq_numbers {
+    ($($ty:ty => $as:ident as $wide:ty),* $(,)?) => {
+        $(
+            impl PartialEq<$ty> for Tree {
+                fn eq(&self, other: &$ty) -> bool {
+                    self.$as() == Some(<$wide>::from(*other))
+                }
+            }
+        )*
+    };
+}
+
+eq_numbers!(i32 => as_i64 as i64, i64 => as_i64 as i64, u32 => as_u64 as u64, u64 => as_u64 as u64, f64 => as_f64 as f64);
+
 impl fmt::Display for Tree {
     /// Compact JSON text, as `Value`'s `Display`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
