@@ -10,6 +10,7 @@ use super::*;
 const POD: &str = include_str!("fixtures/pod.json");
 const DEPLOYMENT: &str = include_str!("fixtures/deployment.json");
 const NODE: &str = include_str!("fixtures/node.json");
+const SIMULATED_POD: &str = include_str!("fixtures/pod_simulated.json");
 
 fn parsed(text: &str) -> (Tree, Value) {
     let tree: Tree = serde_json::from_str(text).expect("a tree");
