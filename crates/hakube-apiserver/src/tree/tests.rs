@@ -27,6 +27,7 @@ fn a_node_is_three_words() {
 fn decoded_trees_equal_the_values_and_encode_alike() {
     for text in [
         POD,
+        SIMULATED_POD,
         DEPLOYMENT,
         NODE,
         r#"[1, -2, 2.5, "x", null, true, {}, []]"#,
@@ -130,13 +131,15 @@ fn the_stored_form_leaves_out_managed_fields_and_carries_the_revision() {
 
 #[test]
 fn typed_reads_from_a_tree_equal_those_from_a_value() {
-    let (tree, value) = parsed(POD);
-    let from_tree = Pod::deserialize(&tree).expect("a pod");
-    assert_eq!(
-        from_tree,
-        serde_json::from_value::<Pod>(value).expect("a pod")
-    );
-    assert!(from_tree.metadata.managed_fields.is_some());
+    for pod in [POD, SIMULATED_POD] {
+        let (tree, value) = parsed(pod);
+        let from_tree = Pod::deserialize(&tree).expect("a pod");
+        assert_eq!(
+            from_tree,
+            serde_json::from_value::<Pod>(value).expect("a pod")
+        );
+        assert!(from_tree.metadata.managed_fields.is_some());
+    }
 
     let (tree, value) = parsed(DEPLOYMENT);
     let from_tree = Deployment::deserialize(&tree).expect("a deployment");
