@@ -101,13 +101,15 @@ fn measure(pod: &str, name: &str) -> (usize, usize, (Vec<Tree>, Vec<Value>)) {
 fn a_cached_pod_costs_a_fraction_of_its_value() {
     println!("decoded for the cache (RssAnon growth per pod under jemalloc, {PODS} pods):");
     let (value, tree, _kept) = measure(POD, "scale-6d9f7c8b5-x7k2p");
+    // Measured 8.6 vs 26.4 KB; the bound leaves room for the allocator's slack.
     assert!(
-        tree * 3 < value,
-        "a tree should cost under a third of a Value: {tree} vs {value}"
+        tree * 2 < value,
+        "a tree should cost under half of a Value: {tree} vs {value}"
     );
     let (value, tree, _also_kept) = measure(SIMULATED_POD, "scale-7dcf455c94-22gkh");
+    // Measured 5.0-6.0 vs 15.4 KB.
     assert!(
-        tree * 5 < value * 2,
-        "a tree should cost under 40 % of a Value: {tree} vs {value}"
+        tree * 2 < value,
+        "a tree should cost under half of a Value: {tree} vs {value}"
     );
 }
