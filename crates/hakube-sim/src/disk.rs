@@ -216,7 +216,9 @@ impl StorageBackend for SimBackend {
 
     fn sync_data(&self) -> Result<(), io::Error> {
         let mut state = self.state()?;
-        if let Some(seed) = state.armed {
+        // Taken, not read: a crash fires once, and the next incarnation's syncs (opening the
+        // log after the restart) must succeed.
+        if let Some(seed) = state.armed.take() {
             cut(&mut state, Some(seed));
             state.tripped = true;
             return Err(io::Error::other(

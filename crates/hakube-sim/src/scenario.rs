@@ -337,13 +337,15 @@ impl Driver<'_> {
             self.heal(&a, &b);
         }
         self.sim.set_max_message_latency(BASE_MAX_LATENCY);
+        // A crash that fired inside a sync is reaped first: once disarmed and forgotten, its
+        // node would stay dead (openraft shut down on the failed sync) and never restart.
+        self.reap_tripped();
         for (node, disk) in &self.disks {
             if self.armed.contains_key(node) {
                 disk.disarm();
             }
         }
         self.armed.clear();
-        self.reap_tripped();
         for node in self.down.clone() {
             self.restart(node);
         }

@@ -24,7 +24,6 @@ use crate::types::{Entry, LogId, TypeConfig, Vote};
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const VOTE_KEY: &str = "vote";
-const COMMITTED_KEY: &str = "committed";
 const PURGED_KEY: &str = "last_purged";
 
 /// Raft log storage on redb. Cloning shares the database.
@@ -119,20 +118,32 @@ impl LogStore {
         .map(Some)
     }
 
-    /// Runs one write transaction on a blocking thread: the commit fsyncs unless `change`
-    /// lowers its durability.
-    async fn write<F>(&self, change: F) -> io::Result<()>
+    /// Runs one write transaction with `durability` on a blocking thread; a durable commit
+    /// (an fsync) is timed into `hakube_datastore_fsync_seconds`.
+    async fn write<F>(&self, durability: redb::Durability, change: F) -> io::Result<()>
     where
         F: FnOnce(&mut redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
     {
         let database = self.database.clone();
         let path = self.path.clone();
+        let metrics = self.metrics.clone();
         tokio::task::spawn_blocking(move || {
+            let durable = matches!(durability, redb::Durability::Immediate);
             let mut transaction = database
                 .begin_write()
                 .map_err(|e| storage_error(&path, e))?;
+            transaction
+                .set_durability(durability)
+                .map_err(|e| storage_error(&path, e))?;
             change(&mut transaction).map_err(|e| storage_error(&path, e))?;
-            transaction.commit().map_err(|e| storage_error(&path, e))
+            let started = std::time::Instant::now();
+            transaction.commit().map_err(|e| storage_error(&path, e))?;
+            if durable {
+                metrics
+                    .fsync_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            Ok(())
         })
         .await
         .map_err(|e| io::Error::other(format!("log writer task failed: {e}")))?
@@ -145,8 +156,7 @@ impl LogStore {
         durability: redb::Durability,
     ) -> io::Result<()> {
         let bytes = record::encode(value)?;
-        self.write(move |transaction| {
-            transaction.set_durability(durability)?;
+        self.write(durability, move |transaction| {
             let mut table = transaction.open_table(META)?;
             table.insert(key, bytes.as_slice())?;
             Ok(())
@@ -234,20 +244,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await
     }
 
-    /// The committed index reaches the disk with the next log append's fsync (redb makes a
-    /// durable commit carry every non-durable one before it), as etcd writes its commit index
-    /// in the HardState of the next WAL batch. openraft awaits this before applying every
-    /// write, so a durable commit here cost each write a second fsync on its critical path.
-    /// After a crash the recovered index may be one batch older: those entries are in the
-    /// durable log and are applied again once the leader's commit covers them; nothing
-    /// acknowledged is lost.
-    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.put_meta(COMMITTED_KEY, &committed, redb::Durability::None)
-            .await
+    /// The committed index is not kept on disk (openraft makes persisting it optional): after
+    /// a restart a node applies its log again once the leader's commit covers it, as a fresh
+    /// follower would. A durable write here would cost every write a second fsync on its
+    /// critical path. It used to be written without an fsync (carried by the next append, as
+    /// etcd's HardState rides its WAL); nothing needs it, and with it gone no commit of this
+    /// log is ever non-durable (redb's non-durable commits were one suspect of a lost write
+    /// the simulation's long mode found after a torn power cut: docs/chaos.md).
+    async fn save_committed(&mut self, _committed: Option<LogId>) -> Result<(), io::Error> {
+        Ok(())
     }
 
+    /// Nothing is kept (see [`Self::save_committed`]); an index saved by an older version is
+    /// ignored.
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.read_meta::<Option<LogId>>(COMMITTED_KEY)?.flatten())
+        Ok(None)
     }
 
     async fn append<I>(
@@ -263,7 +274,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             encoded.push((entry.log_id.index(), record::encode(&entry)?));
         }
         let result = self
-            .write(move |transaction| {
+            .write(redb::Durability::Immediate, move |transaction| {
                 let mut table = transaction.open_table(LOG)?;
                 for (index, bytes) in &encoded {
                     table.insert(*index, bytes.as_slice())?;
@@ -281,7 +292,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.write(move |transaction| {
+        self.write(redb::Durability::Immediate, move |transaction| {
             let mut table = transaction.open_table(LOG)?;
             table.retain_in(from.., |_, _| false)?;
             Ok(())
@@ -292,7 +303,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let upto = log_id.index();
         let bytes = record::encode(&log_id)?;
-        self.write(move |transaction| {
+        self.write(redb::Durability::Immediate, move |transaction| {
             let mut meta = transaction.open_table(META)?;
             meta.insert(PURGED_KEY, bytes.as_slice())?;
             let mut table = transaction.open_table(LOG)?;

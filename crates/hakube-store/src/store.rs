@@ -199,9 +199,13 @@ impl Store {
         if let Some(guard) = &self.disk_guard {
             guard.check()?;
         }
-        match tokio::time::timeout(self.timings.write_timeout, self.raft.client_write(command))
-            .await
-        {
+        let started = std::time::Instant::now();
+        let outcome =
+            tokio::time::timeout(self.timings.write_timeout, self.raft.client_write(command)).await;
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match outcome {
             Err(_) => Err(StoreError::OutcomeUnknown(format!(
                 "no commit within {} ms",
                 self.timings.write_timeout.as_millis()
