@@ -92,11 +92,11 @@ async fn append(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 }
 
 async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
-    rpc::reply(&node.store.raft().vote(decode_or_reply!(body)).await)
+    rpc::reply(&node.store.vote(decode_or_reply!(body)).await)
 }
 
 async fn pre_vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {
-    rpc::reply(&node.store.raft().pre_vote(decode_or_reply!(body)).await)
+    rpc::reply(&node.store.pre_vote(decode_or_reply!(body)).await)
 }
 
 async fn install_snapshot(State(node): State<Arc<Node>>, body: Bytes) -> Response {

@@ -183,7 +183,9 @@ fn detached() -> io::Error {
 impl SimBackend {
     fn state(&self) -> io::Result<MutexGuard<'_, DiskState>> {
         let state = self.disk.lock();
-        if state.generation != self.generation {
+        // After a power cut inside a sync the incarnation is dead: nothing it does afterwards
+        // (another thread's commit, say) may reach the disk, as no write can without power.
+        if state.generation != self.generation || state.tripped {
             return Err(detached());
         }
         Ok(state)

@@ -152,8 +152,8 @@ async fn handle(store: &Store, request: Request) -> Vec<u8> {
     let raft = store.raft();
     match request {
         Request::Append(rpc) => encode(&raft.append_entries(rpc).await),
-        Request::Vote(rpc) => encode(&raft.vote(rpc).await),
-        Request::PreVote(rpc) => encode(&raft.pre_vote(rpc).await),
+        Request::Vote(rpc) => encode(&store.vote(rpc).await),
+        Request::PreVote(rpc) => encode(&store.pre_vote(rpc).await),
         Request::Snapshot(vote, meta, data) => {
             let snapshot = Snapshot {
                 meta,

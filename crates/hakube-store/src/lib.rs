@@ -16,6 +16,7 @@ pub mod state_machine;
 pub mod store;
 pub mod txn;
 pub mod types;
+pub mod vote_guard;
 pub mod watch;
 
 pub use command::{Command, CommandResponse, Condition, Operation};

@@ -248,9 +248,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// a restart a node applies its log again once the leader's commit covers it, as a fresh
     /// follower would. A durable write here would cost every write a second fsync on its
     /// critical path. It used to be written without an fsync (carried by the next append, as
-    /// etcd's HardState rides its WAL); nothing needs it, and with it gone no commit of this
-    /// log is ever non-durable (redb's non-durable commits were one suspect of a lost write
-    /// the simulation's long mode found after a torn power cut: docs/chaos.md).
+    /// etcd's HardState rides its WAL), for a restarted leader to resume with; leaders no
+    /// longer resume after a restart (ARCHITECTURE.md), nothing else needs it, and with it
+    /// gone no commit of this log is ever non-durable.
     async fn save_committed(&mut self, _committed: Option<LogId>) -> Result<(), io::Error> {
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use openraft::ReadPolicy;
+use openraft::LinearizerOption;
 use openraft::ServerState;
 use openraft::type_config::async_runtime::{Instant as _, WatchReceiver};
 
@@ -20,7 +20,8 @@ use crate::limits::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::metrics::StoreMetrics;
 use crate::mvcc::{KeyValue, RangeResult};
 use crate::state_machine::StateMachine;
-use crate::types::{Member, NodeId, Raft};
+use crate::types::{Member, NodeId, Raft, TypeConfig};
+use crate::vote_guard::VoteGuard;
 use crate::watch::Watch;
 
 /// What the store needs from the network: reach the leader, and know who is reachable.
@@ -49,6 +50,10 @@ pub struct StoreTimings {
     pub leader_wait: Duration,
     /// How long a linearizable read waits before falling back to a stale local read.
     pub read_timeout: Duration,
+    /// The oldest quorum acknowledgement that lets the leader serve a linearizable read
+    /// without a round trip (half the minimum election timeout; voters honour the lease for
+    /// the maximum, counted from a later moment).
+    pub lease_read_age: Duration,
 }
 
 impl StoreTimings {
@@ -60,6 +65,7 @@ impl StoreTimings {
             ),
             leader_wait: Duration::from_millis((election_timeout_ms * 3).max(2_000)),
             read_timeout: Duration::from_millis(election_timeout_ms * 2),
+            lease_read_age: Duration::from_millis(election_timeout_ms / 2),
         }
     }
 }
@@ -110,6 +116,7 @@ pub struct Store {
     timings: StoreTimings,
     metrics: Arc<StoreMetrics>,
     disk_guard: Option<DiskGuard>,
+    vote_guard: VoteGuard,
 }
 
 impl Store {
@@ -119,7 +126,10 @@ impl Store {
         forwarder: Arc<dyn Forwarder>,
         timings: StoreTimings,
     ) -> Self {
+        // openraft's leader lease is its maximum election timeout.
+        let lease = Duration::from_millis(raft.config().election_timeout_max);
         Self {
+            vote_guard: VoteGuard::new(lease),
             raft,
             machine,
             forwarder,
@@ -224,6 +234,28 @@ impl Store {
         }
     }
 
+    // ---- votes --------------------------------------------------------------------------
+
+    /// Answers a vote request once the [`VoteGuard`] allows this node to vote.
+    pub async fn vote(
+        &self,
+        request: openraft::raft::VoteRequest<TypeConfig>,
+    ) -> Result<openraft::raft::VoteResponse<TypeConfig>, openraft::error::RaftError<TypeConfig>>
+    {
+        self.vote_guard.wait().await;
+        self.raft.vote(request).await
+    }
+
+    /// Answers a pre-vote, held back like [`Store::vote`].
+    pub async fn pre_vote(
+        &self,
+        request: openraft::raft::VoteRequest<TypeConfig>,
+    ) -> Result<openraft::raft::VoteResponse<TypeConfig>, openraft::error::RaftError<TypeConfig>>
+    {
+        self.vote_guard.wait().await;
+        self.raft.pre_vote(request).await
+    }
+
     // ---- reads --------------------------------------------------------------------------
 
     /// Waits until this replica reflects every write acknowledged before the call. Returns
@@ -251,7 +283,10 @@ impl Store {
     pub async fn read_index_as_leader(&self) -> Result<u64, StoreError> {
         let read = self
             .raft
-            .ensure_linearizable(ReadPolicy::ReadIndex)
+            .ensure_linearizable(LinearizerOption::new(
+                Some(self.timings.lease_read_age),
+                true,
+            ))
             .await
             .map_err(|e| self.quorum_lost_or(e.to_string()))?;
         Ok(read.log_id().index())
