@@ -66,9 +66,9 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         max_in_snapshot_log_to_keep: 1_000,
         enable_pre_vote: Some(true),
         // A restarted leader stands for election like any node. openraft would otherwise
-        // restore its leadership at once, with a commit index that may be behind what it
-        // acknowledged (that index reaches the disk with the next append), and a read right
-        // after the restart could miss acknowledged writes (the simulation found them).
+        // restore its leadership at once, with a commit index behind what it acknowledged
+        // (the index is not durable), and a read right after the restart could miss
+        // acknowledged writes (the simulation found them: docs/chaos.md).
         enable_leader_restore: Some(false),
         ..Default::default()
     };

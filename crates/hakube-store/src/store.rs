@@ -1,6 +1,6 @@
 //! The store's narrow interface (like kine's backend): get, range, count, put with a condition,
 //! delete, watch, compact. Writes go to the Raft leader (forwarded when this node follows);
-//! reads are linearizable by default (read index) and fall back to the local replica, marked
+//! reads are linearizable by default (a lease read or read index) and fall back to the local replica, marked
 //! stale, when the cluster cannot confirm them. This is where "read-only: quorum lost" is
 //! decided: a write is refused before it is proposed when the leader cannot show a recent
 //! quorum acknowledgement, so nothing changes.
@@ -279,7 +279,11 @@ impl Store {
         }
     }
 
-    /// The leader's side of a read index: confirms leadership with a quorum.
+    /// The leader's side of a read index. A quorum acknowledgement younger than
+    /// `lease_read_age` confirms the leadership without a round trip (openraft's lease read:
+    /// no voter helps elect another leader within a lease of hearing from this one, and the
+    /// [`VoteGuard`] keeps that true across restarts); an older one is refreshed with a
+    /// heartbeat round first.
     pub async fn read_index_as_leader(&self) -> Result<u64, StoreError> {
         let read = self
             .raft
