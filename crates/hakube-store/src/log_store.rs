@@ -24,6 +24,7 @@ use crate::types::{Entry, LogId, TypeConfig, Vote};
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const VOTE_KEY: &str = "vote";
+const COMMITTED_KEY: &str = "committed";
 const PURGED_KEY: &str = "last_purged";
 
 /// Raft log storage on redb. Cloning shares the database.
@@ -244,21 +245,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await
     }
 
-    /// The committed index is not kept on disk (openraft makes persisting it optional): after
-    /// a restart a node applies its log again once the leader's commit covers it, as a fresh
-    /// follower would. A durable write here would cost every write a second fsync on its
-    /// critical path. It used to be written without an fsync (carried by the next append, as
-    /// etcd's HardState rides its WAL), for a restarted leader to resume with; leaders no
-    /// longer resume after a restart (ARCHITECTURE.md), nothing else needs it, and with it
-    /// gone no commit of this log is ever non-durable.
-    async fn save_committed(&mut self, _committed: Option<LogId>) -> Result<(), io::Error> {
-        Ok(())
+    /// The committed index reaches the disk with the next log append's fsync (redb makes a
+    /// durable commit carry every non-durable one before it), as etcd writes its commit index
+    /// in the HardState of the next WAL batch. openraft awaits this before applying every
+    /// write, so a durable commit here cost each write a second fsync on its critical path.
+    /// After a crash the recovered index may be one batch older: a follower applies its log
+    /// up to it at once (so a node removed while it was away still knows its peers and learns
+    /// of the removal), and the rest once the leader's commit covers it. A restarted leader
+    /// does not resume with it (ARCHITECTURE.md, restarted leaders).
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        self.put_meta(COMMITTED_KEY, &committed, redb::Durability::None)
+            .await
     }
 
-    /// Nothing is kept (see [`Self::save_committed`]); an index saved by an older version is
-    /// ignored.
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(None)
+        Ok(self.read_meta::<Option<LogId>>(COMMITTED_KEY)?.flatten())
     }
 
     async fn append<I>(
