@@ -528,6 +528,10 @@ fn without_quorum_reads_answer_and_writes_say_read_only() {
     kubectl.ok(&["create", "namespace", "before"]);
     cluster.signal(2, "STOP");
     cluster.signal(3, "STOP");
+    // For up to half an election timeout after its last quorum acknowledgement the leader
+    // still answers reads as linearizable (a lease read, rightly: no other leader can exist
+    // yet); past that, reads are served stale with the warning.
+    std::thread::sleep(Duration::from_millis(500));
     let read = kubectl.run(&["get", "namespaces"]);
     let write = kubectl.run(&["create", "namespace", "during"]);
     cluster.signal(2, "CONT");
