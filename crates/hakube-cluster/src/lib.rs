@@ -7,6 +7,7 @@ pub mod agent_metrics;
 pub mod agent_server;
 pub mod agent_streams;
 pub mod api;
+pub mod append_stream;
 pub mod compactor;
 pub mod config;
 pub mod daemon;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -31,9 +32,23 @@ pub enum PeerError {
     Refused { address: String, reason: String },
 }
 
+/// What a request body may fail with: a streamed body (`append_stream`) carries its
+/// producer's error; a whole body never fails.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request body: whole (`Full`) or streamed, boxed so one client carries both.
+pub type RequestBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// A whole request body.
+fn whole(bytes: impl Into<Bytes>) -> RequestBody {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 #[derive(Clone)]
 pub struct PeerClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, RequestBody>,
 }
 
 impl PeerClient {
@@ -85,7 +100,7 @@ impl PeerClient {
     ) -> Result<Bytes, PeerError> {
         let request = hyper::Request::post(format!("https://{address}{path}"))
             .header("content-type", "application/octet-stream")
-            .body(Full::new(Bytes::from(body)))
+            .body(whole(body))
             .map_err(|e| PeerError::Refused {
                 address: address.into(),
                 reason: e.to_string(),
@@ -148,7 +163,7 @@ impl PeerClient {
             .uri(url)
             .header("content-type", content_type)
             .header("accept", "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(whole(body))
             .map_err(|e| PeerError::Refused {
                 address: address.clone(),
                 reason: e.to_string(),
@@ -210,7 +225,7 @@ impl PeerClient {
         let request = hyper::Request::builder()
             .method(hyper::Method::GET)
             .uri(url)
-            .body(Full::new(Bytes::new()))
+            .body(whole(Bytes::new()))
             .map_err(|e| PeerError::Refused {
                 address: url.to_string(),
                 reason: e.to_string(),
@@ -225,5 +240,62 @@ impl PeerClient {
                 address: url.to_string(),
                 reason: error_chain(&e),
             })
+    }
+}
+
+impl PeerClient {
+    /// A POST whose request body is streamed by `body`, answered by a streamed response
+    /// (`append_stream`). Returns once the peer's response headers arrive, within `timeout`.
+    pub async fn post_streaming(
+        &self,
+        address: &str,
+        path: &str,
+        body: RequestBody,
+        timeout: Duration,
+    ) -> Result<hyper::body::Incoming, PeerError> {
+        let request = hyper::Request::post(format!("https://{address}{path}"))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .map_err(|e| PeerError::Refused {
+                address: address.into(),
+                reason: e.to_string(),
+            })?;
+        let response = tokio::time::timeout(timeout, self.client.request(request))
+            .await
+            .map_err(|_| PeerError::Timeout {
+                address: address.into(),
+                timeout_ms: timeout.as_millis() as u64,
+            })?
+            .map_err(|e| {
+                let reason = error_chain(&e);
+                if e.is_connect() {
+                    PeerError::Unreachable {
+                        address: address.into(),
+                        reason,
+                    }
+                } else {
+                    PeerError::Broken {
+                        address: address.into(),
+                        reason,
+                    }
+                }
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.into_body());
+        }
+        let reason = match tokio::time::timeout(
+            timeout,
+            Limited::new(response.into_body(), 64 * 1024).collect(),
+        )
+        .await
+        {
+            Ok(Ok(collected)) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+            _ => status.to_string(),
+        };
+        Err(PeerError::Refused {
+            address: address.into(),
+            reason,
+        })
     }
 }

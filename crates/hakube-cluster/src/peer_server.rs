@@ -16,6 +16,7 @@ use openraft::raft::{SnapshotResponse, TransferLeaderRequest};
 use hakube_store::types::{SnapshotMeta, Vote};
 use hakube_store::{Command, TypeConfig};
 
+use crate::append_stream::STREAM_APPEND_PATH;
 use crate::forwarder::{READ_INDEX_PATH, WRITE_PATH};
 use crate::membership;
 use crate::node::{Node, PING_PATH};
@@ -41,6 +42,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .layer(DefaultBodyLimit::max(crate::images::MAX_ARCHIVE_BYTES));
     Router::new()
         .route(APPEND_PATH, post(append))
+        .route(STREAM_APPEND_PATH, post(stream_append))
         .route(VOTE_PATH, post(vote))
         .route(PRE_VOTE_PATH, post(pre_vote))
         .route(TRANSFER_LEADER_PATH, post(transfer_leader))
@@ -89,6 +91,12 @@ async fn append(State(node): State<Arc<Node>>, body: Bytes) -> Response {
             .append_entries(decode_or_reply!(body))
             .await,
     )
+}
+
+/// A leader's replication stream (`append_stream`). The body is taken raw: it lasts as long as
+/// the leader's term, so only each frame is bounded, not the whole.
+async fn stream_append(State(node): State<Arc<Node>>, body: axum::body::Body) -> Response {
+    crate::append_stream::serve(node.store.raft(), body)
 }
 
 async fn vote(State(node): State<Arc<Node>>, body: Bytes) -> Response {

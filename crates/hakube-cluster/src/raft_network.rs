@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures::Stream;
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::errors::{
     NetworkError, RPCError, RaftError, ReplicationClosed, StreamingError, Unreachable,
 };
@@ -26,6 +28,9 @@ pub const VOTE_PATH: &str = "/raft/vote";
 pub const PRE_VOTE_PATH: &str = "/raft/pre-vote";
 pub const SNAPSHOT_PATH: &str = "/raft/snapshot";
 pub const TRANSFER_LEADER_PATH: &str = "/raft/transfer-leader";
+
+/// One answer of a pipelined append stream.
+type StreamOutcome = hakube_store::append_pipeline::Outcome;
 
 /// Creates one [`PeerConnection`] per replication target.
 #[derive(Clone)]
@@ -80,11 +85,16 @@ impl PeerConnection {
             .client
             .call(&self.address, path, request, timeout)
             .await
-            .map_err(|error| match error {
-                PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
-                _ => RPCError::Network(NetworkError::new(&error)),
-            })?;
+            .map_err(rpc_error)?;
         reply.map_err(|e| RPCError::Network(NetworkError::new(&e)))
+    }
+}
+
+/// A transport failure as openraft sees it: an unreachable peer is backed off from.
+pub fn rpc_error(error: PeerError) -> RPCError<TypeConfig> {
+    match error {
+        PeerError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&error)),
+        _ => RPCError::Network(NetworkError::new(&error)),
     }
 }
 
@@ -96,17 +106,26 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         request: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        // A heartbeat must answer within the soft TTL; a batch of entries (up to 1.5 MiB each)
-        // may take longer to send and fsync, and retrying it on a short timeout would never
-        // finish. Give entries a budget that grows with their size.
-        let bytes: usize = request.entries.iter().map(approximate_size).sum();
-        let timeout = if request.entries.is_empty() {
-            option.soft_ttl()
-        } else {
-            option.soft_ttl().max(Duration::from_secs(2))
-                + Duration::from_millis((bytes / 10_000) as u64)
-        };
+        let timeout = hakube_store::append_pipeline::answer_budget(&request, option.soft_ttl());
         self.request(APPEND_PATH, &request, timeout).await
+    }
+
+    /// Pipelined: every request goes out as soon as openraft builds it (`append_stream`).
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<'s, Result<BoxStream<'s, StreamOutcome>, RPCError<TypeConfig>>>
+    where
+        S: Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        let soft_ttl = option.soft_ttl().max(self.minimum_timeout);
+        let opened =
+            crate::append_stream::open(self.client.clone(), self.address.clone(), input, soft_ttl);
+        Box::pin(async move {
+            let answers: BoxStream<'s, StreamOutcome> = Box::pin(opened.await?);
+            Ok(answers)
+        })
     }
 
     async fn vote(
@@ -151,13 +170,5 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.request(TRANSFER_LEADER_PATH, &request, option.soft_ttl())
             .await
-    }
-}
-
-/// Bytes an entry occupies on the wire, roughly (its command's key and value dominate).
-fn approximate_size(entry: &hakube_store::types::Entry) -> usize {
-    match &entry.payload {
-        openraft::EntryPayload::Normal(command) => command.approximate_size(),
-        _ => 64,
     }
 }

@@ -12,6 +12,7 @@
 //! records real processes through the etcd API with [`History::invoke_at`] and checks each key
 //! with [`check_key`].
 
+pub mod append_stream;
 pub mod checker;
 pub mod client;
 pub mod disk;

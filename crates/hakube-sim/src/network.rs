@@ -28,10 +28,11 @@ use openraft::raft::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use turmoil::net::{TcpListener, TcpStream};
 
+use hakube_store::append_pipeline;
 use hakube_store::mvcc::KeyValue;
 use hakube_store::types::{Snapshot, SnapshotData, SnapshotMeta, Vote};
 use hakube_store::{
@@ -51,6 +52,9 @@ const REACHABLE_WINDOW: Duration = Duration::from_secs(3);
 #[derive(Serialize, Deserialize)]
 pub enum Request {
     Append(AppendEntriesRequest<TypeConfig>),
+    /// Opens a pipelined append stream on this connection (`append_stream`): then
+    /// AppendEntries frames one way, their answers the other.
+    StreamAppend,
     Vote(VoteRequest<TypeConfig>),
     PreVote(VoteRequest<TypeConfig>),
     Snapshot(Vote, SnapshotMeta, Vec<u8>),
@@ -88,14 +92,17 @@ impl fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-async fn write_frame(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) async fn write_frame(
+    stream: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let len = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("frame too large"))?;
     stream.write_all(&len.to_be_bytes()).await?;
     stream.write_all(bytes).await?;
     stream.flush().await
 }
 
-async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+pub(crate) async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Vec<u8>> {
     let mut header = [0u8; 4];
     stream.read_exact(&mut header).await?;
     let len = u32::from_be_bytes(header) as usize;
@@ -107,12 +114,8 @@ async fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Sends `request` to `address` and decodes the answer as `Resp`.
-pub async fn call<Resp: DeserializeOwned>(
-    address: &str,
-    request: &Request,
-    timeout: Duration,
-) -> Result<Resp, CallError> {
+/// Connects to `address` and sends `request`, within the connect timeout.
+pub(crate) async fn connect(address: &str, request: &Request) -> Result<TcpStream, CallError> {
     let bytes = postcard::to_stdvec(request)
         .map_err(|e| CallError::Unreachable(format!("unencodable request: {e}")))?;
     let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
@@ -125,10 +128,20 @@ pub async fn call<Resp: DeserializeOwned>(
             )));
         }
     };
-    let exchange = async {
-        write_frame(&mut stream, &bytes).await?;
-        read_frame(&mut stream).await
-    };
+    write_frame(&mut stream, &bytes)
+        .await
+        .map_err(|e| CallError::Lost(format!("{address}: {e}")))?;
+    Ok(stream)
+}
+
+/// Sends `request` to `address` and decodes the answer as `Resp`.
+pub async fn call<Resp: DeserializeOwned>(
+    address: &str,
+    request: &Request,
+    timeout: Duration,
+) -> Result<Resp, CallError> {
+    let mut stream = connect(address, request).await?;
+    let exchange = read_frame(&mut stream);
     let reply = match tokio::time::timeout(timeout, exchange).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => return Err(CallError::Lost(format!("{address}: {e}"))),
@@ -152,6 +165,8 @@ async fn handle(store: &Store, request: Request) -> Vec<u8> {
     let raft = store.raft();
     match request {
         Request::Append(rpc) => encode(&raft.append_entries(rpc).await),
+        // Handled by `serve` before it gets here: the connection becomes a stream.
+        Request::StreamAppend => Vec::new(),
         Request::Vote(rpc) => encode(&store.vote(rpc).await),
         Request::PreVote(rpc) => encode(&store.pre_vote(rpc).await),
         Request::Snapshot(vote, meta, data) => {
@@ -195,6 +210,10 @@ pub async fn serve(store: Store) -> std::io::Result<()> {
             let Ok(request) = postcard::from_bytes::<Request>(&bytes) else {
                 return;
             };
+            if matches!(request, Request::StreamAppend) {
+                crate::append_stream::serve(&store, stream).await;
+                return;
+            }
             let reply = handle(&store, request).await;
             let _ = write_frame(&mut stream, &reply).await;
         });
@@ -211,7 +230,7 @@ pub struct Reachability {
 }
 
 impl Reachability {
-    fn record(&self, address: &str, success: bool) {
+    pub(crate) fn record(&self, address: &str, success: bool) {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let entry = peers.entry(address.to_string()).or_insert((None, false));
         if success {
@@ -298,6 +317,32 @@ impl RaftNetworkV2<TypeConfig> for SimConnection {
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.request(Request::Append(request), option.soft_ttl())
             .await
+    }
+
+    /// Pipelined, as the real peer transport: every request goes out as soon as openraft
+    /// builds it.
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> openraft::base::BoxFuture<
+        's,
+        Result<openraft::base::BoxStream<'s, append_pipeline::Outcome>, RPCError<TypeConfig>>,
+    >
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>> + Send + Unpin + 'static,
+    {
+        let opened = crate::append_stream::open(
+            self.reach.clone(),
+            self.address.clone(),
+            input,
+            option.soft_ttl(),
+        );
+        Box::pin(async move {
+            let answers: openraft::base::BoxStream<'s, append_pipeline::Outcome> =
+                Box::pin(opened.await?);
+            Ok(answers)
+        })
     }
 
     async fn vote(

@@ -353,15 +353,42 @@ impl Driver<'_> {
         self.event("healed everything".into());
     }
 
-    /// All nodes up, same applied log id, identical state bytes.
+    /// All nodes up and following one leader that has applied its whole log (so everything
+    /// committed before it was elected is applied: its own term's first entry comes after),
+    /// same applied log id, identical state bytes. Without the leader rule, nodes that all
+    /// restarted one batch behind the last commit (the committed index is saved without an
+    /// fsync) looked converged before a leader applied that batch again.
     fn converged(&self) -> Option<(u64, Vec<u8>)> {
         let registry = self.registry.lock();
         if registry.stores.len() as u64 != self.config.nodes {
             return None;
         }
+        let leader_id = registry
+            .stores
+            .values()
+            .next()?
+            .raft()
+            .metrics()
+            .borrow_watched()
+            .current_leader?;
+        let leader = registry
+            .stores
+            .get(&leader_id)?
+            .raft()
+            .metrics()
+            .borrow_watched()
+            .clone();
+        if leader.state != openraft::ServerState::Leader
+            || leader.last_applied.as_ref().map(|id| id.index()) != leader.last_log_index
+        {
+            return None;
+        }
         let mut common: Option<(String, Vec<u8>)> = None;
         for store in registry.stores.values() {
             let metrics = store.raft().metrics().borrow_watched().clone();
+            if metrics.current_leader != Some(leader_id) {
+                return None;
+            }
             let applied = format!("{:?}", metrics.last_applied);
             let bytes = postcard::to_stdvec(&store.machine().read().kv).ok()?;
             match &common {

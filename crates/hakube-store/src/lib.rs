@@ -2,6 +2,7 @@
 //! and vote on redb, snapshots on disk, watches, and the narrow read/write interface that the
 //! Kubernetes API and the etcd API sit on.
 
+pub mod append_pipeline;
 pub mod backup;
 pub mod command;
 pub mod disk_guard;

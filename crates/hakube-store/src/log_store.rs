@@ -4,18 +4,26 @@
 //! default) and crash safety from its copy-on-write pages, so a torn write at the tail is rolled
 //! back to the last commit on open. On top of that every record carries its own CRC32
 //! ([`crate::record`]): any other corruption is reported with the file's name and stops the node,
-//! never skipped. openraft hands `append` whole batches, so one commit (one fsync) covers every
-//! entry that arrived while the previous one was being written: group commit for free.
+//! never skipped.
+//!
+//! Writes go through one ordered writer task ([`Writer`]): `append` hands its entries over and
+//! returns at once (they stay readable from memory until committed), and openraft hears of them
+//! through its callback once they are on disk, as its contract asks. So the leader replicates
+//! an entry while its own fsync runs instead of after it, and the writer commits everything
+//! queued meanwhile in one transaction (one fsync): group commit.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use openraft::storage::{IOFlushed, RaftLogStorage};
 use openraft::{LogState, RaftLogReader};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::StoreMetrics;
 use crate::record;
@@ -27,12 +35,46 @@ const VOTE_KEY: &str = "vote";
 const COMMITTED_KEY: &str = "committed";
 const PURGED_KEY: &str = "last_purged";
 
-/// Raft log storage on redb. Cloning shares the database.
+/// How many writes may wait for the writer; appends beyond it wait to be queued.
+const WRITER_QUEUE: usize = 1_024;
+/// The most writes one transaction takes from the queue.
+const WRITER_BATCH: usize = 256;
+
+type Change = Box<dyn FnOnce(&mut redb::WriteTransaction) -> Result<(), redb::Error> + Send>;
+
+/// What the writer does once a write's transaction committed.
+enum Done {
+    /// Someone awaits the outcome.
+    Reply(oneshot::Sender<io::Result<()>>),
+    /// An append: openraft's callback, and the entries to drop from memory (index, log id).
+    Flushed(IOFlushed<TypeConfig>, Vec<(u64, LogId)>),
+    /// Nobody waits (the committed index, which may be lost with the next crash).
+    Nothing,
+}
+
+/// One write for the writer task.
+struct Job {
+    change: Change,
+    /// Whether the commit must reach the disk before `done` (all but the committed index).
+    durable: bool,
+    done: Done,
+}
+
+/// Raft log storage on redb. Cloning shares the database, the writer and the entries not yet
+/// committed.
 #[derive(Clone)]
 pub struct LogStore {
     database: Arc<Database>,
     path: Arc<PathBuf>,
     metrics: Arc<StoreMetrics>,
+    /// Appended entries not yet committed by the writer, readable meanwhile.
+    pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    /// The writer's queue, made on first use (on the runtime openraft runs on).
+    writer: Arc<OnceLock<mpsc::Sender<Job>>>,
+    /// Commit on the writer task itself instead of a blocking thread: the simulation's
+    /// in-memory disk, where a commit is quick and a real thread would make runs depend on
+    /// thread timing.
+    inline: bool,
 }
 
 fn storage_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
@@ -75,7 +117,9 @@ impl LogStore {
             .set_cache_size(CACHE_BYTES)
             .create_with_backend(backend)
             .map_err(|e| storage_error(&path, e))?;
-        Self::with_database(database, path)
+        let mut store = Self::with_database(database, path)?;
+        store.inline = true;
+        Ok(store)
     }
 
     fn with_database(database: Database, path: PathBuf) -> io::Result<Self> {
@@ -93,6 +137,9 @@ impl LogStore {
             database: Arc::new(database),
             path: Arc::new(path),
             metrics: Arc::default(),
+            pending: Arc::default(),
+            writer: Arc::default(),
+            inline: false,
         })
     }
 
@@ -119,42 +166,59 @@ impl LogStore {
         .map(Some)
     }
 
-    /// Runs one write transaction with `durability` on a blocking thread; a durable commit
-    /// (an fsync) is timed into `hakube_datastore_fsync_seconds`.
-    async fn write<F>(&self, durability: redb::Durability, change: F) -> io::Result<()>
+    fn pending(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
+        // A panic while holding it cannot leave the map half-changed (single inserts/removes).
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The writer's queue; the first call starts the writer task on the current runtime.
+    fn writer(&self) -> &mpsc::Sender<Job> {
+        self.writer.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(WRITER_QUEUE);
+            let writer = Writer {
+                database: self.database.clone(),
+                path: self.path.clone(),
+                metrics: self.metrics.clone(),
+                pending: self.pending.clone(),
+                inline: self.inline,
+            };
+            tokio::spawn(writer.run(receiver));
+            sender
+        })
+    }
+
+    async fn submit(&self, job: Job) -> io::Result<()> {
+        self.writer()
+            .send(job)
+            .await
+            .map_err(|_| self.error("the log writer stopped"))
+    }
+
+    /// Runs one write through the writer and waits until it committed (and, when `durable`,
+    /// reached the disk).
+    async fn write<F>(&self, durable: bool, change: F) -> io::Result<()>
     where
         F: FnOnce(&mut redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
     {
-        let database = self.database.clone();
-        let path = self.path.clone();
-        let metrics = self.metrics.clone();
-        tokio::task::spawn_blocking(move || {
-            let durable = matches!(durability, redb::Durability::Immediate);
-            let mut transaction = database
-                .begin_write()
-                .map_err(|e| storage_error(&path, e))?;
-            transaction
-                .set_durability(durability)
-                .map_err(|e| storage_error(&path, e))?;
-            change(&mut transaction).map_err(|e| storage_error(&path, e))?;
-            let started = std::time::Instant::now();
-            transaction.commit().map_err(|e| storage_error(&path, e))?;
-            if durable {
-                metrics
-                    .fsync_seconds
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            Ok(())
+        let (reply, outcome) = oneshot::channel();
+        self.submit(Job {
+            change: Box::new(change),
+            durable,
+            done: Done::Reply(reply),
         })
-        .await
-        .map_err(|e| io::Error::other(format!("log writer task failed: {e}")))?
+        .await?;
+        outcome
+            .await
+            .map_err(|_| self.error("the log writer stopped"))?
     }
 
     async fn put_meta<T: serde::Serialize>(
         &self,
         key: &'static str,
         value: &T,
-        durability: redb::Durability,
+        durability: bool,
     ) -> io::Result<()> {
         let bytes = record::encode(value)?;
         self.write(durability, move |transaction| {
@@ -203,6 +267,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> Result<Vec<Entry>, io::Error> {
         let (start, end) = bounds(&range);
+        if end.is_some_and(|end| end <= start) {
+            return Ok(Vec::new());
+        }
+        // Appended but not yet committed, copied before the disk is read: an entry the writer
+        // commits in between is then on disk, so none falls between the two.
+        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+        let pending: Vec<(u64, Entry)> = self
+            .pending()
+            .range((Bound::Included(start), upper))
+            .map(|(index, entry)| (*index, entry.clone()))
+            .collect();
         let transaction = self.database.begin_read().map_err(|e| self.error(e))?;
         let table = transaction.open_table(LOG).map_err(|e| self.error(e))?;
         let iter = match end {
@@ -210,12 +285,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
             None => table.range(start..),
         }
         .map_err(|e| self.error(e))?;
-        let mut entries = Vec::new();
+        let mut entries = BTreeMap::new();
         for item in iter {
             let (index, bytes) = item.map_err(|e| self.error(e))?;
-            entries.push(self.decode_entry(index.value(), bytes.value())?);
+            entries.insert(
+                index.value(),
+                self.decode_entry(index.value(), bytes.value())?,
+            );
         }
-        Ok(entries)
+        entries.extend(pending);
+        Ok(entries.into_values().collect())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
@@ -227,6 +306,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        // Whatever is queued commits first, so the disk says all.
+        self.write(false, |_| Ok(())).await?;
         let last_purged: Option<LogId> = self.read_meta(PURGED_KEY)?;
         let last = self.last_entry_log_id()?.or(last_purged);
         Ok(LogState {
@@ -241,8 +322,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         // Raft's safety rests on the vote: on disk before the answer.
-        self.put_meta(VOTE_KEY, vote, redb::Durability::Immediate)
-            .await
+        self.put_meta(VOTE_KEY, vote, true).await
     }
 
     /// The committed index reaches the disk with the next log append's fsync (redb makes a
@@ -253,15 +333,28 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// up to it at once (so a node removed while it was away still knows its peers and learns
     /// of the removal), and the rest once the leader's commit covers it. A restarted leader
     /// does not resume with it (ARCHITECTURE.md, restarted leaders).
+    ///
+    /// Nothing waits for it: the writer commits it in order with the writes around it.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
-        self.put_meta(COMMITTED_KEY, &committed, redb::Durability::None)
-            .await
+        let bytes = record::encode(&committed)?;
+        self.submit(Job {
+            change: Box::new(move |transaction| {
+                let mut table = transaction.open_table(META)?;
+                table.insert(COMMITTED_KEY, bytes.as_slice())?;
+                Ok(())
+            }),
+            durable: false,
+            done: Done::Nothing,
+        })
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
         Ok(self.read_meta::<Option<LogId>>(COMMITTED_KEY)?.flatten())
     }
 
+    /// Returns once the entries are queued (and readable); `callback` hears when they are on
+    /// disk.
     async fn append<I>(
         &mut self,
         entries: I,
@@ -270,30 +363,47 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     where
         I: IntoIterator<Item = Entry> + Send,
     {
-        let mut encoded = Vec::new();
-        for entry in entries {
-            encoded.push((entry.log_id.index(), record::encode(&entry)?));
+        // Encoded first: an entry that cannot be encoded never shows as appended.
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let mut encoded = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            encoded.push((entry.log_id.index(), record::encode(entry)?));
         }
-        let result = self
-            .write(redb::Durability::Immediate, move |transaction| {
-                let mut table = transaction.open_table(LOG)?;
-                for (index, bytes) in &encoded {
-                    table.insert(*index, bytes.as_slice())?;
-                }
-                Ok(())
+        let appended: Vec<(u64, LogId)> = entries
+            .iter()
+            .map(|entry| (entry.log_id.index(), entry.log_id))
+            .collect();
+        self.pending().extend(
+            entries
+                .into_iter()
+                .map(|entry| (entry.log_id.index(), entry)),
+        );
+        let queued = self
+            .submit(Job {
+                change: Box::new(move |transaction| {
+                    let mut table = transaction.open_table(LOG)?;
+                    for (index, bytes) in &encoded {
+                        table.insert(*index, bytes.as_slice())?;
+                    }
+                    Ok(())
+                }),
+                durable: true,
+                done: Done::Flushed(callback, appended.clone()),
             })
             .await;
-        let outcome = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| io::Error::new(e.kind(), e.to_string()));
-        callback.io_completed(outcome);
-        result
+        if queued.is_err() {
+            let mut pending = self.pending();
+            for (index, _) in &appended {
+                pending.remove(index);
+            }
+        }
+        queued
     }
 
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.write(redb::Durability::Immediate, move |transaction| {
+        self.pending().retain(|index, _| *index < from);
+        self.write(true, move |transaction| {
             let mut table = transaction.open_table(LOG)?;
             table.retain_in(from.., |_, _| false)?;
             Ok(())
@@ -304,7 +414,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let upto = log_id.index();
         let bytes = record::encode(&log_id)?;
-        self.write(redb::Durability::Immediate, move |transaction| {
+        self.pending().retain(|index, _| *index > upto);
+        self.write(true, move |transaction| {
             let mut meta = transaction.open_table(META)?;
             meta.insert(PURGED_KEY, bytes.as_slice())?;
             let mut table = transaction.open_table(LOG)?;
@@ -312,5 +423,186 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Ok(())
         })
         .await
+    }
+}
+
+/// The writer task: takes writes in order, commits whatever is queued in one transaction
+/// (durable when any of them must be), then answers each.
+struct Writer {
+    database: Arc<Database>,
+    path: Arc<PathBuf>,
+    metrics: Arc<StoreMetrics>,
+    pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
+    inline: bool,
+}
+
+impl Writer {
+    /// After a failed commit every later write fails too, uncommitted: committing a later
+    /// append after a lost one would leave a hole in the log.
+    async fn run(self, mut queue: mpsc::Receiver<Job>) {
+        let mut failed: Option<String> = None;
+        while let Some(first) = queue.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < WRITER_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            let durable = jobs.iter().any(|job| job.durable);
+            let (changes, done): (Vec<Change>, Vec<Done>) =
+                jobs.into_iter().map(|job| (job.change, job.done)).unzip();
+            let outcome = if let Some(why) = &failed {
+                Err(io::Error::other(format!(
+                    "an earlier write to the raft log failed: {why}"
+                )))
+            } else if self.inline {
+                commit(&self.database, &self.path, durable, changes)
+            } else {
+                let (database, path) = (self.database.clone(), self.path.clone());
+                tokio::task::spawn_blocking(move || commit(&database, &path, durable, changes))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(io::Error::other(format!("log writer task failed: {e}")))
+                    })
+            };
+            let outcome = outcome.map(|commit_seconds| {
+                if durable {
+                    self.metrics.fsync_seconds.observe(commit_seconds);
+                }
+            });
+            if let (None, Err(error)) = (&failed, &outcome) {
+                failed = Some(error.to_string());
+            }
+            for done in done {
+                self.finish(done, &outcome);
+            }
+        }
+    }
+
+    fn finish(&self, done: Done, outcome: &io::Result<()>) {
+        let copy = || match outcome {
+            Ok(()) => Ok(()),
+            Err(error) => Err(io::Error::new(error.kind(), error.to_string())),
+        };
+        match done {
+            Done::Reply(reply) => {
+                // The asker may have gone (its task ended): nothing to tell.
+                let _ = reply.send(copy());
+            }
+            Done::Flushed(callback, appended) => {
+                if outcome.is_ok() {
+                    let mut pending = self
+                        .pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for (index, log_id) in appended {
+                        // Only if a later append did not replace it meanwhile.
+                        if pending
+                            .get(&index)
+                            .is_some_and(|entry| entry.log_id == log_id)
+                        {
+                            pending.remove(&index);
+                        }
+                    }
+                }
+                callback.io_completed(copy());
+            }
+            Done::Nothing => {
+                if let Err(error) = outcome {
+                    tracing::warn!(%error, "saving the committed index failed");
+                }
+            }
+        }
+    }
+}
+
+/// One transaction with every change in order; fsynced when `durable`. Returns how long the
+/// commit took (the fsync, when durable), in seconds.
+fn commit(
+    database: &Database,
+    path: &Path,
+    durable: bool,
+    changes: Vec<Change>,
+) -> io::Result<f64> {
+    let mut transaction = database.begin_write().map_err(|e| storage_error(path, e))?;
+    if !durable {
+        transaction
+            .set_durability(redb::Durability::None)
+            .map_err(|e| storage_error(path, e))?;
+    }
+    for change in changes {
+        change(&mut transaction).map_err(|e| storage_error(path, e))?;
+    }
+    let started = Instant::now();
+    transaction.commit().map_err(|e| storage_error(path, e))?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::EntryPayload;
+    use openraft::type_config::TypeConfigExt;
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: openraft::testing::log_id::<TypeConfig>(1, 1, index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    async fn indexes(store: &mut LogStore, range: std::ops::Range<u64>) -> Vec<u64> {
+        let entries = store.try_get_log_entries(range).await.expect("readable");
+        entries.iter().map(|e| e.log_id.index()).collect()
+    }
+
+    #[tokio::test]
+    async fn appended_entries_are_readable_at_once_and_on_disk_when_flushed() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let mut store = LogStore::open(directory.path()).expect("opens");
+        let (flushed, on_disk) = <TypeConfig as TypeConfigExt>::oneshot();
+        store
+            .append([entry(1), entry(2), entry(3)], IOFlushed::signal(flushed))
+            .await
+            .expect("queued");
+        // Readable as soon as append returns, whether or not the writer committed yet.
+        assert_eq!(indexes(&mut store, 1..4).await, [1, 2, 3]);
+        on_disk.await.expect("answered").expect("flushed");
+        assert!(store.pending().is_empty(), "committed entries leave memory");
+        store
+            .truncate_after(Some(entry(2).log_id))
+            .await
+            .expect("truncated");
+        assert_eq!(indexes(&mut store, 1..4).await, [1, 2]);
+        let vote = Vote::new(2, 1);
+        store.save_vote(&vote).await.expect("saved");
+        store
+            .save_committed(Some(entry(2).log_id))
+            .await
+            .expect("queued");
+        // A reopened log has what was flushed and the vote; the committed index rode along
+        // with the last durable commit or a later one.
+        let state = store.get_log_state().await.expect("state");
+        assert_eq!(state.last_log_id, Some(entry(2).log_id));
+        drop(store);
+        // The writer task lets the file go once it sees the last handle gone.
+        let mut reopened = None;
+        for _ in 0..100 {
+            match LogStore::open(directory.path()) {
+                Ok(store) => {
+                    reopened = Some(store);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        }
+        let mut reopened = reopened.expect("reopens once the writer let go");
+        assert_eq!(indexes(&mut reopened, 1..4).await, [1, 2]);
+        assert_eq!(reopened.read_vote().await.expect("read"), Some(vote));
+        assert_eq!(
+            reopened.read_committed().await.expect("read"),
+            Some(entry(2).log_id)
+        );
     }
 }
