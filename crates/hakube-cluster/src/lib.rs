@@ -40,6 +40,7 @@ pub mod roles;
 pub mod rpc;
 pub mod serve;
 pub mod simulated_nodes;
+pub mod snapshot_schedule;
 pub mod streaming;
 pub mod tls;
 pub mod token;

@@ -60,9 +60,9 @@ fn raft_config(config: &DaemonConfig) -> anyhow::Result<Arc<Config>> {
         // openraft's leader lease equals the maximum: a wide range delays failover (voters
         // refuse a new leader until the old one's lease ends), a narrow one risks split votes.
         election_timeout_max: config.election_timeout_ms + config.election_timeout_ms / 10,
-        // A snapshot every 50k entries bounds the log on disk (tens of MB); keep 1k for slow
-        // followers. More often, snapshots of a large state cost more than they save.
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(50_000),
+        // Snapshots are asked for by `snapshot_schedule` (every ~50k entries, less often for a
+        // large state); keep 1k entries behind each for slow followers.
+        snapshot_policy: SnapshotPolicy::Never,
         max_in_snapshot_log_to_keep: 1_000,
         enable_pre_vote: Some(true),
         // A restarted leader stands for election like any node. openraft would otherwise
@@ -194,6 +194,7 @@ impl Node {
         tokio::spawn(register_self(node.clone()));
         tokio::spawn(crate::roles::run(node.clone()));
         tokio::spawn(crate::compactor::run(node.clone()));
+        tokio::spawn(crate::snapshot_schedule::run(node.clone()));
         tokio::spawn(crate::restore::seal_restored_state(node.clone()));
         tokio::spawn(crate::metrics::watch_leader_changes(node.clone()));
         tokio::spawn(crate::node_agent::run(node.clone()));

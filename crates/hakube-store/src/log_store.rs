@@ -6,7 +6,7 @@
 //! ([`crate::record`]): any other corruption is reported with the file's name and stops the node,
 //! never skipped.
 //!
-//! Writes go through one ordered writer task ([`Writer`]): `append` hands its entries over and
+//! Writes go through one ordered writer ([`Writer`], a thread of its own): `append` hands its entries over and
 //! returns at once (they stay readable from memory until committed), and openraft hears of them
 //! through its callback once they are on disk, as its contract asks. So the leader replicates
 //! an entry while its own fsync runs instead of after it, and the writer commits everything
@@ -69,9 +69,9 @@ pub struct LogStore {
     metrics: Arc<StoreMetrics>,
     /// Appended entries not yet committed by the writer, readable meanwhile.
     pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
-    /// The writer's queue, made on first use (on the runtime openraft runs on).
+    /// The writer's queue, made on first use.
     writer: Arc<OnceLock<mpsc::Sender<Job>>>,
-    /// Commit on the writer task itself instead of a blocking thread: the simulation's
+    /// Run the writer as a task of the current runtime instead of a thread: the simulation's
     /// in-memory disk, where a commit is quick and a real thread would make runs depend on
     /// thread timing.
     inline: bool,
@@ -173,7 +173,10 @@ impl LogStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The writer's queue; the first call starts the writer task on the current runtime.
+    /// The writer's queue; the first call starts the writer: a thread of its own on a real
+    /// disk (a commit blocks for its fsync; a dedicated thread saves the two hand-offs per
+    /// batch of a runtime task plus `spawn_blocking`), a task on the current runtime in the
+    /// simulation (whose disk is quick and whose runs must not depend on thread timing).
     fn writer(&self) -> &mpsc::Sender<Job> {
         self.writer.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(WRITER_QUEUE);
@@ -182,9 +185,20 @@ impl LogStore {
                 path: self.path.clone(),
                 metrics: self.metrics.clone(),
                 pending: self.pending.clone(),
-                inline: self.inline,
+                failed: None,
             };
-            tokio::spawn(writer.run(receiver));
+            if self.inline {
+                tokio::spawn(writer.run_as_task(receiver));
+            } else {
+                let spawned = std::thread::Builder::new()
+                    .name("hakube-raft-log".into())
+                    .spawn(move || writer.run_on_thread(receiver));
+                if let Err(error) = spawned {
+                    // The receiver went with the failed closure: every write now fails with
+                    // "the log writer stopped", which openraft treats as a storage error.
+                    tracing::error!(%error, "cannot start the raft log writer thread");
+                }
+            }
             sender
         })
     }
@@ -369,6 +383,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in &entries {
             encoded.push((entry.log_id.index(), record::encode(entry)?));
         }
+        let bytes: usize = encoded.iter().map(|(_, bytes)| bytes.len()).sum();
+        self.metrics.log_appended_bytes.inc_by(bytes as u64);
         let appended: Vec<(u64, LogId)> = entries
             .iter()
             .map(|entry| (entry.log_id.index(), entry.log_id))
@@ -426,57 +442,54 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// The writer task: takes writes in order, commits whatever is queued in one transaction
-/// (durable when any of them must be), then answers each.
+/// The writer: takes writes in order, commits whatever is queued in one transaction (durable
+/// when any of them must be), then answers each.
 struct Writer {
     database: Arc<Database>,
     path: Arc<PathBuf>,
     metrics: Arc<StoreMetrics>,
     pending: Arc<Mutex<BTreeMap<u64, Entry>>>,
-    inline: bool,
+    /// After a failed commit every later write fails too, uncommitted: committing a later
+    /// append after a lost one would leave a hole in the log.
+    failed: Option<String>,
 }
 
 impl Writer {
-    /// After a failed commit every later write fails too, uncommitted: committing a later
-    /// append after a lost one would leave a hole in the log.
-    async fn run(self, mut queue: mpsc::Receiver<Job>) {
-        let mut failed: Option<String> = None;
+    /// Until every `LogStore` handle is gone.
+    fn run_on_thread(mut self, mut queue: mpsc::Receiver<Job>) {
+        while let Some(first) = queue.blocking_recv() {
+            let jobs = drain(first, &mut queue);
+            self.write_batch(jobs);
+        }
+    }
+
+    async fn run_as_task(mut self, mut queue: mpsc::Receiver<Job>) {
         while let Some(first) = queue.recv().await {
-            let mut jobs = vec![first];
-            while jobs.len() < WRITER_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
+            let jobs = drain(first, &mut queue);
+            self.write_batch(jobs);
+        }
+    }
+
+    fn write_batch(&mut self, jobs: Vec<Job>) {
+        let durable = jobs.iter().any(|job| job.durable);
+        let (changes, done): (Vec<Change>, Vec<Done>) =
+            jobs.into_iter().map(|job| (job.change, job.done)).unzip();
+        let outcome = match &self.failed {
+            Some(why) => Err(io::Error::other(format!(
+                "an earlier write to the raft log failed: {why}"
+            ))),
+            None => commit(&self.database, &self.path, durable, changes),
+        };
+        let outcome = outcome.map(|commit_seconds| {
+            if durable {
+                self.metrics.fsync_seconds.observe(commit_seconds);
             }
-            let durable = jobs.iter().any(|job| job.durable);
-            let (changes, done): (Vec<Change>, Vec<Done>) =
-                jobs.into_iter().map(|job| (job.change, job.done)).unzip();
-            let outcome = if let Some(why) = &failed {
-                Err(io::Error::other(format!(
-                    "an earlier write to the raft log failed: {why}"
-                )))
-            } else if self.inline {
-                commit(&self.database, &self.path, durable, changes)
-            } else {
-                let (database, path) = (self.database.clone(), self.path.clone());
-                tokio::task::spawn_blocking(move || commit(&database, &path, durable, changes))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(io::Error::other(format!("log writer task failed: {e}")))
-                    })
-            };
-            let outcome = outcome.map(|commit_seconds| {
-                if durable {
-                    self.metrics.fsync_seconds.observe(commit_seconds);
-                }
-            });
-            if let (None, Err(error)) = (&failed, &outcome) {
-                failed = Some(error.to_string());
-            }
-            for done in done {
-                self.finish(done, &outcome);
-            }
+        });
+        if let (None, Err(error)) = (&self.failed, &outcome) {
+            self.failed = Some(error.to_string());
+        }
+        for done in done {
+            self.finish(done, &outcome);
         }
     }
 
@@ -515,6 +528,18 @@ impl Writer {
             }
         }
     }
+}
+
+/// `first` and whatever else is queued, up to one batch.
+fn drain(first: Job, queue: &mut mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut jobs = vec![first];
+    while jobs.len() < WRITER_BATCH {
+        match queue.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
+        }
+    }
+    jobs
 }
 
 /// One transaction with every change in order; fsynced when `durable`. Returns how long the

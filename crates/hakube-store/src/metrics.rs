@@ -21,6 +21,8 @@ pub struct StoreMetrics {
     pub fsync_seconds: Histogram,
     pub refused_writes: Family<Vec<(String, String)>, Counter>,
     pub snapshot_bytes: Gauge,
+    /// Bytes of log entries appended (encoded), for the snapshot schedule.
+    pub log_appended_bytes: Counter,
 }
 
 impl Default for StoreMetrics {
@@ -31,6 +33,7 @@ impl Default for StoreMetrics {
             fsync_seconds: latency_histogram(),
             refused_writes: Family::default(),
             snapshot_bytes: Gauge::default(),
+            log_appended_bytes: Counter::default(),
         }
     }
 }
@@ -61,6 +64,11 @@ impl StoreMetrics {
             "hakube_datastore_snapshot_bytes",
             "Size of the last snapshot built or installed",
             self.snapshot_bytes.clone(),
+        );
+        registry.register(
+            "hakube_datastore_log_appended_bytes",
+            "Bytes of Raft log entries appended by this process",
+            self.log_appended_bytes.clone(),
         );
     }
 

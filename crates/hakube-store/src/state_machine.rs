@@ -123,18 +123,21 @@ impl StateMachine {
     }
 
     fn build(&self) -> io::Result<Snapshot> {
-        let (bytes, meta) = {
+        // Only the copy is made under the lock: apply waits for it, and encoding a large state
+        // took seconds (a write stalled that long, and on a busy 2-vCPU machine so did the
+        // heartbeats, into an election).
+        let file = {
             let applied = self.read();
-            let meta = SnapshotMeta {
-                last_log_id: applied.last_applied,
-                last_membership: applied.membership.clone(),
-            };
-            let file = SnapshotFile {
-                meta: meta.clone(),
+            SnapshotFile {
+                meta: SnapshotMeta {
+                    last_log_id: applied.last_applied,
+                    last_membership: applied.membership.clone(),
+                },
                 kv: applied.kv.clone(),
-            };
-            (record::encode(&file)?, meta)
+            }
         };
+        let bytes = record::encode(&file)?;
+        let meta = file.meta;
         write_atomically(&self.snapshot_path, &bytes)?;
         self.metrics.snapshot_bytes.set(bytes.len() as i64);
         if let Some(directory) = self.snapshot_path.parent() {
