@@ -82,14 +82,16 @@ where
         let mut input = input;
         while let Some(request) = input.next().await {
             let Ok(bytes) = postcard::to_stdvec(&request) else {
-                return;
+                break;
             };
             sent.sent(&request, soft_ttl);
             if write_frame(&mut writer, &bytes).await.is_err() {
-                return;
+                break;
             }
         }
-        // No more requests: the follower sees the end and closes after its last answer.
+        // No more requests, whether the input ended or the connection failed: the answers end
+        // after the last one due, and the follower sees the end of the stream.
+        sent.finish();
         let _ = writer.shutdown().await;
     });
     let frames = futures::stream::unfold(Some(reader), |reader| async move {

@@ -69,6 +69,8 @@ pub struct Unanswered {
     deadlines: Mutex<VecDeque<(Instant, Duration)>>,
     /// Wakes a reader that had nothing to wait for.
     sent: Notify,
+    /// No more requests will be sent: once the last is answered, the answers end.
+    finished: std::sync::atomic::AtomicBool,
 }
 
 impl Unanswered {
@@ -77,6 +79,17 @@ impl Unanswered {
         self.deadlines
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Nothing more will be sent (the requests ended, or the sender could not go on).
+    pub fn finish(&self) {
+        self.finished
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.sent.notify_one();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// `request` is being sent now: its answer is due within its budget.
@@ -148,6 +161,9 @@ where
                         }
                     }
                 }
+                // Nothing due and nothing more coming: a sender that stopped must not leave
+                // the replication waiting on a stream that will never carry anything.
+                None if self.unanswered.is_finished() => return None,
                 None => tokio::select! {
                     frame = self.frames.next() => frame,
                     () = self.unanswered.sent.notified() => continue,
@@ -242,6 +258,19 @@ mod tests {
         assert_eq!(outcomes.len(), 2);
         let error = outcomes[1].as_ref().expect_err("broken").to_string();
         assert!(error.contains("1 appends unanswered"), "{error}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_sender_ends_the_answers_once_the_last_is_in() {
+        let unanswered = Arc::new(Unanswered::default());
+        unanswered.sent(&heartbeat(), Duration::from_millis(50));
+        unanswered.finish();
+        // The connection stays open and quiet: only the finish ends the answers.
+        let frames =
+            futures::stream::iter(vec![frame(&Ok(Ok(None)))]).chain(futures::stream::pending());
+        let outcomes: Vec<_> = answers(frames, unanswered, "peer".into()).collect().await;
+        assert_eq!(outcomes.len(), 1);
+        assert!(matches!(&outcomes[0], Ok(Ok(None))));
     }
 
     #[tokio::test(start_paused = true)]
