@@ -106,20 +106,11 @@ impl PeerClient {
                 reason: e.to_string(),
             })?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                let reason = error_chain(&e);
-                if e.is_connect() {
-                    PeerError::Unreachable {
-                        address: address.into(),
-                        reason,
-                    }
-                } else {
-                    PeerError::Broken {
-                        address: address.into(),
-                        reason,
-                    }
-                }
-            })?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| send_error(address, &e))?;
             let status = response.status();
             let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
@@ -169,20 +160,11 @@ impl PeerClient {
                 reason: e.to_string(),
             })?;
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                let reason = error_chain(&e);
-                if e.is_connect() {
-                    PeerError::Unreachable {
-                        address: address.clone(),
-                        reason,
-                    }
-                } else {
-                    PeerError::Broken {
-                        address: address.clone(),
-                        reason,
-                    }
-                }
-            })?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| send_error(&address, &e))?;
             let status = response.status().as_u16();
             let bytes = Limited::new(response.into_body(), MAX_REPLY_BYTES)
                 .collect()
@@ -200,6 +182,23 @@ impl PeerClient {
                 address: address.clone(),
                 timeout_ms: timeout.as_millis() as u64,
             })?
+    }
+}
+
+/// A request that could not be sent or answered: a failed connect means the peer is
+/// unreachable (nothing was sent); anything later may have reached it.
+fn send_error(address: &str, error: &hyper_util::client::legacy::Error) -> PeerError {
+    let reason = error_chain(error);
+    if error.is_connect() {
+        PeerError::Unreachable {
+            address: address.into(),
+            reason,
+        }
+    } else {
+        PeerError::Broken {
+            address: address.into(),
+            reason,
+        }
     }
 }
 
@@ -266,20 +265,7 @@ impl PeerClient {
                 address: address.into(),
                 timeout_ms: timeout.as_millis() as u64,
             })?
-            .map_err(|e| {
-                let reason = error_chain(&e);
-                if e.is_connect() {
-                    PeerError::Unreachable {
-                        address: address.into(),
-                        reason,
-                    }
-                } else {
-                    PeerError::Broken {
-                        address: address.into(),
-                        reason,
-                    }
-                }
-            })?;
+            .map_err(|e| send_error(address, &e))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response.into_body());
