@@ -123,7 +123,7 @@ impl RaftNetworkV2<TypeConfig> for PeerConnection {
         let opened =
             crate::append_stream::open(self.client.clone(), self.address.clone(), input, soft_ttl);
         Box::pin(async move {
-            let answers: BoxStream<'s, StreamOutcome> = Box::pin(opened.await?);
+            let answers: BoxStream<'s, StreamOutcome> = opened.await?;
             Ok(answers)
         })
     }

@@ -339,8 +339,7 @@ impl RaftNetworkV2<TypeConfig> for SimConnection {
             option.soft_ttl(),
         );
         Box::pin(async move {
-            let answers: openraft::base::BoxStream<'s, append_pipeline::Outcome> =
-                Box::pin(opened.await?);
+            let answers: openraft::base::BoxStream<'s, append_pipeline::Outcome> = opened.await?;
             Ok(answers)
         })
     }
