@@ -30,6 +30,10 @@ build_release() {
         (cd "$REPO_ROOT" && cargo build --release -p hakube) >&2
     fi
     [[ -x "$HAKUBE_BIN" ]] || die "no binary at $HAKUBE_BIN"
+    # A fresh build leaves hundreds of MB of dirty pages; the kernel writes them back about
+    # 30 s later (vm.dirty_expire_centisecs), in the middle of a measurement, where they held
+    # every fsync of the cluster for ~100 ms. Write them now.
+    sync
 }
 
 # cluster_up NAME BASE_ADDRESS [NODES]: a fresh cluster in $BENCH_DIR/NAME; sets CLUSTER_DIR.
