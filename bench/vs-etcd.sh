@@ -3,8 +3,11 @@
 #
 # Starts a 3-node hakube cluster ($BENCH_DIR/vs-hakube, 127.50.4.11-13, etcd v3 API on :12379
 # with MUTUAL TLS) and a 3-member etcd cluster ($BENCH_DIR/vs-etcd, 127.50.5.11-13, client 2379 /
-# peer 2380, PLAIN HTTP, default fsync and timings, --quota-backend-bytes 8 GiB), both on the real
-# disk. Then, interleaved A B A B (for each round and client count: hakube, then etcd), runs the
+# peer 2380, default fsync and timings, --quota-backend-bytes 8 GiB), both on the real disk.
+# etcd runs with mutual TLS on its client and peer ports too (ETCD_TLS=1, the default: like for
+# like, as kubeadm and MicroK8s deploy it; P-256 certificates from a throwaway CA made here with
+# openssl), or plain http with ETCD_TLS=0 (the setup of the benchmarks before the fourteenth
+# session). Then, interleaved A B A B (for each round and client count: hakube, then etcd), runs the
 # same Rust client, `hakube dbctl bench --endpoints <leader>`, at 1, 16 and 256 clients with
 # 256-byte values (3 s warm-up, 20 s measured) against each system's leader, with --pids = that
 # system's three server processes (so cpu_ms_per_1k_writes covers all members), and records every
@@ -31,16 +34,18 @@ ETCD_BIN="${ETCD_BIN:-/usr/bin/etcd}"
 ETCDCTL_BIN="${ETCDCTL_BIN:-/usr/bin/etcdctl}"
 ETCD_BASE="${ETCD_BASE:-127.50.5}"
 ETCD_QUOTA="${ETCD_QUOTA:-8589934592}"   # 8 GiB: check perf --load=l writes ~200 MB and nothing compacts
+ETCD_TLS="${ETCD_TLS:-1}"
 
 require_root
 build_release
 [[ -x "$ETCD_BIN" && -x "$ETCDCTL_BIN" ]] || die "need $ETCD_BIN and $ETCDCTL_BIN (Debian etcd-server, etcd-client)"
-for tool in jq bc curl; do command -v "$tool" >/dev/null || die "need $tool"; done
+for tool in jq bc curl openssl; do command -v "$tool" >/dev/null || die "need $tool"; done
 
 results="$BENCH_DIR/results/vs-etcd-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$results"
 machine_summary > "$results/machine.txt"
 echo "etcd: $("$ETCD_BIN" --version | head -1)" >> "$results/machine.txt"
+echo "etcd with mutual TLS: $ETCD_TLS" >> "$results/machine.txt"
 
 # ---------------------------------------------------------------- etcd: start and stop by PID
 ETCD_DIR="$BENCH_DIR/vs-etcd"
@@ -62,35 +67,83 @@ etcd_down() {
     done
 }
 
+# etcd_certificate NAME SUBJECT_ALT_NAME USAGES: a P-256 key and certificate signed by the CA.
+etcd_certificate() {
+    local pki=$ETCD_DIR/pki
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$1" \
+        -keyout "$pki/$1.key" -out "$pki/$1.csr" 2>/dev/null
+    openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+        -days 2 -out "$pki/$1.crt" \
+        -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$2" "$3") 2>/dev/null
+}
+
+# ETCD_TLS=1: a CA, a certificate per member (server and peer), one for the clients; sets
+# ETCD_SCHEME and ETCD_CLIENT_TLS (the flags etcdctl and dbctl bench need).
+ETCD_CLIENT_TLS=()
+ETCD_SCHEME=http
+etcd_pki() {
+    [[ "$ETCD_TLS" == 1 ]] || return 0
+    local pki=$ETCD_DIR/pki i
+    mkdir -p "$pki"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=vs-etcd-ca -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+    for i in 1 2 3; do
+        # 127.0.0.1 too: members dial their peers from it, and etcd checks a peer certificate
+        # against the address it came from.
+        etcd_certificate "etcd$i" "IP:$ETCD_BASE.1$i,IP:127.0.0.1" serverAuth,clientAuth
+    done
+    etcd_certificate client "DNS:client" clientAuth
+    ETCD_SCHEME=https
+    ETCD_CLIENT_TLS=(--cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key")
+}
+
+# The TLS flags of member I (none with ETCD_TLS=0).
+etcd_member_tls() {
+    [[ "$ETCD_TLS" == 1 ]] || return 0
+    local pki=$ETCD_DIR/pki
+    echo --cert-file "$pki/etcd$1.crt" --key-file "$pki/etcd$1.key" --client-cert-auth \
+        --trusted-ca-file "$pki/ca.crt" --peer-cert-file "$pki/etcd$1.crt" \
+        --peer-key-file "$pki/etcd$1.key" --peer-client-cert-auth \
+        --peer-trusted-ca-file "$pki/ca.crt"
+}
+
 etcd_up() {
     etcd_down
     rm -rf "$ETCD_DIR"
     mkdir -p "$ETCD_DIR"
-    local i ip cluster=""
-    for i in 1 2 3; do cluster+="${cluster:+,}etcd$i=http://$ETCD_BASE.1$i:2380"; done
+    etcd_pki
+    local i ip cluster="" tls=()
+    for i in 1 2 3; do cluster+="${cluster:+,}etcd$i=$ETCD_SCHEME://$ETCD_BASE.1$i:2380"; done
     for i in 1 2 3; do
         ip="$ETCD_BASE.1$i"
+        read -r -a tls <<< "$(etcd_member_tls "$i")"
         # setsid: its own session, so a Ctrl-C of this script does not reach it before etcd_down.
         setsid "$ETCD_BIN" --name "etcd$i" --data-dir "$ETCD_DIR/etcd$i" \
-            --listen-client-urls "http://$ip:2379" --advertise-client-urls "http://$ip:2379" \
-            --listen-peer-urls "http://$ip:2380" --initial-advertise-peer-urls "http://$ip:2380" \
+            --listen-client-urls "$ETCD_SCHEME://$ip:2379" \
+            --advertise-client-urls "$ETCD_SCHEME://$ip:2379" \
+            --listen-peer-urls "$ETCD_SCHEME://$ip:2380" \
+            --initial-advertise-peer-urls "$ETCD_SCHEME://$ip:2380" \
             --initial-cluster "$cluster" --initial-cluster-state new \
             --initial-cluster-token vs-etcd --quota-backend-bytes "$ETCD_QUOTA" \
-            > "$ETCD_DIR/etcd$i.log" 2>&1 < /dev/null &
+            ${tls[@]+"${tls[@]}"} > "$ETCD_DIR/etcd$i.log" 2>&1 < /dev/null &
         echo $! > "$ETCD_DIR/etcd$i.pid"
         ETCD_PIDS+=("$!")
     done
-    ETCD_ENDPOINTS="http://$ETCD_BASE.11:2379,http://$ETCD_BASE.12:2379,http://$ETCD_BASE.13:2379"
+    ETCD_ENDPOINTS=""
+    for i in 1 2 3; do ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}$ETCD_SCHEME://$ETCD_BASE.1$i:2379"; done
     local deadline=$((SECONDS + 60))
-    until "$ETCDCTL_BIN" --endpoints "$ETCD_ENDPOINTS" endpoint health >/dev/null 2>&1; do
+    until etcdctl_etcd --endpoints "$ETCD_ENDPOINTS" endpoint health >/dev/null 2>&1; do
         ((SECONDS < deadline)) || die "etcd not healthy after 60 s (see $ETCD_DIR/etcd*.log)"
         sleep 0.5
     done
     log "etcd up: pids ${ETCD_PIDS[*]}"
 }
 
+# etcdctl against the etcd cluster, with its client certificate when ETCD_TLS=1.
+etcdctl_etcd() { "$ETCDCTL_BIN" ${ETCD_CLIENT_TLS[@]+"${ETCD_CLIENT_TLS[@]}"} "$@"; }
+
 etcd_leader() {
-    "$ETCDCTL_BIN" --endpoints "$ETCD_ENDPOINTS" endpoint status -w json \
+    etcdctl_etcd --endpoints "$ETCD_ENDPOINTS" endpoint status -w json \
         | jq -r '.[] | select(.Status.header.member_id == .Status.leader) | .Endpoint' | head -1
 }
 
@@ -117,7 +170,7 @@ hakube_leader_env() {
     local dir name
     for dir in $(node_dirs); do
         if name=$("$HAKUBE_BIN" status --data-dir "$dir" --format json --timeout 5 2>/dev/null | jq -er '.leader'); then
-            # Not exported (HK_ENDPOINTS, HK_CACERT, …), so the etcdctl calls against etcd stay plain.
+            # Not exported (HK_ENDPOINTS, HK_CACERT, …), so the etcdctl calls against etcd do not see them.
             eval "$("$HAKUBE_BIN" config --etcd --data-dir "$CLUSTER_DIR/$name" | sed 's/^export ETCDCTL_/HK_/')"
             HAKUBE_LEADER=$name
             return 0
@@ -148,7 +201,7 @@ run_bench() {
         leader=$(etcd_leader)
         [[ -n "$leader" ]] || die "no etcd leader"
         pids=$ETCD_PID_LIST
-        cmd=("$HAKUBE_BIN" dbctl bench --endpoints "$leader")
+        cmd=("$HAKUBE_BIN" dbctl bench --endpoints "$leader" ${ETCD_CLIENT_TLS[@]+"${ETCD_CLIENT_TLS[@]}"})
     fi
     cmd+=(--clients "$clients" --duration "$DURATION" --warmup "$WARMUP" --value-size "$VALUE_SIZE"
           --pids "$pids" --json)
@@ -171,7 +224,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # ---------------------------------------------------------------- etcdctl check perf
-# Both against the leader's endpoint; hakube with its client certificate (mutual TLS).
+# Both against the leader's endpoint, each with its client certificate (mutual TLS).
 for load in $CHECK_PERF; do
     for system in hakube etcd; do
         out="$results/checkperf-$system-$load.txt"
@@ -186,7 +239,7 @@ for load in $CHECK_PERF; do
         else
             ep=$(etcd_leader)
             log "check perf --load=$load against etcd ($ep), load $lb"
-            "$ETCDCTL_BIN" --endpoints "$ep" check perf --load="$load" > "$out" 2>&1 || true
+            etcdctl_etcd --endpoints "$ep" check perf --load="$load" > "$out" 2>&1 || true
             pids=$ETCD_PID_LIST
         fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$system" "$load" "$lb" "$(loadavg)" "$(rss_list "$pids")" >> "$results/checkperf.tsv"
@@ -244,5 +297,9 @@ if [[ -s "$results/checkperf.tsv" ]]; then
     done < "$results/checkperf.tsv"
 fi
 echo
-echo "hakube: etcd v3 API with mutual TLS (client certificate); etcd: plain http, no TLS."
+if [[ "$ETCD_TLS" == 1 ]]; then
+    echo "hakube and etcd: mutual TLS between clients and members and between members."
+else
+    echo "hakube: etcd v3 API with mutual TLS (client certificate); etcd: plain http, no TLS."
+fi
 echo "raw results: $results"
