@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -46,6 +46,11 @@ fn whole(bytes: impl Into<Bytes>) -> RequestBody {
         .boxed_unsync()
 }
 
+/// How long a connection may stay silent before it is pinged.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a ping may go unanswered before the connection is dropped.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone)]
 pub struct PeerClient {
     client: Client<HttpsConnector<HttpConnector>, RequestBody>,
@@ -65,8 +70,17 @@ impl PeerClient {
             .https_only()
             .enable_http2()
             .wrap_connector(http);
+        // Pings notice a peer that lost power without closing its connections: with nothing
+        // received for KEEP_ALIVE_INTERVAL a ping goes out, and a connection whose ping is not
+        // answered within KEEP_ALIVE_TIMEOUT is closed, so the next request connects afresh
+        // instead of waiting on a dead socket until TCP gives up (minutes).
         let client = Client::builder(TokioExecutor::new())
             .http2_only(true)
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .http2_keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+            .http2_keep_alive_while_idle(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .build(connector);
         Self { client }
