@@ -1,26 +1,30 @@
 //! Jepsen-style chaos test with real processes: 3 (or 5) `hakube` nodes under a client load of
 //! linearizable reads, puts, compare-and-swaps (a txn comparing the mod revision) and watches
 //! through the etcd API over mutual TLS, while a seeded schedule kill -9s and restarts nodes,
-//! SIGSTOPs them, freezes the leader ("partition", see below) and takes a majority away. Every
+//! SIGSTOPs them, partitions the leader or a minority from the rest, and takes a majority away. Every
 //! operation's invocation and completion is recorded; after healing, the history is checked:
 //! linearizable per key (hakube-sim's checker, values unique per write so a mod revision compare
 //! is a compare on the value), every acknowledged write present at its revision, and every
 //! node's watch (reconnecting from its last revision + 1) seeing every revision of the prefix in
 //! order exactly once.
 //!
-//! Partitions: neither `nft` nor `iptables` is available in CI, and loopback addresses share
-//! one network namespace, so a partition is a frozen node (SIGSTOP for longer than an election,
-//! then SIGCONT): its peers see it vanish and it comes back with stale leadership/state, which is
-//! what a partition tests at the Raft level.
+//! Partitions are real: every node runs in a network namespace of its own on a host bridge
+//! (`common/netns.rs`), and a partition is a set of blackhole routes between two groups of
+//! namespaces. The test's clients run on the host and still reach both sides, so a leader cut off
+//! from its followers keeps receiving requests it must not answer wrongly. Freezing a node
+//! (SIGSTOP) is a fault of its own: it comes back with stale leadership and state.
 //!
 //! Short run (CI default, ~75 s of faults): `cargo test -p hakube --test chaos -- --nocapture`.
 //! Long run: `HAKUBE_CHAOS_SECONDS=1800`. `HAKUBE_CHAOS_SEED=S` replays a fault schedule and a
-//! workload; `HAKUBE_CHAOS_NODES=5` runs five nodes. Loopback range 127.21.40.x. See
-//! docs/chaos.md.
+//! workload; `HAKUBE_CHAOS_NODES=5` runs five nodes. Node subnet 10.181.0.0/24 on bridge
+//! `hkc40br`, namespaces `hkc40a`…`hkc40e`, pod range 10.182.0.0/16 (both guarded by blackhole
+//! routes on the host). Needs root, like the other real-process tests. See docs/chaos.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -36,9 +40,16 @@ use etcd_client::{
 use hakube_sim::history::{decode_value, encode_value};
 use hakube_sim::rng::SimRng;
 use hakube_sim::{History, OpKind, OpRecord, Outcome, Verdict, check_key};
+use netns::{NetnsCluster, NetworkSpec};
 use serde_json::Value;
 
-const BASE: &str = "127.21.40";
+/// The namespaces of node1…node5, on this bridge and node subnet (node K is 10.181.0.(10+K)).
+const NAMESPACES: [&str; 5] = ["hkc40a", "hkc40b", "hkc40c", "hkc40d", "hkc40e"];
+const BRIDGE: &str = "hkc40br";
+const BRIDGE_ADDRESS: &str = "10.181.0.1/24";
+const NODE_BASE: &str = "10.181.0";
+/// The nodes' pod network (no pods run here, but every node agent gets a /24 of it).
+const CLUSTER_CIDR: &str = "10.182.0.0/16";
 const PREFIX: &str = "/chaos/";
 const SENTINEL: &str = "/chaos/zz-end";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
@@ -108,6 +119,16 @@ use nemesis::*;
 use watches::*;
 use workload::*;
 
+fn network_spec(nodes: usize) -> NetworkSpec {
+    NetworkSpec {
+        namespaces: NAMESPACES[..nodes].to_vec(),
+        bridge: BRIDGE,
+        bridge_address: BRIDGE_ADDRESS,
+        node_base: NODE_BASE,
+        guarded: vec!["10.181.0.0/16", CLUSTER_CIDR],
+    }
+}
+
 /// Waits until every node reports a running cluster with quorum in which every node is
 /// reachable.
 fn wait_all_ready(cluster: &Cluster, timeout: Duration) -> bool {
@@ -147,11 +168,14 @@ fn chaos_linearizable_no_lost_writes_and_exactly_once_watches_under_kills_pauses
         settings.keys,
         settings.replay()
     );
-    let cluster = Cluster::up(BASE, settings.nodes, &[]);
-    let _resume = Resume(&cluster);
-    let endpoints: Vec<Endpoint> = (1..=settings.nodes)
-        .map(|k| endpoint(&cluster, k))
-        .collect();
+    let netns = NetnsCluster::up(
+        network_spec(settings.nodes),
+        settings.nodes,
+        &["--cluster-cidr", CLUSTER_CIDR],
+    );
+    let cluster = &netns.cluster;
+    let _resume = Resume(cluster);
+    let endpoints: Vec<Endpoint> = (1..=settings.nodes).map(|k| endpoint(cluster, k)).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -204,7 +228,9 @@ fn chaos_linearizable_no_lost_writes_and_exactly_once_watches_under_kills_pauses
 
     // The fault schedule.
     let mut nemesis = Nemesis {
-        cluster: &cluster,
+        cluster,
+        netns: &netns,
+        partitioned: false,
         rng: SimRng::derive(settings.seed, 1),
         start: clock.0,
         log: Vec::new(),
@@ -221,7 +247,7 @@ fn chaos_linearizable_no_lost_writes_and_exactly_once_watches_under_kills_pauses
     }
     nemesis.heal();
     let fault_log = nemesis.log.clone();
-    let ready = wait_all_ready(&cluster, Duration::from_secs(60));
+    let ready = wait_all_ready(cluster, Duration::from_secs(60));
     nemesis.note(format!("healed; all nodes ready: {ready}"));
     // A few seconds of load on the healed cluster, then the clients stop.
     std::thread::sleep(Duration::from_secs(3));

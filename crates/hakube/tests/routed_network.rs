@@ -11,15 +11,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/netns.rs"]
+mod netns;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::images::import_images;
 use common::kubectl::{Kubectl, contains};
 use common::pods::PROBE_POD;
-use common::{Cluster, Run, hakube_binary, wait_until};
+use common::wait_until;
+use netns::{NetnsCluster, NetworkSpec, must, run};
 
 /// The namespaces of node1, node2 and node3.
 const NAMESPACES: [&str; 3] = ["hkt79a", "hkt79b", "hkt79c"];
@@ -32,9 +33,6 @@ const CLUSTER_CIDR: &str = "10.180.0.0/16";
 /// Blackholed on the host while the test runs: nothing of the test's ranges leaves the machine.
 /// The bridge's connected /24 is more specific than the /16.
 const GUARDED: [&str; 2] = ["10.179.0.0/16", CLUSTER_CIDR];
-/// Lets bridged frames between the nodes through a FORWARD chain that would drop them
-/// (br_netfilter hands bridged IPv4 to iptables): added only when FORWARD is not plain ACCEPT.
-const FORWARD_RULE: [&str; 6] = ["-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"];
 
 /// A sleeping busybox pod `bbK` on node K.
 const SHELL_POD: &str = "apiVersion: v1
@@ -73,291 +71,31 @@ fn pods() -> String {
     documents.join("---\n")
 }
 
-/// Runs a command; its outcome as a [`Run`] (status -1 if it cannot be run at all).
-fn run(program: &str, args: &[&str]) -> Run {
-    match Command::new(program).args(args).output() {
-        Ok(output) => Run {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        },
-        Err(error) => Run {
-            status: -1,
-            stdout: String::new(),
-            stderr: format!("cannot run {program}: {error}"),
-        },
+/// The network of this test: three namespaces on a bridge, the node and pod ranges guarded.
+fn network_spec() -> NetworkSpec {
+    NetworkSpec {
+        namespaces: NAMESPACES.to_vec(),
+        bridge: BRIDGE,
+        bridge_address: BRIDGE_ADDRESS,
+        node_base: NODE_BASE,
+        guarded: GUARDED.to_vec(),
     }
 }
 
-/// Runs a command that must succeed; its stdout.
-fn must(program: &str, args: &[&str]) -> String {
-    let outcome = run(program, args);
-    assert!(
-        outcome.ok(),
-        "{program} {args:?} failed: {}{}",
-        outcome.stdout,
-        outcome.stderr
-    );
-    outcome.stdout
-}
-
-fn netns_path(namespace: &str) -> String {
-    format!("/run/netns/{namespace}")
-}
-
-/// The host side of a namespace's veth (the namespace side is its `eth0`).
-fn host_veth(namespace: &str) -> String {
-    format!("{namespace}-h")
-}
-
-/// `hakube ARGS` inside `namespace` (only the network namespace is entered: `ip netns exec`
-/// would remount /sys and hide the cgroups from containerd), with the test kit's environment.
-fn hakube_in(namespace: &str, args: &[&str]) -> Run {
-    let output = Command::new("nsenter")
-        .arg(format!("--net={}", netns_path(namespace)))
-        .arg(hakube_binary())
-        .args(args)
-        .env_remove("HAKUBE_DATA_DIR")
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .env("NO_PROXY", "127.0.0.0/8,localhost")
-        .output()
-        .expect("run nsenter");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
-/// What the test changed on the host, undone in reverse when dropped.
-struct HostNetwork {
-    run_netns_created: bool,
-    namespaces: Vec<&'static str>,
-    bridge: bool,
-    blackholes: Vec<&'static str>,
-    forward_rule: bool,
-}
-
-impl HostNetwork {
-    /// Removes what an earlier run killed before its cleanup left behind (never processes).
-    fn remove_leftovers() {
-        for namespace in NAMESPACES {
-            let _ = run("ip", &["link", "del", &host_veth(namespace)]);
-            if Path::new(&netns_path(namespace)).exists() {
-                let _ = run("ip", &["netns", "del", namespace]);
-            }
-        }
-        let _ = run("ip", &["link", "del", BRIDGE]);
-        let check = [&["-C", "FORWARD"][..], &FORWARD_RULE[..]].concat();
-        let delete = [&["-D", "FORWARD"][..], &FORWARD_RULE[..]].concat();
-        while run("iptables", &check).ok() && run("iptables", &delete).ok() {}
-    }
-
-    /// The bridge, the guards, and three namespaces each with `eth0` at 10.179.0.(10+K)/24
-    /// on the bridge, `lo` up and forwarding on. No default route: a node reaches the host
-    /// and the other nodes on the connected /24, and nothing from a namespace can leave
-    /// through the host's real interface.
-    fn create() -> Self {
-        Self::remove_leftovers();
-        let mut network = HostNetwork {
-            run_netns_created: !Path::new("/run/netns").exists(),
-            namespaces: Vec::new(),
-            bridge: false,
-            blackholes: Vec::new(),
-            forward_rule: false,
-        };
-        for cidr in GUARDED {
-            let routes = must("ip", &["route", "show", "exact", cidr]);
-            if !routes.contains("blackhole") {
-                must("ip", &["route", "add", "blackhole", cidr]);
-                network.blackholes.push(cidr);
-            }
-        }
-        must("ip", &["link", "add", BRIDGE, "type", "bridge"]);
-        network.bridge = true;
-        must("ip", &["addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE]);
-        must("ip", &["link", "set", BRIDGE, "up"]);
-        // bridge-nf-call-iptables=1 sends the frames between the nodes through FORWARD: a
-        // policy or rule dropping them (Docker's, say) would cut the nodes apart.
-        let forward = run("iptables", &["-S", "FORWARD"]);
-        if forward.ok() && forward.stdout.trim() != "-P FORWARD ACCEPT" {
-            must(
-                "iptables",
-                &[&["-I", "FORWARD", "1"][..], &FORWARD_RULE[..]].concat(),
-            );
-            network.forward_rule = true;
-        }
-        for (index, namespace) in NAMESPACES.into_iter().enumerate() {
-            must("ip", &["netns", "add", namespace]);
-            network.namespaces.push(namespace);
-            let veth = host_veth(namespace);
-            must(
-                "ip",
-                &[
-                    "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns",
-                    namespace,
-                ],
-            );
-            must("ip", &["link", "set", &veth, "master", BRIDGE, "up"]);
-            let address = format!("{NODE_BASE}.{}/24", 11 + index);
-            must(
-                "ip",
-                &["-n", namespace, "addr", "add", &address, "dev", "eth0"],
-            );
-            must("ip", &["-n", namespace, "link", "set", "eth0", "up"]);
-            must("ip", &["-n", namespace, "link", "set", "lo", "up"]);
-            must(
-                "nsenter",
-                &[
-                    &format!("--net={}", netns_path(namespace)),
-                    "sysctl",
-                    "-qw",
-                    "net.ipv4.ip_forward=1",
-                ],
-            );
-        }
-        network
-    }
-}
-
-impl Drop for HostNetwork {
-    fn drop(&mut self) {
-        for namespace in self.namespaces.drain(..).rev() {
-            // Whatever still runs in the namespace was started by this test (a daemon, a
-            // containerd or a shim that outlived the teardown): stopped by its PID.
-            let pids = run("ip", &["netns", "pids", namespace]).stdout;
-            for pid in pids.split_whitespace() {
-                eprintln!("[routed] killing pid {pid} left in {namespace}");
-                let _ = run("kill", &["-s", "KILL", pid]);
-            }
-            let _ = run("ip", &["netns", "del", namespace]);
-            // Gone with the namespace's eth0 already, unless something pins the namespace.
-            let _ = run("ip", &["link", "del", &host_veth(namespace)]);
-        }
-        if self.bridge {
-            let _ = run("ip", &["link", "del", BRIDGE]);
-        }
-        if self.forward_rule {
-            let _ = run(
-                "iptables",
-                &[&["-D", "FORWARD"][..], &FORWARD_RULE[..]].concat(),
-            );
-        }
-        for cidr in self.blackholes.drain(..).rev() {
-            let _ = run("ip", &["route", "del", "blackhole", cidr]);
-        }
-        // `ip netns add` made /run/netns a mount point of its own: undone if it was ours and
-        // nothing else lives there.
-        if self.run_netns_created
-            && std::fs::read_dir("/run/netns").is_ok_and(|mut d| d.next().is_none())
-        {
-            let _ = run("umount", &["/run/netns"]);
-            let _ = std::fs::remove_dir("/run/netns");
-        }
-    }
-}
-
-/// Three nodes, each in its namespace. Dropped in this order: the nodes (stopped, their pods
-/// and containerds removed), the cluster directory, then the host network.
-struct RoutedCluster {
-    cluster: Cluster,
-    _network: HostNetwork,
-}
-
-impl RoutedCluster {
-    fn namespace(k: usize) -> &'static str {
-        NAMESPACES[k - 1]
-    }
-
-    /// `hakube start` of node K inside its namespace.
-    fn start(&self, k: usize) {
-        let dir = self.cluster.node_dir_str(k);
-        let address = self.cluster.address(k);
-        let name = format!("node{k}");
-        let args = [
-            "start",
-            "--data-dir",
-            &dir,
-            "--address",
-            &address,
-            "--node-name",
-            &name,
-            "--cluster-cidr",
-            CLUSTER_CIDR,
-        ];
-        let started = hakube_in(Self::namespace(k), &args);
-        assert!(
-            started.ok(),
-            "starting node{k}: {}{}\n{}",
-            started.stdout,
-            started.stderr,
-            self.cluster.logs()
-        );
-    }
-
-    /// A token from node1, joined by node K (run in node K's namespace).
-    fn join(&self, k: usize) {
-        let join_string = self.cluster.join_string(1);
-        let dir = self.cluster.node_dir_str(k);
-        let joined = hakube_in(
-            Self::namespace(k),
-            &["join", &join_string, "--data-dir", &dir],
-        );
-        assert!(
-            joined.ok() && joined.stdout.contains("Successfully joined the cluster."),
-            "node{k} join: {}{}\n{}",
-            joined.stdout,
-            joined.stderr,
-            self.cluster.logs()
-        );
-    }
-
-    /// `ip -n NS route show proto static`: the routes `pod_routes` installed on node K.
-    fn static_routes(k: usize) -> String {
-        must(
-            "ip",
-            &[
-                "-n",
-                Self::namespace(k),
-                "-4",
-                "route",
-                "show",
-                "proto",
-                "static",
-            ],
-        )
-    }
-}
-
-impl Drop for RoutedCluster {
-    fn drop(&mut self) {
-        // `down` stops the running daemons by PID and removes their pods and containerds; the
-        // teardown again for every node covers one that was stopped when the test ended. The
-        // bridges and pod veths live in the namespaces and go with them.
-        let dir = self.cluster.dir.path().to_str().unwrap().to_string();
-        let down = common::hakube(&["down", "--dir", &dir]);
-        if !down.ok() {
-            eprintln!("[routed] hakube down: {}{}", down.stdout, down.stderr);
-        }
-        for k in 1..=self.cluster.nodes {
-            if let Some(pid) = self.cluster.pid(k)
-                && Path::new(&format!("/proc/{pid}")).exists()
-            {
-                let _ = run("kill", &["-s", "KILL", &pid.to_string()]);
-            }
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        for k in 1..=self.cluster.nodes {
-            let node_dir = self.cluster.node_dir(k);
-            if let Err(error) = runtime.block_on(hakube_cluster::pod_agent::tear_down(&node_dir)) {
-                eprintln!("[routed] teardown of node{k}: {error:#}");
-            }
-        }
-    }
+/// `ip -n NS route show proto static`: the routes `pod_routes` installed on node K.
+fn static_routes(k: usize) -> String {
+    must(
+        "ip",
+        &[
+            "-n",
+            NAMESPACES[k - 1],
+            "-4",
+            "route",
+            "show",
+            "proto",
+            "static",
+        ],
+    )
 }
 
 fn pod_ip(kubectl: &Kubectl, pod: &str) -> String {
@@ -373,7 +111,7 @@ fn pod_cidr(kubectl: &Kubectl, node: &str) -> String {
 
 /// Whether node K's static routes are exactly `expected` ((CIDR, gateway) pairs).
 fn routes_are(k: usize, expected: &[(String, String)]) -> bool {
-    let routes = RoutedCluster::static_routes(k);
+    let routes = static_routes(k);
     let lines: Vec<&str> = routes.lines().collect();
     lines.len() == expected.len()
         && expected.iter().all(|(cidr, gateway)| {
@@ -390,15 +128,7 @@ fn elapsed(started: Instant) -> String {
 #[test]
 fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw_routes() {
     let started = Instant::now();
-    let network = HostNetwork::create();
-    let routed = RoutedCluster {
-        cluster: Cluster {
-            dir: tempfile::tempdir().expect("tempdir"),
-            base: NODE_BASE.to_string(),
-            nodes: 3,
-        },
-        _network: network,
-    };
+    let routed = NetnsCluster::new(network_spec(), 3);
     let cluster = &routed.cluster;
     // The nodes reach each other over the bridge only.
     must(
@@ -419,7 +149,7 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
 
     // node1 starts, node2 and node3 start alone and join it, each in its namespace.
     for k in 1..=3 {
-        routed.start(k);
+        routed.start_first(k, &["--cluster-cidr", CLUSTER_CIDR]);
     }
     routed.join(2);
     routed.join(3);
@@ -474,15 +204,15 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
         assert!(
             routed_ok,
             "node{k} ({}) should route {:?}, has:\n{}\n{}",
-            RoutedCluster::namespace(k),
+            NAMESPACES[k - 1],
             peers(k),
-            RoutedCluster::static_routes(k),
+            static_routes(k),
             cluster.logs()
         );
         eprintln!(
             "[routed] ip -n {} route show proto static:\n{}",
-            RoutedCluster::namespace(k),
-            RoutedCluster::static_routes(k).trim_end()
+            NAMESPACES[k - 1],
+            static_routes(k).trim_end()
         );
     }
 
@@ -586,7 +316,7 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
     assert!(
         restored,
         "node1's route to node2's pods was not put back:\n{}",
-        RoutedCluster::static_routes(1)
+        static_routes(1)
     );
 
     // node3 stops: its routes stay while its Node exists (its pods may come back). Deleting
@@ -615,13 +345,13 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
             removed,
             "node{k} kept a route to the deleted node3's {}:\n{}",
             cidrs[2],
-            RoutedCluster::static_routes(k)
+            static_routes(k)
         );
     }
     eprintln!(
         "[routed] node3 deleted; ip -n {} route show proto static:\n{}",
         NAMESPACES[0],
-        RoutedCluster::static_routes(1).trim_end()
+        static_routes(1).trim_end()
     );
 
     eprintln!("[routed] done after {}", elapsed(started));

@@ -1,5 +1,6 @@
-//! The chaos test's faults: a seeded schedule of kill -9 and restart, SIGSTOP/SIGCONT, frozen
-//! leaders and minorities, a majority taken away, and the healing afterwards.
+//! The chaos test's faults: a seeded schedule of kill -9 and restart, SIGSTOP/SIGCONT, a leader
+//! or a minority partitioned from the rest (blackhole routes between network namespaces), a
+//! majority taken away, and the healing afterwards.
 
 #![allow(dead_code)]
 
@@ -41,6 +42,9 @@ impl Drop for Resume<'_> {
 
 pub(crate) struct Nemesis<'a> {
     pub(crate) cluster: &'a Cluster,
+    pub(crate) netns: &'a NetnsCluster,
+    /// Whether a partition is in place (healed by `heal`).
+    pub(crate) partitioned: bool,
     pub(crate) rng: SimRng,
     pub(crate) start: Instant,
     pub(crate) log: Vec<String>,
@@ -87,7 +91,20 @@ impl Nemesis<'_> {
         self.note(format!("SIGSTOP node{k} ({what})"));
     }
 
+    /// Cuts `side` off from the other nodes; the clients still reach everyone.
+    pub(crate) fn cut_off(&mut self, side: &[usize], what: &str) {
+        self.netns.partition(side);
+        self.partitioned = true;
+        let names: Vec<String> = side.iter().map(|k| format!("node{k}")).collect();
+        self.note(format!("partition: {} cut off ({what})", names.join(", ")));
+    }
+
     pub(crate) fn heal(&mut self) {
+        if self.partitioned {
+            self.netns.heal_partition();
+            self.partitioned = false;
+            self.note("partition healed".to_string());
+        }
         let mut stopped: Vec<usize> = self.stopped.drain().collect();
         stopped.sort_unstable();
         for k in stopped {
@@ -97,7 +114,7 @@ impl Nemesis<'_> {
         let mut killed: Vec<usize> = self.killed.drain().collect();
         killed.sort_unstable();
         for k in killed {
-            self.cluster.start(k);
+            self.netns.restart(k);
             self.note(format!("restarted node{k}"));
         }
     }
@@ -125,18 +142,28 @@ impl Nemesis<'_> {
                 self.pause(k, "pause");
                 self.sleep_ms(500, 6000);
             }
-            55..75 => {
-                // "Partition": the leader frozen beyond an election, then back with stale state.
+            55..63 => {
+                // The leader frozen beyond an election, then back with stale state.
                 let k = self.leader();
-                self.pause(k, "partition: leader cut off");
+                self.pause(k, "leader frozen");
+                self.sleep_ms(4000, 12000);
+            }
+            63..75 => {
+                // The leader partitioned from its followers; its clients still reach it.
+                let k = self.leader();
+                self.cut_off(&[k], "the leader");
                 self.sleep_ms(4000, 12000);
             }
             75..85 => {
-                // A minority partition plus the rest of the cluster running on.
-                for _ in 0..minority {
+                // A minority partitioned from the rest, which runs on.
+                let mut side = Vec::new();
+                while side.len() < minority {
                     let k = self.random_node();
-                    self.pause(k, "partition: minority cut off");
+                    if !side.contains(&k) {
+                        side.push(k);
+                    }
                 }
+                self.cut_off(&side, "a minority");
                 self.sleep_ms(3000, 10000);
             }
             _ => {

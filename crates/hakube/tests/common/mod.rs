@@ -48,7 +48,7 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Self {
+    pub(crate) fn from(output: Output) -> Self {
         Run {
             status: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -62,7 +62,7 @@ impl Run {
 }
 
 /// Nothing listens here (the discard port on loopback): a refused connection, at once.
-const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
+pub const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
 
 /// Runs `hakube ARGS` and returns its outcome.
 pub fn hakube(args: &[&str]) -> Run {
