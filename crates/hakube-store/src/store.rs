@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use openraft::LinearizerOption;
 use openraft::ServerState;
+use openraft::error::ForwardReason;
 use openraft::type_config::async_runtime::{Instant as _, WatchReceiver};
 
 use crate::command::{Command, CommandResponse, Operation};
@@ -184,14 +185,16 @@ impl Store {
         let deadline = tokio::time::Instant::now() + self.timings.leader_wait;
         loop {
             let attempt = match self.leader()? {
+                // A clone, because a refusal before the append (a lapsed lease, leadership
+                // moving) is retried like a forwarded write, and openraft keeps the command.
                 Some((leader, _)) if leader == self.node_id() => {
-                    return self.propose_as_leader(command).await;
+                    self.propose_as_leader(command.clone()).await
                 }
                 Some((_, member)) => self.forwarder.forward_write(member, command.clone()).await,
                 None => Err(StoreError::LeaderUnreachable("no leader elected".into())),
             };
             match attempt {
-                // Nothing was sent: wait for an election and try the new leader.
+                // Nothing was appended: wait for a lease or an election and try again.
                 Err(StoreError::LeaderUnreachable(detail)) => {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(self.quorum_lost_or(detail));
@@ -223,11 +226,15 @@ impl Store {
             Ok(Ok(response)) => Ok(response.response().clone()),
             Ok(Err(error)) => {
                 // Refused before the entry was appended: nothing changed.
-                if error.forward_to_leader().is_some() {
-                    // Retryable: `write` tries the new leader.
-                    return Err(StoreError::LeaderUnreachable(format!(
-                        "leadership moved: {error}"
-                    )));
+                if let Some(forward) = error.forward_to_leader() {
+                    // Retryable: `write` waits for a fresh lease or tries the new leader.
+                    let detail = if forward.reason == ForwardReason::LeaseExpired {
+                        "this leader's lease lapsed (no quorum acknowledged it within the lease)"
+                            .to_string()
+                    } else {
+                        format!("leadership moved: {error}")
+                    };
+                    return Err(StoreError::LeaderUnreachable(detail));
                 }
                 Err(StoreError::OutcomeUnknown(error.to_string()))
             }
