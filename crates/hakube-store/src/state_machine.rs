@@ -44,6 +44,10 @@ struct SnapshotFile {
 pub struct StateMachine {
     applied: Arc<RwLock<Applied>>,
     events: broadcast::Sender<Arc<Event>>,
+    /// Counts snapshots installed from the leader. Such an install replaces the state without
+    /// applying (or publishing) the entries in between, so watchers wait on this to catch up
+    /// from the new state's history instead of skipping those events.
+    restores: Arc<tokio::sync::watch::Sender<u64>>,
     snapshot_path: Arc<PathBuf>,
     metrics: Arc<crate::metrics::StoreMetrics>,
 }
@@ -71,9 +75,11 @@ impl StateMachine {
             }
         }
         let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
+        let (restores, _) = tokio::sync::watch::channel(0);
         Ok(Self {
             applied: Arc::new(RwLock::new(applied)),
             events,
+            restores: Arc::new(restores),
             snapshot_path: Arc::new(snapshot_path),
             metrics: Arc::default(),
         })
@@ -112,6 +118,32 @@ impl StateMachine {
     /// Subscribes to change events. Subscribe before reading history so nothing falls between.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
+    }
+
+    /// Subscribes to snapshot installs (the ones so far count as seen).
+    pub(crate) fn subscribe_restores(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.restores.subscribe()
+    }
+
+    /// Replaces the whole state with a leader's snapshot, then wakes the watchers.
+    fn restore(&self, kv: KeyValueState, meta: &SnapshotMeta) {
+        {
+            let mut applied = self.write();
+            applied.kv = kv;
+            applied.last_applied = meta.last_log_id;
+            applied.membership = meta.last_membership.clone();
+        }
+        self.restores.send_modify(|count| *count += 1);
+    }
+
+    /// Installs `kv` as a snapshot from the leader would be installed (for tests of watches).
+    #[cfg(test)]
+    pub(crate) fn restore_for_test(&self, kv: KeyValueState) {
+        let meta = SnapshotMeta {
+            last_log_id: self.read().last_applied,
+            last_membership: StoredMembership::default(),
+        };
+        self.restore(kv, &meta);
     }
 
     pub fn applied_index(&self) -> u64 {
@@ -276,10 +308,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let file: SnapshotFile = record::decode(&bytes, &|| "received snapshot".to_string())?;
         write_atomically(&self.snapshot_path, &bytes)?;
         self.metrics.snapshot_bytes.set(bytes.len() as i64);
-        let mut applied = self.write();
-        applied.kv = file.kv;
-        applied.last_applied = meta.last_log_id;
-        applied.membership = meta.last_membership.clone();
+        self.restore(file.kv, meta);
         Ok(())
     }
 
