@@ -153,24 +153,7 @@ fn pods_on_nodes_in_separate_network_namespaces_reach_each_other_through_host_gw
     }
     routed.join(2);
     routed.join(3);
-    let ready = cluster.on(
-        1,
-        &[
-            "status",
-            "--wait-ready",
-            "--timeout",
-            "120",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(
-        ready.ok(),
-        "{}{}\n{}",
-        ready.stdout,
-        ready.stderr,
-        cluster.logs()
-    );
+    routed.wait_ready();
     eprintln!("[routed] three nodes ready after {}", elapsed(started));
     let kubectl = Kubectl::new(cluster, "1.33");
     contains(

@@ -277,7 +277,13 @@ impl NetnsCluster {
         for k in 2..=nodes {
             netns.join(k);
         }
-        let ready = netns.cluster.on(
+        netns.wait_ready();
+        netns
+    }
+
+    /// Waits until node 1 reports the cluster ready (every node joined and running).
+    pub fn wait_ready(&self) {
+        let ready = self.cluster.on(
             1,
             &[
                 "status",
@@ -293,9 +299,8 @@ impl NetnsCluster {
             "{}{}\n{}",
             ready.stdout,
             ready.stderr,
-            netns.cluster.logs()
+            self.cluster.logs()
         );
-        netns
     }
 
     /// The first `hakube start` of node K inside its namespace, with its address and name.
