@@ -255,16 +255,21 @@ mod tests {
         assert_eq!(txn_keys, ["/k/x", "/k/y"]);
     }
 
+    /// Two state machines (each in its own directory, kept alive by the first value).
+    fn leader_and_follower() -> ([tempfile::TempDir; 2], StateMachine, StateMachine) {
+        let directories = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let leader = StateMachine::open(directories[0].path()).unwrap();
+        let follower = StateMachine::open(directories[1].path()).unwrap();
+        (directories, leader, follower)
+    }
+
     /// A follower that falls behind the leader's log catches up by installing the leader's
     /// snapshot: its state jumps without applying the entries in between. Its watchers must
     /// still see each of those events, once, in order (the long chaos run found a watch that
     /// skipped 1,120 events there), whether or not another write follows.
     #[tokio::test]
     async fn a_snapshot_install_does_not_skip_events_of_a_running_watch() {
-        let leader_directory = tempfile::tempdir().unwrap();
-        let leader = StateMachine::open(leader_directory.path()).unwrap();
-        let follower_directory = tempfile::tempdir().unwrap();
-        let follower = StateMachine::open(follower_directory.path()).unwrap();
+        let (_directories, leader, follower) = leader_and_follower();
         for i in 0..2 {
             put(&leader, "/k/a", i);
             put(&follower, "/k/a", i);
@@ -289,10 +294,7 @@ mod tests {
     /// error instead of skipping.
     #[tokio::test]
     async fn a_snapshot_install_past_compacted_history_ends_the_watch() {
-        let leader_directory = tempfile::tempdir().unwrap();
-        let leader = StateMachine::open(leader_directory.path()).unwrap();
-        let follower_directory = tempfile::tempdir().unwrap();
-        let follower = StateMachine::open(follower_directory.path()).unwrap();
+        let (_directories, leader, follower) = leader_and_follower();
         put(&leader, "/k/a", 0);
         put(&follower, "/k/a", 0);
         let mut watch = Watch::start(&follower, b"/k/", Some(b"/k0"), 1).unwrap();

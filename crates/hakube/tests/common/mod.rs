@@ -179,19 +179,24 @@ impl Cluster {
 
     /// Starts node K as a one-node cluster of its own (`hakube start` with its address and name).
     pub fn start_alone(&self, k: usize) {
-        let dir = self.node_dir_str(k);
-        let address = self.address(k);
-        let name = format!("node{k}");
-        let run = hakube(&[
-            "start",
-            "--data-dir",
-            &dir,
-            "--address",
-            &address,
-            "--node-name",
-            &name,
-        ]);
+        let args = self.first_start_args(k);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = hakube(&args);
         assert!(run.ok(), "starting node{k}: {}", run.stderr);
+    }
+
+    /// `start --data-dir DIR/nodeK --address BASE.(10+K) --node-name nodeK`: a node's first start.
+    pub fn first_start_args(&self, k: usize) -> Vec<String> {
+        [
+            "start".to_string(),
+            "--data-dir".to_string(),
+            self.node_dir_str(k),
+            "--address".to_string(),
+            self.address(k),
+            "--node-name".to_string(),
+            format!("node{k}"),
+        ]
+        .to_vec()
     }
 
     /// A fresh join string from node K (`add-node --format short`, without `hakube join `).

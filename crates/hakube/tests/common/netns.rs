@@ -305,18 +305,9 @@ impl NetnsCluster {
 
     /// The first `hakube start` of node K inside its namespace, with its address and name.
     pub fn start_first(&self, k: usize, flags: &[&str]) {
-        let dir = self.cluster.node_dir_str(k);
-        let address = self.network.address(k);
-        let name = format!("node{k}");
-        let mut args = vec![
-            "start",
-            "--data-dir",
-            &dir,
-            "--address",
-            &address,
-            "--node-name",
-            &name,
-        ];
+        // The cluster's base is the node subnet, so its addresses are the namespaces' own.
+        let first = self.cluster.first_start_args(k);
+        let mut args: Vec<&str> = first.iter().map(String::as_str).collect();
         args.extend_from_slice(flags);
         let started = hakube_in(self.network.namespace(k), &args);
         assert!(
