@@ -62,19 +62,23 @@ impl Run {
 }
 
 /// Nothing listens here (the discard port on loopback): a refused connection, at once.
-pub const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
+const OFFLINE_PROXY: &str = "http://127.0.0.1:9";
 
-/// Runs `hakube ARGS` and returns its outcome.
-pub fn hakube(args: &[&str]) -> Run {
-    let output = Command::new(hakube_binary())
-        .args(args)
+/// The environment every `hakube` a test runs gets: no data directory from the caller's shell,
+/// and registry pulls of the test clusters' containerds (which inherit this environment) sent
+/// to a closed loopback port, so a test can never reach out to a public registry. Test
+/// registries live on loopback, which is exempt.
+pub fn with_test_environment(command: &mut Command) -> &mut Command {
+    command
         .env_remove("HAKUBE_DATA_DIR")
-        // Registry pulls of the test clusters' containerds (which inherit this environment)
-        // go to a closed loopback port: a test can never reach out to a public registry.
-        // Test registries live on loopback, which is exempt.
         .env("HTTPS_PROXY", OFFLINE_PROXY)
         .env("HTTP_PROXY", OFFLINE_PROXY)
         .env("NO_PROXY", "127.0.0.0/8,localhost")
+}
+
+/// Runs `hakube ARGS` and returns its outcome.
+pub fn hakube(args: &[&str]) -> Run {
+    let output = with_test_environment(Command::new(hakube_binary()).args(args))
         .output()
         .expect("run hakube");
     Run::from(output)

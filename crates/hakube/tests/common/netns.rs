@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Cluster, OFFLINE_PROXY, Run, hakube, hakube_binary};
+use crate::common::{Cluster, Run, hakube, hakube_binary, with_test_environment};
 
 /// What one test's host network looks like. Names must be unique per test (tests run in
 /// parallel) and short (interface names have 15 bytes).
@@ -68,16 +68,14 @@ fn host_veth(namespace: &str) -> String {
 /// `hakube ARGS` inside `namespace` (only the network namespace is entered: `ip netns exec`
 /// would remount /sys and hide the cgroups from containerd), with the test kit's environment.
 pub fn hakube_in(namespace: &str, args: &[&str]) -> Run {
-    let output = Command::new("nsenter")
-        .arg(format!("--net={}", netns_path(namespace)))
-        .arg(hakube_binary())
-        .args(args)
-        .env_remove("HAKUBE_DATA_DIR")
-        .env("HTTPS_PROXY", OFFLINE_PROXY)
-        .env("HTTP_PROXY", OFFLINE_PROXY)
-        .env("NO_PROXY", "127.0.0.0/8,localhost")
-        .output()
-        .expect("run nsenter");
+    let output = with_test_environment(
+        Command::new("nsenter")
+            .arg(format!("--net={}", netns_path(namespace)))
+            .arg(hakube_binary())
+            .args(args),
+    )
+    .output()
+    .expect("run nsenter");
     Run::from(output)
 }
 
