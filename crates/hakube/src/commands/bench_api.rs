@@ -45,6 +45,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use futures::future::BoxFuture;
+use hakube_cluster::peer_client::error_chain;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, StatusCode};
 use rustls::pki_types::pem::PemObject;

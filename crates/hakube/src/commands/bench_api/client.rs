@@ -51,16 +51,6 @@ impl RequestError {
     }
 }
 
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    text
-}
-
 /// The connection pool: client `i` always talks to server `i % servers`.
 pub(super) struct Api {
     clients: Vec<HttpClient>,
